@@ -1,0 +1,354 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using CopilotGuard.Filtering;
+using CopilotGuard.Labels;
+using CopilotGuard.Retrieval;
+using Microsoft.Data.Sqlite;
+
+namespace CopilotGuard.Connectors.Sqlite;
+
+/// <summary>A chunk store in one SQLite file: chunks, attributes and vectors, with exact cosine search in process
+/// over the rows that pass the pushed-down SQL filter.</summary>
+/// <remarks>
+/// Vectors are cached in memory and reloaded when the store's generation changes, so a search reads only the ids
+/// of the rows that pass the filter. Labels and attributes are always read live from SQLite, so a label change
+/// takes effect on the next search.
+/// </remarks>
+public sealed class SqliteChunkStore : IChunkStore, IDisposable
+{
+    private readonly string _connectionString;
+    private readonly LabelTaxonomy _labels;
+    private readonly SemaphoreSlim _cacheLock = new(1, 1);
+    private VectorSnapshot? _snapshot;
+
+    /// <summary>Creates a store over a SQLite file.</summary>
+    public SqliteChunkStore(string path, LabelTaxonomy labels)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        _labels = labels ?? throw new ArgumentNullException(nameof(labels));
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true }.ToString();
+    }
+
+    /// <inheritdoc />
+    public string Name => "sqlite";
+
+    /// <inheritdoc />
+    public FilterCapabilities Capabilities => FilterCapabilities.All;
+
+    /// <inheritdoc />
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
+            CREATE TABLE IF NOT EXISTS chunks (
+                rowid INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                document_id TEXT NOT NULL,
+                source TEXT NOT NULL,
+                label TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                title TEXT,
+                text TEXT NOT NULL,
+                subjects TEXT,
+                fields TEXT,
+                vector BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_chunks_document ON chunks (document_id);
+            CREATE TABLE IF NOT EXISTS chunk_attributes (
+                chunk_rowid INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                kind INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                num REAL);
+            CREATE INDEX IF NOT EXISTS ix_attributes_chunk ON chunk_attributes (chunk_rowid, name);
+            CREATE INDEX IF NOT EXISTS ix_attributes_value ON chunk_attributes (name, text);
+            """, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task UpsertAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chunks);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var (chunk, vector) in chunks)
+        {
+            await using (var delete = Command(connection, transaction, """
+                DELETE FROM chunk_attributes WHERE chunk_rowid IN (SELECT rowid FROM chunks WHERE id = $id);
+                DELETE FROM chunks WHERE id = $id;
+                """))
+            {
+                delete.Parameters.AddWithValue("$id", chunk.Id);
+                await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            long rowid;
+            await using (var insert = Command(connection, transaction, """
+                INSERT INTO chunks (id, document_id, source, label, version, title, text, subjects, fields, vector)
+                VALUES ($id, $document, $source, $label, $version, $title, $text, $subjects, $fields, $vector)
+                RETURNING rowid;
+                """))
+            {
+                insert.Parameters.AddWithValue("$id", chunk.Id);
+                insert.Parameters.AddWithValue("$document", chunk.DocumentId);
+                insert.Parameters.AddWithValue("$source", chunk.Source);
+                insert.Parameters.AddWithValue("$label", chunk.Label.Name);
+                insert.Parameters.AddWithValue("$version", chunk.Version);
+                insert.Parameters.AddWithValue("$title", (object?)chunk.Title ?? DBNull.Value);
+                insert.Parameters.AddWithValue("$text", chunk.Text);
+                insert.Parameters.AddWithValue("$subjects", chunk.Subjects.IsDefaultOrEmpty ? DBNull.Value : JsonSerializer.Serialize(chunk.Subjects.ToArray()));
+                insert.Parameters.AddWithValue("$fields", chunk.Fields is null ? DBNull.Value : JsonSerializer.Serialize(chunk.Fields));
+                insert.Parameters.AddWithValue("$vector", MemoryMarshal.AsBytes(vector.Span).ToArray());
+                rowid = (long)(await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+
+            await InsertAttributesAsync(connection, transaction, rowid, chunk.ResourceAttributes, cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteAsync(connection, "UPDATE meta SET value = value + 1 WHERE key = 'generation';", cancellationToken, transaction).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(query.Top);
+        ArgumentOutOfRangeException.ThrowIfNegative(query.Skip);
+        var filter = SqliteFilterCompiler.Compile(query.Filter);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var snapshot = await GetSnapshotAsync(connection, cancellationToken).ConfigureAwait(false);
+        var passing = new List<int>();
+        if (filter.Sql != "0")
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT c.rowid FROM chunks c WHERE {filter.Sql}";
+            foreach (var (name, value) in filter.Parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (snapshot.IndexOf.TryGetValue(reader.GetInt64(0), out var index))
+                {
+                    passing.Add(index);
+                }
+            }
+        }
+
+        var wanted = query.Skip + query.Top;
+        var ranked = snapshot.Rank(query.Vector.Span, passing, wanted);
+        var page = ranked.Skip(query.Skip).ToList();
+        var chunks = await LoadAsync(connection, page.Select(hit => snapshot.RowIds[hit.Index]).ToList(), cancellationToken).ConfigureAwait(false);
+        var results = new List<ScoredChunk>(page.Count);
+        foreach (var hit in page)
+        {
+            if (chunks.TryGetValue(snapshot.RowIds[hit.Index], out var chunk))
+            {
+                results.Add(new ScoredChunk(chunk, hit.Score));
+            }
+        }
+
+        return new ChunkSearchResult(results, SqliteFilterCompiler.Describe(filter), passing.Count <= wanted);
+    }
+
+    /// <inheritdoc />
+    public async Task<Chunk?> GetAsync(string chunkId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT rowid FROM chunks WHERE id = $id";
+        command.Parameters.AddWithValue("$id", chunkId);
+        if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not long rowid)
+        {
+            return null;
+        }
+
+        var chunks = await LoadAsync(connection, [rowid], cancellationToken).ConfigureAwait(false);
+        return chunks.GetValueOrDefault(rowid);
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM chunks";
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
+    public string DescribeFilter(FilterNode filter) => SqliteFilterCompiler.Describe(SqliteFilterCompiler.Compile(filter));
+
+    /// <inheritdoc />
+    public void Dispose() => _cacheLock.Dispose();
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, SqliteTransaction? transaction = null)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task InsertAttributesAsync(SqliteConnection connection, SqliteTransaction transaction, long rowid, AttributeSet attributes, CancellationToken cancellationToken)
+    {
+        await using var insert = Command(connection, transaction, "INSERT INTO chunk_attributes (chunk_rowid, name, kind, text, num) VALUES ($rowid, $name, $kind, $text, $num)");
+        var pRowid = insert.Parameters.Add("$rowid", SqliteType.Integer);
+        var pName = insert.Parameters.Add("$name", SqliteType.Text);
+        var pKind = insert.Parameters.Add("$kind", SqliteType.Integer);
+        var pText = insert.Parameters.Add("$text", SqliteType.Text);
+        var pNum = insert.Parameters.Add("$num", SqliteType.Real);
+        foreach (var (name, values) in attributes)
+        {
+            foreach (var value in values)
+            {
+                pRowid.Value = rowid;
+                pName.Value = name;
+                pKind.Value = (int)value.Kind;
+                pText.Value = value.Text;
+                pNum.Value = value.IsNumeric ? value.Number : DBNull.Value;
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<Dictionary<long, Chunk>> LoadAsync(SqliteConnection connection, IReadOnlyList<long> rowids, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<long, Chunk>(rowids.Count);
+        if (rowids.Count == 0)
+        {
+            return result;
+        }
+
+        var ids = JsonSerializer.Serialize(rowids);
+        var attributes = new Dictionary<long, AttributeSetBuilder>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT chunk_rowid, name, kind, text, num FROM chunk_attributes WHERE chunk_rowid IN (SELECT value FROM json_each($ids))";
+            command.Parameters.AddWithValue("$ids", ids);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var name = reader.GetString(1);
+                if (ResourceAttributeNames.Reserved.Contains(name))
+                {
+                    continue;
+                }
+
+                var rowid = reader.GetInt64(0);
+                if (!attributes.TryGetValue(rowid, out var builder))
+                {
+                    attributes[rowid] = builder = new AttributeSetBuilder();
+                }
+
+                var text = reader.GetString(3);
+                builder.Add(name, (AttributeKind)reader.GetInt32(2) switch
+                {
+                    AttributeKind.String => AttributeValue.FromString(text),
+                    AttributeKind.Number => AttributeValue.FromNumber(reader.GetDouble(4)),
+                    AttributeKind.Boolean => AttributeValue.FromBoolean(reader.GetDouble(4) != 0),
+                    AttributeKind.Label => AttributeValue.FromLabel(text, (int)reader.GetDouble(4)),
+                    var kind => throw new InvalidDataException($"Unknown attribute kind {kind} in the store."),
+                });
+            }
+        }
+
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT rowid, id, document_id, source, label, version, title, text, subjects, fields FROM chunks WHERE rowid IN (SELECT value FROM json_each($ids))";
+            command.Parameters.AddWithValue("$ids", ids);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var rowid = reader.GetInt64(0);
+                var labelName = reader.GetString(4);
+                if (!_labels.TryGet(labelName, out var label))
+                {
+                    throw new InvalidDataException($"Chunk '{reader.GetString(1)}' carries label '{labelName}', which is not in the taxonomy.");
+                }
+
+                result[rowid] = new Chunk
+                {
+                    Id = reader.GetString(1),
+                    DocumentId = reader.GetString(2),
+                    Source = reader.GetString(3),
+                    Label = label,
+                    Version = reader.GetInt32(5),
+                    Title = reader.IsDBNull(6) ? null : reader.GetString(6),
+                    Text = reader.GetString(7),
+                    Subjects = reader.IsDBNull(8) ? [] : [.. JsonSerializer.Deserialize<string[]>(reader.GetString(8)) ?? []],
+                    Fields = reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(reader.GetString(9))?.ToImmutableDictionary(StringComparer.Ordinal),
+                    Attributes = attributes.TryGetValue(rowid, out var builder) ? builder.Build() : AttributeSet.Empty,
+                };
+            }
+        }
+
+        return result;
+    }
+
+    private async Task<VectorSnapshot> GetSnapshotAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        long generation;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT value FROM meta WHERE key = 'generation'";
+            generation = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+        }
+
+        var snapshot = _snapshot;
+        if (snapshot is not null && snapshot.Generation == generation)
+        {
+            return snapshot;
+        }
+
+        await _cacheLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_snapshot is not null && _snapshot.Generation == generation)
+            {
+                return _snapshot;
+            }
+
+            var rowids = new List<long>();
+            var ids = new List<string>();
+            var vectors = new List<float[]>();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT rowid, id, vector FROM chunks ORDER BY rowid";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rowids.Add(reader.GetInt64(0));
+                ids.Add(reader.GetString(1));
+                vectors.Add(MemoryMarshal.Cast<byte, float>((byte[])reader.GetValue(2)).ToArray());
+            }
+
+            return _snapshot = new VectorSnapshot(generation, [.. rowids], [.. ids], [.. vectors]);
+        }
+        finally
+        {
+            _cacheLock.Release();
+        }
+    }
+}

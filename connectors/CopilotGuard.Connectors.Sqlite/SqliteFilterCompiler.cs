@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using CopilotGuard.Filtering;
+
+namespace CopilotGuard.Connectors.Sqlite;
+
+/// <summary>A SQL condition over the <c>chunks c</c> alias with its parameters.</summary>
+/// <param name="Sql">The condition text; every value is a parameter.</param>
+/// <param name="Parameters">Parameter names and values.</param>
+internal sealed record SqliteFilter(string Sql, IReadOnlyList<KeyValuePair<string, object>> Parameters);
+
+/// <summary>Compiles a residual filter to a parameterized SQLite condition over the attribute table.</summary>
+/// <remarks>
+/// Values never enter the SQL text: each is a parameter, and lists travel as one JSON array parameter read with
+/// <c>json_each</c>, so a list of thousands of values costs one parameter. A negated leaf reads "the attribute is
+/// present and no value satisfies the leaf", which keeps a missing attribute from ever granting access.
+/// </remarks>
+internal static class SqliteFilterCompiler
+{
+    public static SqliteFilter Compile(FilterNode filter)
+    {
+        var state = new State();
+        var sql = state.Node(Filters.ToNegationNormalForm(filter));
+        return new SqliteFilter(sql, state.Parameters);
+    }
+
+    /// <summary>Renders the condition with its parameter values, for audit records and explanations.</summary>
+    public static string Describe(SqliteFilter filter)
+    {
+        if (filter.Parameters.Count == 0)
+        {
+            return filter.Sql;
+        }
+
+        var builder = new StringBuilder(filter.Sql).Append(" -- ");
+        for (var i = 0; i < filter.Parameters.Count; i++)
+        {
+            var (name, value) = filter.Parameters[i];
+            var text = value switch
+            {
+                string s when s.StartsWith('[') && s.Length > 512 => $"[{JsonDocument.Parse(s).RootElement.GetArrayLength()} values]",
+                string s => s,
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                _ => value.ToString(),
+            };
+            builder.Append(i == 0 ? string.Empty : ", ").Append(name).Append('=').Append(text);
+        }
+
+        return builder.ToString();
+    }
+
+    private sealed class State
+    {
+        public List<KeyValuePair<string, object>> Parameters { get; } = [];
+
+        public string Node(FilterNode node) => node switch
+        {
+            ConstantFilter constant => constant.Value ? "1" : "0",
+            AndFilter and => "(" + string.Join(" AND ", and.Operands.Select(Node)) + ")",
+            OrFilter or => "(" + string.Join(" OR ", or.Operands.Select(Node)) + ")",
+            NotFilter { Operand: HasFilter has } => $"NOT {Exists(has.Attribute, null)}",
+            NotFilter not => $"({Exists(Filters.AttributeOf(not.Operand), null)} AND NOT {Exists(Filters.AttributeOf(not.Operand), Predicate(not.Operand))})",
+            HasFilter has => Exists(has.Attribute, null),
+            _ => Exists(Filters.AttributeOf(node), Predicate(node)),
+        };
+
+        private string Exists(string attribute, string? predicate) =>
+            $"EXISTS (SELECT 1 FROM chunk_attributes a WHERE a.chunk_rowid = c.rowid AND a.name = {Add(attribute)}{(predicate is null ? string.Empty : " AND " + predicate)})";
+
+        private string Predicate(FilterNode leaf) => leaf switch
+        {
+            ComparisonFilter { Operator: ComparisonOperator.Equal, Value.IsNumeric: false } c => $"a.kind = 0 AND a.text = {Add(c.Value.Text)}",
+            ComparisonFilter { Operator: ComparisonOperator.Equal } c => $"a.num = {Add(c.Value.Number)}",
+            ComparisonFilter { Value.IsNumeric: false } => "0",
+            ComparisonFilter c => $"a.num {Symbol(c.Operator)} {Add(c.Value.Number)}",
+            InFilter @in => In(@in),
+            StartsWithFilter s => $"a.kind = 0 AND substr(a.text, 1, length({Add(s.Prefix)})) = {LastName}",
+            _ => throw new NotSupportedException($"The SQLite store cannot run {leaf.GetType().Name}."),
+        };
+
+        private string In(InFilter filter)
+        {
+            var strings = filter.Values.Where(static value => !value.IsNumeric).Select(static value => value.Text).ToList();
+            var numbers = filter.Values.Where(static value => value.IsNumeric).Select(static value => value.Number).ToList();
+            var parts = new List<string>(2);
+            if (strings.Count > 0)
+            {
+                parts.Add($"(a.kind = 0 AND a.text IN (SELECT value FROM json_each({Add(JsonSerializer.Serialize(strings))})))");
+            }
+
+            if (numbers.Count > 0)
+            {
+                parts.Add($"a.num IN (SELECT value FROM json_each({Add(JsonSerializer.Serialize(numbers))}))");
+            }
+
+            return parts.Count == 0 ? "0" : "(" + string.Join(" OR ", parts) + ")";
+        }
+
+        private string LastName => Parameters[^1].Key;
+
+        private string Add(object value)
+        {
+            var name = "$p" + Parameters.Count.ToString(CultureInfo.InvariantCulture);
+            Parameters.Add(new(name, value));
+            return name;
+        }
+
+        private static string Symbol(ComparisonOperator op) => op switch
+        {
+            ComparisonOperator.LessThan => "<",
+            ComparisonOperator.LessThanOrEqual => "<=",
+            ComparisonOperator.GreaterThan => ">",
+            ComparisonOperator.GreaterThanOrEqual => ">=",
+            _ => "=",
+        };
+    }
+}

@@ -1,0 +1,35 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace CopilotGuard.Audit;
+
+/// <summary>Computes the hash chain shared by every audit log implementation.</summary>
+/// <remarks>Leaf and link hashing follow RFC 9162's domain separation: <c>0x00</c> prefixes a leaf,
+/// <c>0x01</c> a link, so a leaf can never be passed off as a link.</remarks>
+public static class AuditChain
+{
+    /// <summary>Gets the hash that precedes the first entry.</summary>
+    public static string Genesis { get; } = new('0', 64);
+
+    /// <summary>Computes the chain hash of an entry from the previous hash and the entry's stored bytes.</summary>
+    public static string Link(string previousHash, long sequence, ReadOnlySpan<byte> payload)
+    {
+        ArgumentNullException.ThrowIfNull(previousHash);
+        Span<byte> leaf = stackalloc byte[SHA256.HashSizeInBytes];
+        using (var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            hasher.AppendData([0x00]);
+            hasher.AppendData(payload);
+            hasher.GetHashAndReset(leaf);
+        }
+
+        using var link = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        link.AppendData([0x01]);
+        link.AppendData(Encoding.ASCII.GetBytes(previousHash));
+        Span<byte> sequenceBytes = stackalloc byte[sizeof(long)];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(sequenceBytes, sequence);
+        link.AppendData(sequenceBytes);
+        link.AppendData(leaf);
+        return Convert.ToHexStringLower(link.GetHashAndReset());
+    }
+}

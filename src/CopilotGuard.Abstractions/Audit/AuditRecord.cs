@@ -1,0 +1,81 @@
+using System.Collections.Immutable;
+
+namespace CopilotGuard.Audit;
+
+/// <summary>The record of one retrieval: who asked, why, under which policy, and exactly which data left.</summary>
+/// <remarks>Carries ids, hashes, labels and counts; never chunk text and never the raw query.</remarks>
+public sealed record AuditRecord
+{
+    /// <summary>Gets the record (receipt) id.</summary>
+    public required string RecordId { get; init; }
+
+    /// <summary>Gets the record kind, e.g. <c>retrieval</c>.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>Gets when the retrieval was decided.</summary>
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>Gets the subject principal id (the user the data is for).</summary>
+    public required string SubjectId { get; init; }
+
+    /// <summary>Gets the agent acting for the subject, if any.</summary>
+    public string? ActorId { get; init; }
+
+    /// <summary>Gets the declared purpose.</summary>
+    public string? Purpose { get; init; }
+
+    /// <summary>Gets the declared destination (which model or vendor receives the data).</summary>
+    public string? Destination { get; init; }
+
+    /// <summary>Gets the conversation id, if the caller gave one.</summary>
+    public string? ConversationId { get; init; }
+
+    /// <summary>Gets the keyed hash (HMAC-SHA256) of the query text.</summary>
+    public string? QueryHash { get; init; }
+
+    /// <summary>Gets the policy bundle version that decided.</summary>
+    public required string PolicyVersion { get; init; }
+
+    /// <summary>Gets the SHA-256 of the policy bundle that decided.</summary>
+    public required string PolicyHash { get; init; }
+
+    /// <summary>Gets the decision: <c>filtered</c> (a residual was pushed), <c>all</c> or <c>none</c>.</summary>
+    public required string Decision { get; init; }
+
+    /// <summary>Gets the store the filter was pushed to.</summary>
+    public string? Store { get; init; }
+
+    /// <summary>Gets the filter as pushed to the store, in its dialect.</summary>
+    public string? PushedFilter { get; init; }
+
+    /// <summary>Gets the chunks returned to the caller.</summary>
+    public ImmutableArray<AuditedChunk> Chunks { get; init; } = [];
+
+    /// <summary>Gets the chunks the store returned that the exact policy check dropped (pushdown misses).</summary>
+    public ImmutableArray<string> PostFilterDrops { get; init; } = [];
+}
+
+/// <summary>One chunk that left CopilotGuard, as recorded.</summary>
+public sealed record AuditedChunk
+{
+    /// <summary>Gets the chunk id.</summary>
+    public required string ChunkId { get; init; }
+
+    /// <summary>Gets the document id.</summary>
+    public required string DocumentId { get; init; }
+
+    /// <summary>Gets the document version.</summary>
+    public required int Version { get; init; }
+
+    /// <summary>Gets the SHA-256 of the chunk text as stored.</summary>
+    public required string ContentSha256 { get; init; }
+
+    /// <summary>Gets the label name.</summary>
+    public required string Label { get; init; }
+
+    /// <summary>Gets the similarity score.</summary>
+    public required double Score { get; init; }
+
+    /// <summary>Gets the data subjects the chunk concerns.</summary>
+    public ImmutableArray<string> Subjects { get; init; } = [];
+}

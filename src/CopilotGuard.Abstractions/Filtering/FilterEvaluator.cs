@@ -1,0 +1,113 @@
+using System.Collections.Immutable;
+
+namespace CopilotGuard.Filtering;
+
+/// <summary>Evaluates a filter over a resource's attributes in memory, with three-valued logic.</summary>
+/// <remarks>This is the one exact check: the broker's post-filter, <c>policy explain</c> and the in-memory
+/// store all use it, so pre- and post-filtering can never disagree by construction.</remarks>
+public static class FilterEvaluator
+{
+    /// <summary>Returns whether the resource passes: the filter is definitely true.</summary>
+    public static bool Matches(FilterNode filter, AttributeSet resource) => Evaluate(filter, resource) == true;
+
+    /// <summary>Evaluates the filter: true, false, or <see langword="null"/> (unknown, for a missing attribute).</summary>
+    public static bool? Evaluate(FilterNode filter, AttributeSet resource)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentNullException.ThrowIfNull(resource);
+        switch (filter)
+        {
+            case ConstantFilter constant:
+                return constant.Value;
+            case AndFilter and:
+                {
+                    bool? result = true;
+                    foreach (var operand in and.Operands)
+                    {
+                        var value = Evaluate(operand, resource);
+                        if (value == false)
+                        {
+                            return false;
+                        }
+
+                        if (value is null)
+                        {
+                            result = null;
+                        }
+                    }
+
+                    return result;
+                }
+
+            case OrFilter or:
+                {
+                    bool? result = false;
+                    foreach (var operand in or.Operands)
+                    {
+                        var value = Evaluate(operand, resource);
+                        if (value == true)
+                        {
+                            return true;
+                        }
+
+                        if (value is null)
+                        {
+                            result = null;
+                        }
+                    }
+
+                    return result;
+                }
+
+            case NotFilter not:
+                return !Evaluate(not.Operand, resource);
+            case HasFilter has:
+                return resource.TryGet(has.Attribute, out _);
+            default:
+                return resource.TryGet(Filters.AttributeOf(filter), out var values) ? AnyMatches(filter, values) : null;
+        }
+    }
+
+    private static bool AnyMatches(FilterNode leaf, ImmutableArray<AttributeValue> values)
+    {
+        foreach (var value in values)
+        {
+            if (LeafMatches(leaf, value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Returns whether one attribute value satisfies a leaf.</summary>
+    public static bool LeafMatches(FilterNode leaf, AttributeValue value) => leaf switch
+    {
+        ComparisonFilter { Operator: ComparisonOperator.Equal } comparison => value.ValueEquals(comparison.Value),
+        ComparisonFilter comparison => value.IsNumeric && comparison.Value.IsNumeric && comparison.Operator switch
+        {
+            ComparisonOperator.LessThan => value.Number < comparison.Value.Number,
+            ComparisonOperator.LessThanOrEqual => value.Number <= comparison.Value.Number,
+            ComparisonOperator.GreaterThan => value.Number > comparison.Value.Number,
+            ComparisonOperator.GreaterThanOrEqual => value.Number >= comparison.Value.Number,
+            _ => false,
+        },
+        InFilter @in => ContainsValue(@in.Values, value),
+        StartsWithFilter startsWith => value.Kind == AttributeKind.String && value.Text.StartsWith(startsWith.Prefix, StringComparison.Ordinal),
+        _ => throw new ArgumentException($"{leaf.GetType().Name} is not a leaf.", nameof(leaf)),
+    };
+
+    private static bool ContainsValue(ImmutableArray<AttributeValue> candidates, AttributeValue value)
+    {
+        foreach (var candidate in candidates)
+        {
+            if (candidate.ValueEquals(value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

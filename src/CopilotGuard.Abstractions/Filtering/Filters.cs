@@ -1,0 +1,155 @@
+using System.Collections.Immutable;
+
+namespace CopilotGuard.Filtering;
+
+/// <summary>Builds simplified filters and rewrites them into negation normal form.</summary>
+public static class Filters
+{
+    /// <summary>Returns the conjunction of the operands, folding constants and flattening nested ands.</summary>
+    public static FilterNode And(IEnumerable<FilterNode> operands)
+    {
+        ArgumentNullException.ThrowIfNull(operands);
+        var builder = ImmutableArray.CreateBuilder<FilterNode>();
+        foreach (var operand in operands)
+        {
+            switch (operand)
+            {
+                case ConstantFilter { Value: false }:
+                    return FilterNode.False;
+                case ConstantFilter { Value: true }:
+                    continue;
+                case AndFilter nested:
+                    builder.AddRange(nested.Operands);
+                    break;
+                default:
+                    if (!builder.Contains(operand))
+                    {
+                        builder.Add(operand);
+                    }
+
+                    break;
+            }
+        }
+
+        return builder.Count switch
+        {
+            0 => FilterNode.True,
+            1 => builder[0],
+            _ => new AndFilter(builder.ToImmutable()),
+        };
+    }
+
+    /// <summary>Returns the conjunction of two operands.</summary>
+    public static FilterNode And(FilterNode left, FilterNode right) => And([left, right]);
+
+    /// <summary>Returns the disjunction of the operands, folding constants and flattening nested ors.</summary>
+    public static FilterNode Or(IEnumerable<FilterNode> operands)
+    {
+        ArgumentNullException.ThrowIfNull(operands);
+        var builder = ImmutableArray.CreateBuilder<FilterNode>();
+        foreach (var operand in operands)
+        {
+            switch (operand)
+            {
+                case ConstantFilter { Value: true }:
+                    return FilterNode.True;
+                case ConstantFilter { Value: false }:
+                    continue;
+                case OrFilter nested:
+                    builder.AddRange(nested.Operands);
+                    break;
+                default:
+                    if (!builder.Contains(operand))
+                    {
+                        builder.Add(operand);
+                    }
+
+                    break;
+            }
+        }
+
+        return builder.Count switch
+        {
+            0 => FilterNode.False,
+            1 => builder[0],
+            _ => new OrFilter(builder.ToImmutable()),
+        };
+    }
+
+    /// <summary>Returns the disjunction of two operands.</summary>
+    public static FilterNode Or(FilterNode left, FilterNode right) => Or([left, right]);
+
+    /// <summary>Returns the negation of a leaf or constant, or pushes the negation inward (three-valued De Morgan).</summary>
+    public static FilterNode Not(FilterNode operand) => ToNegationNormalForm(operand, negate: true);
+
+    /// <summary>Rewrites a filter so that <see cref="NotFilter"/> wraps only leaves; the meaning is unchanged.</summary>
+    /// <remarks>De Morgan's laws and double negation hold in three-valued logic, so the rewrite is exact.</remarks>
+    public static FilterNode ToNegationNormalForm(FilterNode node) => ToNegationNormalForm(node, negate: false);
+
+    private static FilterNode ToNegationNormalForm(FilterNode node, bool negate)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return node switch
+        {
+            ConstantFilter constant => negate ? (constant.Value ? FilterNode.False : FilterNode.True) : constant,
+            NotFilter not => ToNegationNormalForm(not.Operand, !negate),
+            AndFilter and => negate
+                ? Or(and.Operands.Select(operand => ToNegationNormalForm(operand, negate: true)))
+                : And(and.Operands.Select(operand => ToNegationNormalForm(operand, negate: false))),
+            OrFilter or => negate
+                ? And(or.Operands.Select(operand => ToNegationNormalForm(operand, negate: true)))
+                : Or(or.Operands.Select(operand => ToNegationNormalForm(operand, negate: false))),
+            _ => negate ? new NotFilter(node) : node,
+        };
+    }
+
+    /// <summary>Gets the attribute a leaf reads.</summary>
+    /// <exception cref="ArgumentException">The node is not a leaf.</exception>
+    public static string AttributeOf(FilterNode leaf) => leaf switch
+    {
+        ComparisonFilter comparison => comparison.Attribute,
+        InFilter @in => @in.Attribute,
+        HasFilter has => has.Attribute,
+        StartsWithFilter startsWith => startsWith.Attribute,
+        _ => throw new ArgumentException($"{leaf.GetType().Name} is not a leaf.", nameof(leaf)),
+    };
+
+    /// <summary>Returns the capability a node needs from a store.</summary>
+    public static FilterCapabilities RequiredCapability(FilterNode leaf) => leaf switch
+    {
+        ComparisonFilter { Operator: ComparisonOperator.Equal } => FilterCapabilities.Equality,
+        ComparisonFilter => FilterCapabilities.Range,
+        InFilter => FilterCapabilities.In,
+        HasFilter => FilterCapabilities.Has,
+        StartsWithFilter => FilterCapabilities.StartsWith,
+        _ => FilterCapabilities.None,
+    };
+
+    /// <summary>Splits a filter into the part a store can push down and the exact filter the broker applies after.</summary>
+    /// <remarks>
+    /// The filter is brought into negation normal form, where it is monotone in its leaves; each leaf the store
+    /// cannot run is replaced with <c>true</c>, so the pushed filter is never narrower than the exact one.
+    /// The exact filter is always applied to what the store returns: nothing is dropped silently.
+    /// </remarks>
+    public static (FilterNode Pushed, FilterNode Exact, bool IsExact) Split(FilterNode filter, FilterCapabilities capabilities)
+    {
+        var exact = ToNegationNormalForm(filter);
+        var pushed = Widen(exact, capabilities);
+        return (pushed, exact, pushed.Equals(exact));
+    }
+
+    private static FilterNode Widen(FilterNode node, FilterCapabilities capabilities) => node switch
+    {
+        ConstantFilter => node,
+        AndFilter and => And(and.Operands.Select(operand => Widen(operand, capabilities))),
+        OrFilter or => Or(or.Operands.Select(operand => Widen(operand, capabilities))),
+        NotFilter not => capabilities.HasFlag(FilterCapabilities.Not) && Supports(not.Operand, capabilities) ? node : FilterNode.True,
+        _ => Supports(node, capabilities) ? node : FilterNode.True,
+    };
+
+    private static bool Supports(FilterNode leaf, FilterCapabilities capabilities)
+    {
+        var required = RequiredCapability(leaf);
+        return required != FilterCapabilities.None && (capabilities & required) == required;
+    }
+}

@@ -1,0 +1,99 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using CopilotGuard.Filtering;
+using CopilotGuard.Labels;
+
+namespace CopilotGuard.Retrieval;
+
+/// <summary>One retrievable unit of a document: its text, label, attributes and (for rows) fields.</summary>
+public sealed record Chunk
+{
+    private AttributeSet? _resourceAttributes;
+
+    /// <summary>Gets the chunk id, unique in the store.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Gets the id of the document the chunk belongs to.</summary>
+    public required string DocumentId { get; init; }
+
+    /// <summary>Gets the source (e.g. <c>hr</c>, <c>support</c>) the document comes from.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>Gets the chunk's sensitivity label.</summary>
+    public required SensitivityLabel Label { get; init; }
+
+    /// <summary>Gets the document version the chunk was cut from.</summary>
+    public int Version { get; init; } = 1;
+
+    /// <summary>Gets the document title, if any.</summary>
+    public string? Title { get; init; }
+
+    /// <summary>Gets the chunk text as stored.</summary>
+    public required string Text { get; init; }
+
+    /// <summary>Gets the ingested attributes (account, patient, owner, tags, ...).</summary>
+    public AttributeSet Attributes { get; init; } = AttributeSet.Empty;
+
+    /// <summary>Gets the ids of the data subjects (customers, patients, employees) the chunk concerns.</summary>
+    public ImmutableArray<string> Subjects { get; init; } = [];
+
+    /// <summary>Gets the fields of a structured row, or <see langword="null"/> for prose.</summary>
+    public ImmutableDictionary<string, JsonElement>? Fields { get; init; }
+
+    /// <summary>Gets the SHA-256 of <see cref="Text"/> (UTF-8), lowercase hex.</summary>
+    public string ContentSha256 => field ??= Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Text)));
+
+    /// <summary>Gets the attributes that policies see as <c>resource.*</c>: the ingested ones plus
+    /// <c>id</c>, <c>documentId</c>, <c>source</c>, <c>label</c> and <c>version</c>.</summary>
+    public AttributeSet ResourceAttributes => _resourceAttributes ??= BuildResourceAttributes();
+
+    private AttributeSet BuildResourceAttributes()
+    {
+        var pairs = Attributes.ToDictionary(static pair => pair.Key, static pair => pair.Value, StringComparer.Ordinal);
+        pairs[ResourceAttributeNames.Id] = [AttributeValue.FromString(Id)];
+        pairs[ResourceAttributeNames.DocumentId] = [AttributeValue.FromString(DocumentId)];
+        pairs[ResourceAttributeNames.Source] = [AttributeValue.FromString(Source)];
+        pairs[ResourceAttributeNames.Label] = [Label.ToAttributeValue()];
+        pairs[ResourceAttributeNames.Version] = [AttributeValue.FromNumber(Version)];
+        if (!Subjects.IsDefaultOrEmpty)
+        {
+            pairs[ResourceAttributeNames.Subjects] = [.. Subjects.Select(AttributeValue.FromString)];
+        }
+
+        return AttributeSet.Create(pairs);
+    }
+}
+
+/// <summary>Names of the resource attributes every chunk has.</summary>
+public static class ResourceAttributeNames
+{
+    /// <summary>The chunk id.</summary>
+    public const string Id = "id";
+
+    /// <summary>The document id.</summary>
+    public const string DocumentId = "documentId";
+
+    /// <summary>The source name.</summary>
+    public const string Source = "source";
+
+    /// <summary>The sensitivity label (compares by rank).</summary>
+    public const string Label = "label";
+
+    /// <summary>The document version.</summary>
+    public const string Version = "version";
+
+    /// <summary>The data subjects the chunk concerns.</summary>
+    public const string Subjects = "subjects";
+
+    /// <summary>Gets the names that are derived from the chunk itself and cannot be ingested as attributes.</summary>
+    public static IReadOnlySet<string> Reserved { get; } =
+        new HashSet<string>([Id, DocumentId, Source, Label, Version, Subjects], StringComparer.Ordinal);
+}
+
+/// <summary>A chunk with its embedding, as written to a store.</summary>
+public sealed record StoredChunk(Chunk Chunk, ReadOnlyMemory<float> Vector);
+
+/// <summary>A chunk returned by a search, with its similarity score (higher is closer).</summary>
+public sealed record ScoredChunk(Chunk Chunk, double Score);

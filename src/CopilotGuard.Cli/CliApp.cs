@@ -1,0 +1,160 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CopilotGuard.Identity;
+using CopilotGuard.Ingestion;
+using CopilotGuard.Policy;
+using CopilotGuard.Retrieval;
+using CopilotGuard.Server.Hosting;
+using Microsoft.Extensions.Hosting;
+using Spectre.Console;
+
+namespace CopilotGuard.Cli;
+
+/// <summary>The <c>copilotguard</c> command line.</summary>
+public static class CliApp
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Builds the root command with every verb.</summary>
+    public static RootCommand Build()
+    {
+        var data = new Option<string>("--data") { Description = "The data folder (created and seeded with the samples on first use).", DefaultValueFactory = _ => "data", Recursive = true };
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON.", Recursive = true };
+        var root = new RootCommand("CopilotGuard: the policy-enforcing retrieval broker for RAG copilots.") { data, json };
+        root.Subcommands.Add(Serve(data));
+        root.Subcommands.Add(Token(data, json));
+        root.Subcommands.Add(Ingest(data, json));
+        root.Subcommands.Add(Retrieve(data, json));
+        return root;
+    }
+
+    private static Command Serve(Option<string> data)
+    {
+        var urls = new Option<string>("--urls") { Description = "Where to listen.", DefaultValueFactory = _ => CopilotGuardServer.DefaultUrls };
+        var command = new Command("serve", "Run the HTTP server on the data folder.") { urls };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            return await Guarded(async () =>
+            {
+                var app = await CopilotGuardServer.BuildAsync(["--data", parse.GetValue(data)!, "--urls", parse.GetValue(urls)!], cancellationToken).ConfigureAwait(false);
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+                await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+                return 0;
+            }).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static Command Token(Option<string> data, Option<bool> json)
+    {
+        var user = new Option<string>("--user") { Description = "The user (directory id) the token is for.", Required = true };
+        var agent = new Option<string?>("--agent") { Description = "An agent acting on behalf of the user (the act claim)." };
+        var hours = new Option<double>("--hours") { Description = "Lifetime in hours.", DefaultValueFactory = _ => 8 };
+        var command = new Command("token", "Mint a development token (development issuer only).") { user, agent, hours };
+        command.SetAction(async (parse, cancellationToken) => await Guarded(async () =>
+        {
+            await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var subject = parse.GetValue(user)!;
+            var actor = parse.GetValue(agent);
+            _ = await runtime.Broker.ResolveCallerAsync(new CallerIdentity(subject, actor), cancellationToken).ConfigureAwait(false);
+            var token = runtime.Issuer.CreateToken(subject, actor, TimeSpan.FromHours(parse.GetValue(hours)));
+            Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(new { token, user = subject, agent = actor }, Json) : token);
+            return 0;
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command Ingest(Option<string> data, Option<bool> json)
+    {
+        var path = new Argument<string>("path") { Description = "A corpus folder (one sub-folder per source) or one source folder." };
+        var command = new Command("ingest", "Embed and store documents and rows, with their labels and attributes.") { path };
+        command.SetAction(async (parse, cancellationToken) => await Guarded(async () =>
+        {
+            await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var chunks = await new CorpusReader(CopilotGuardRuntime.Labels).ReadAsync(parse.GetValue(path)!, cancellationToken).ConfigureAwait(false);
+            var ingestor = new Ingestor(runtime.Store, runtime.Embedder);
+            if (parse.GetValue(json))
+            {
+                await ingestor.IngestAsync(chunks, null, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine(JsonSerializer.Serialize(new { chunks = chunks.Count, documents = chunks.Select(static c => c.DocumentId).Distinct().Count() }, Json));
+                return 0;
+            }
+
+            await AnsiConsole.Progress().StartAsync(async context =>
+            {
+                var task = context.AddTask("Embedding and storing chunks", maxValue: chunks.Count);
+                await ingestor.IngestAsync(chunks, new Progress<IngestionProgress>(p => task.Value = p.Done), cancellationToken).ConfigureAwait(false);
+                task.Value = chunks.Count;
+            }).ConfigureAwait(false);
+            AnsiConsole.MarkupLine($"Ingested [green]{chunks.Count}[/] chunks from {chunks.Select(static c => c.DocumentId).Distinct().Count()} documents.");
+            return 0;
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command Retrieve(Option<string> data, Option<bool> json)
+    {
+        var query = new Argument<string>("query") { Description = "The query text." };
+        var asUser = new Option<string>("--as") { Description = "The user to retrieve for.", Required = true };
+        var agent = new Option<string?>("--agent") { Description = "An agent acting on behalf of the user." };
+        var purpose = new Option<string?>("--purpose") { Description = "Why the data is needed." };
+        var destination = new Option<string?>("--destination") { Description = "Where the data goes: internal or an external model (default: external)." };
+        var top = new Option<int>("--top") { Description = "How many chunks.", DefaultValueFactory = _ => 5 };
+        var command = new Command("retrieve", "Retrieve as a user, through the same policy, filters and audit as the server.") { query, asUser, agent, purpose, destination, top };
+        command.SetAction(async (parse, cancellationToken) => await Guarded(async () =>
+        {
+            await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), cancellationToken: cancellationToken).ConfigureAwait(false);
+            var result = await runtime.Broker.RetrieveAsync(
+                new RetrievalRequest
+                {
+                    Caller = new CallerIdentity(parse.GetValue(asUser)!, parse.GetValue(agent)),
+                    Query = parse.GetValue(query)!,
+                    Top = parse.GetValue(top),
+                    Purpose = parse.GetValue(purpose),
+                    Destination = parse.GetValue(destination),
+                    ClientAddress = "cli",
+                },
+                cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(
+                    new
+                    {
+                        receiptId = result.ReceiptId,
+                        chunks = result.Chunks.Select(static c => new { id = c.Chunk.Id, documentId = c.Chunk.DocumentId, source = c.Chunk.Source, label = c.Chunk.Label.Name, score = c.Score, title = c.Chunk.Title, text = c.Chunk.Text, fields = c.Chunk.Fields }),
+                    },
+                    Json));
+                return 0;
+            }
+
+            AnsiConsole.MarkupLine($"Receipt [bold]{result.ReceiptId}[/]: {result.Chunks.Length} chunk(s)");
+            var table = new Table().AddColumns("score", "chunk", "source", "label", "title");
+            foreach (var chunk in result.Chunks)
+            {
+                table.AddRow(chunk.Score.ToString("F3", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(chunk.Chunk.Id), chunk.Chunk.Source, chunk.Chunk.Label.Name, Markup.Escape(chunk.Chunk.Title ?? string.Empty));
+            }
+
+            AnsiConsole.Write(table);
+            return 0;
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static async Task<int> Guarded(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or RetrievalException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            await Console.Error.WriteLineAsync($"copilotguard: {exception.Message}").ConfigureAwait(false);
+            return exception is RetrievalException { Kind: RetrievalErrorKind.Forbidden } ? 3 : 2;
+        }
+    }
+}

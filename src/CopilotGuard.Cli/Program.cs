@@ -1,0 +1,3 @@
+using CopilotGuard.Cli;
+
+return await CliApp.Build().Parse(args).InvokeAsync();

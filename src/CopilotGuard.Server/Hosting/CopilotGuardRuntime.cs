@@ -1,0 +1,155 @@
+using CopilotGuard.Audit;
+using CopilotGuard.Connectors.LocalEmbeddings;
+using CopilotGuard.Connectors.Sqlite;
+using CopilotGuard.Identity;
+using CopilotGuard.Ingestion;
+using CopilotGuard.Labels;
+using CopilotGuard.Policy;
+using CopilotGuard.Retrieval;
+using CopilotGuard.Server.Identity;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace CopilotGuard.Server.Hosting;
+
+/// <summary>The embedded default wired together over one data folder: SQLite store and audit log, the local MiniLM
+/// embedder, the YAML directory, the policy bundle, the development issuer and the broker.</summary>
+/// <remarks>Shared by the server and the CLI so both run exactly the same pipeline. Opening fails (and nothing
+/// starts) when the policy bundle or the directory is invalid.</remarks>
+public sealed class CopilotGuardRuntime : IAsyncDisposable
+{
+    private CopilotGuardRuntime(
+        DataFolder data,
+        SqliteChunkStore store,
+        SqliteAuditLog audit,
+        IEmbeddingGenerator<string, Embedding<float>> embedder,
+        DirectoryFile directory,
+        PolicyBundle policy,
+        DevelopmentIssuer issuer,
+        RetrievalBroker broker)
+    {
+        Data = data;
+        Store = store;
+        Audit = audit;
+        Embedder = embedder;
+        Directory = directory;
+        Policy = policy;
+        Issuer = issuer;
+        Broker = broker;
+    }
+
+    /// <summary>Gets the data folder.</summary>
+    public DataFolder Data { get; }
+
+    /// <summary>Gets the chunk store.</summary>
+    public SqliteChunkStore Store { get; }
+
+    /// <summary>Gets the audit log.</summary>
+    public SqliteAuditLog Audit { get; }
+
+    /// <summary>Gets the embedder.</summary>
+    public IEmbeddingGenerator<string, Embedding<float>> Embedder { get; }
+
+    /// <summary>Gets the directory of principals.</summary>
+    public DirectoryFile Directory { get; }
+
+    /// <summary>Gets the policy bundle.</summary>
+    public PolicyBundle Policy { get; }
+
+    /// <summary>Gets the development token issuer.</summary>
+    public DevelopmentIssuer Issuer { get; }
+
+    /// <summary>Gets the retrieval broker.</summary>
+    public RetrievalBroker Broker { get; }
+
+    /// <summary>Gets the label taxonomy.</summary>
+    public static LabelTaxonomy Labels => LabelTaxonomy.Default;
+
+    /// <summary>Opens a data folder, seeding it with the sample directory, policies and corpus on first use.</summary>
+    /// <param name="data">The data folder.</param>
+    /// <param name="seed">Whether to copy and ingest the samples into a new folder.</param>
+    /// <param name="progress">Receives ingestion progress while seeding.</param>
+    /// <param name="loggerFactory">Creates loggers for the broker.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    public static async Task<CopilotGuardRuntime> OpenAsync(
+        DataFolder data,
+        bool seed = true,
+        IProgress<IngestionProgress>? progress = null,
+        ILoggerFactory? loggerFactory = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        System.IO.Directory.CreateDirectory(data.Root);
+        if (seed)
+        {
+            CopySamples(data);
+        }
+
+        var policy = await new PolicyLoader(Labels).LoadDirectoryAsync(data.PoliciesPath, cancellationToken).ConfigureAwait(false);
+        if (!File.Exists(data.DirectoryPath))
+        {
+            throw new FileNotFoundException($"The directory file {data.DirectoryPath} does not exist.", data.DirectoryPath);
+        }
+
+        var directory = await DirectoryFile.LoadAsync(data.DirectoryPath, Labels, cancellationToken).ConfigureAwait(false);
+        var store = new SqliteChunkStore(data.StorePath, Labels);
+        var audit = new SqliteAuditLog(data.AuditPath);
+        var embedder = new MiniLmEmbeddingGenerator();
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        await audit.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        if (seed && !File.Exists(data.SeededMarkerPath))
+        {
+            var chunks = await new CorpusReader(Labels).ReadAsync(Path.Combine(DataFolder.SamplesPath, "corpus"), cancellationToken).ConfigureAwait(false);
+            await new Ingestor(store, embedder).IngestAsync(chunks, progress, cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(data.SeededMarkerPath, DateTimeOffset.UtcNow.ToString("O"), cancellationToken).ConfigureAwait(false);
+        }
+
+        var broker = new RetrievalBroker(
+            directory,
+            policy,
+            store,
+            embedder,
+            audit,
+            new QueryHasher(data.GetOrCreateSecret("query-hash.key")),
+            Options.Create(new RetrievalBrokerOptions()),
+            TimeProvider.System,
+            loggerFactory?.CreateLogger<RetrievalBroker>());
+        return new CopilotGuardRuntime(data, store, audit, embedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        Store.Dispose();
+        Audit.Dispose();
+        Embedder.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static void CopySamples(DataFolder data)
+    {
+        if (!File.Exists(data.DirectoryPath))
+        {
+            File.Copy(Path.Combine(DataFolder.SamplesPath, "directory.yaml"), data.DirectoryPath);
+        }
+
+        if (!System.IO.Directory.Exists(data.PoliciesPath))
+        {
+            // Copy into a temporary folder and move it into place, so a failed copy never leaves a partial bundle.
+            var staging = data.PoliciesPath + ".staging";
+            if (System.IO.Directory.Exists(staging))
+            {
+                System.IO.Directory.Delete(staging, recursive: true);
+            }
+
+            System.IO.Directory.CreateDirectory(staging);
+            foreach (var file in System.IO.Directory.EnumerateFiles(Path.Combine(DataFolder.SamplesPath, "policies")))
+            {
+                File.Copy(file, Path.Combine(staging, Path.GetFileName(file)));
+            }
+
+            System.IO.Directory.Move(staging, data.PoliciesPath);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using System.Text.Json.Serialization;
+using CopilotGuard.Server.Retrieval;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.Json;
+
+namespace CopilotGuard.Server.Hosting;
+
+/// <summary>Builds the CopilotGuard web application.</summary>
+public static class CopilotGuardServer
+{
+    /// <summary>The default listening address.</summary>
+    public const string DefaultUrls = "http://127.0.0.1:5180";
+
+    /// <summary>Builds the server from command-line arguments (<c>--data DIR</c>, <c>--urls URL</c>, and any ASP.NET Core setting).</summary>
+    public static async Task<WebApplication> BuildAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        var dataRoot = builder.Configuration["data"] ?? builder.Configuration["CopilotGuard:DataDirectory"] ?? "data";
+        builder.WebHost.UseUrls(builder.Configuration["urls"] ?? DefaultUrls);
+        var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(dataRoot), seed: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        builder.Services.AddSingleton(runtime);
+        builder.Services.AddSingleton(runtime.Broker);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        builder.Services.AddOpenApi();
+        builder.Services.Configure<JsonOptions>(options =>
+        {
+            options.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Default);
+        });
+        builder.Services
+            .AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer(options =>
+            {
+                options.MapInboundClaims = false;
+                options.TokenValidationParameters = runtime.Issuer.ValidationParameters;
+                options.Events = new JwtBearerEvents { OnChallenge = ProblemExceptionHandler.WriteChallengeAsync };
+            });
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).AllowAnonymous();
+        app.MapRetrievalApi();
+        app.Lifetime.ApplicationStopped.Register(() => runtime.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        return app;
+    }
+}
+
+/// <summary>The liveness answer.</summary>
+/// <param name="Status">Always <c>ok</c> while the process serves requests.</param>
+public sealed record HealthResponse(string Status);

@@ -1,0 +1,71 @@
+namespace CopilotGuard.Server.Hosting;
+
+/// <summary>The layout of a CopilotGuard data folder: stores, keys, directory and policies.</summary>
+public sealed class DataFolder
+{
+    /// <summary>Creates the layout for a folder (which need not exist yet).</summary>
+    public DataFolder(string root)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        Root = Path.GetFullPath(root);
+    }
+
+    /// <summary>Gets the folder's full path.</summary>
+    public string Root { get; }
+
+    /// <summary>Gets the SQLite chunk store.</summary>
+    public string StorePath => Path.Combine(Root, "store.db");
+
+    /// <summary>Gets the SQLite audit log.</summary>
+    public string AuditPath => Path.Combine(Root, "audit.db");
+
+    /// <summary>Gets the folder holding keys (development issuer, query-hash key).</summary>
+    public string KeysPath => Path.Combine(Root, "keys");
+
+    /// <summary>Gets the directory file.</summary>
+    public string DirectoryPath => Path.Combine(Root, "directory.yaml");
+
+    /// <summary>Gets the policy folder.</summary>
+    public string PoliciesPath => Path.Combine(Root, "policies");
+
+    /// <summary>Gets the marker written once the sample data is fully seeded.</summary>
+    public string SeededMarkerPath => Path.Combine(Root, ".seeded");
+
+    /// <summary>Gets the folder the sample files ship in, next to the program.</summary>
+    public static string SamplesPath => Path.Combine(AppContext.BaseDirectory, "samples");
+
+    /// <summary>Reads a secret key file, creating it with random bytes (owner-only permissions) if missing.</summary>
+    public byte[] GetOrCreateSecret(string name, int length = 32)
+    {
+        Directory.CreateDirectory(KeysPath);
+        var path = Path.Combine(KeysPath, name);
+        if (File.Exists(path))
+        {
+            var existing = Convert.FromBase64String(File.ReadAllText(path).Trim());
+            return existing.Length >= length ? existing : throw new InvalidDataException($"{path}: the key is shorter than {length} bytes.");
+        }
+
+        var secret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(length);
+        WriteSecret(path, Convert.ToBase64String(secret));
+        return secret;
+    }
+
+    /// <summary>Writes a secret file readable only by its owner (where the OS supports it), atomically.</summary>
+    public static void WriteSecret(string path, string content)
+    {
+        var temp = path + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(temp, options))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(content);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+}

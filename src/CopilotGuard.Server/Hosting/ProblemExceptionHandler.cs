@@ -1,0 +1,68 @@
+using CopilotGuard.Retrieval;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace CopilotGuard.Server.Hosting;
+
+/// <summary>Turns every failure into an RFC 7807 problem with a clear message and never a stack trace.</summary>
+internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, title, detail) = exception switch
+        {
+            RetrievalException { Kind: RetrievalErrorKind.InvalidRequest } e => (StatusCodes.Status400BadRequest, "Invalid request", e.Message),
+            RetrievalException { Kind: RetrievalErrorKind.Forbidden } e => (StatusCodes.Status403Forbidden, "Forbidden", e.Message),
+            RetrievalException e => (StatusCodes.Status503ServiceUnavailable, "No data was released", e.Message),
+            BadHttpRequestException e => (e.StatusCode, "Invalid request", Describe(e)),
+            _ => (StatusCodes.Status500InternalServerError, "Internal error", "The request failed; no data was released. The server log has the details."),
+        };
+
+        if (status >= 500)
+        {
+            LogFailure(logger, exception, httpContext.Request.Path);
+        }
+
+        httpContext.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Answers a failed or missing bearer token with a 401 problem that says why.</summary>
+    public static async Task WriteChallengeAsync(JwtBearerChallengeContext context)
+    {
+        context.HandleResponse();
+        var detail = context.AuthenticateFailure switch
+        {
+            null => "A bearer token is required.",
+            Microsoft.IdentityModel.Tokens.SecurityTokenExpiredException => "The bearer token has expired.",
+            Microsoft.IdentityModel.Tokens.SecurityTokenNotYetValidException => "The bearer token is not valid yet.",
+            Microsoft.IdentityModel.Tokens.SecurityTokenInvalidAudienceException => "The bearer token is for another audience.",
+            Microsoft.IdentityModel.Tokens.SecurityTokenInvalidIssuerException => "The bearer token is from an untrusted issuer.",
+            Microsoft.IdentityModel.Tokens.SecurityTokenSignatureKeyNotFoundException or Microsoft.IdentityModel.Tokens.SecurityTokenInvalidSignatureException => "The bearer token's signature is not valid.",
+            Microsoft.IdentityModel.Tokens.SecurityTokenInvalidAlgorithmException => "The bearer token uses an algorithm that is not accepted.",
+            _ => "The bearer token is not valid.",
+        };
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        var problems = context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context.HttpContext,
+            ProblemDetails = new ProblemDetails { Status = StatusCodes.Status401Unauthorized, Title = "Unauthorized", Detail = detail },
+        }).ConfigureAwait(false);
+    }
+
+    private static string Describe(BadHttpRequestException exception) =>
+        exception.InnerException is System.Text.Json.JsonException json
+            ? $"The request body is not valid: {json.Message}"
+            : exception.Message;
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Request to {Path} failed.")]
+    private static partial void LogFailure(ILogger logger, Exception exception, PathString path);
+}

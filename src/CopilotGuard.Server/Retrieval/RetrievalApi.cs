@@ -1,0 +1,112 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CopilotGuard.Retrieval;
+using CopilotGuard.Server.Hosting;
+using CopilotGuard.Server.Identity;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace CopilotGuard.Server.Retrieval;
+
+/// <summary>The retrieval endpoint: <c>POST /v1/retrieve</c>.</summary>
+public static class RetrievalApi
+{
+    /// <summary>Maps the retrieval routes.</summary>
+    public static IEndpointRouteBuilder MapRetrievalApi(this IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var group = app.MapGroup("/v1");
+        group.MapPost("/retrieve", RetrieveAsync)
+            .WithName("Retrieve")
+            .WithSummary("Retrieves the grounding chunks the caller may see for a query, and returns the audit receipt.");
+        return app;
+    }
+
+    /// <summary>Handles one retrieval.</summary>
+    public static async Task<Results<Ok<RetrieveResponse>, ProblemHttpResult>> RetrieveAsync(
+        RetrieveRequest body,
+        HttpContext context,
+        RetrievalBroker broker,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(broker);
+        var caller = DevelopmentIssuer.ReadCaller(context.User);
+        if (caller is null)
+        {
+            return TypedResults.Problem("The token does not name a caller (sub) or has a malformed act claim.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+        }
+
+        if (body is null)
+        {
+            return TypedResults.Problem("The request body is required.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
+        }
+
+        var result = await broker.RetrieveAsync(
+            new RetrievalRequest
+            {
+                Caller = caller,
+                Query = body.Query ?? string.Empty,
+                Top = body.Top ?? 5,
+                Purpose = body.Purpose,
+                Destination = body.Destination,
+                ConversationId = body.ConversationId,
+                ClientAddress = context.Connection.RemoteIpAddress?.ToString(),
+            },
+            cancellationToken).ConfigureAwait(false);
+
+        return TypedResults.Ok(new RetrieveResponse(
+            result.ReceiptId,
+            [.. result.Chunks.Select(static scored => new RetrievedChunk(
+                scored.Chunk.Id,
+                scored.Chunk.DocumentId,
+                scored.Chunk.Source,
+                scored.Chunk.Label.Name,
+                scored.Score,
+                scored.Chunk.Title,
+                scored.Chunk.Text,
+                scored.Chunk.Version,
+                scored.Chunk.Fields))]));
+    }
+}
+
+/// <summary>The body of <c>POST /v1/retrieve</c>.</summary>
+/// <param name="Query">The query text (required, at most 4,096 characters).</param>
+/// <param name="Top">How many chunks to return (1-50; the default is 5).</param>
+/// <param name="Purpose">Why the data is needed.</param>
+/// <param name="Destination">Where the data goes: <c>internal</c> or an external model; undeclared means external.</param>
+/// <param name="ConversationId">The conversation the request belongs to.</param>
+public sealed record RetrieveRequest(string? Query, int? Top, string? Purpose, string? Destination, string? ConversationId);
+
+/// <summary>The answer of <c>POST /v1/retrieve</c>.</summary>
+/// <param name="ReceiptId">The audit receipt for this retrieval.</param>
+/// <param name="Chunks">The chunks the caller may see, best first.</param>
+public sealed record RetrieveResponse(string ReceiptId, ImmutableArray<RetrievedChunk> Chunks);
+
+/// <summary>One returned chunk.</summary>
+/// <param name="Id">The chunk id.</param>
+/// <param name="DocumentId">The document id.</param>
+/// <param name="Source">The source.</param>
+/// <param name="Label">The sensitivity label.</param>
+/// <param name="Score">The similarity score.</param>
+/// <param name="Title">The document title.</param>
+/// <param name="Text">The chunk text.</param>
+/// <param name="Version">The document version.</param>
+/// <param name="Fields">The fields of a structured row.</param>
+public sealed record RetrievedChunk(
+    string Id,
+    string DocumentId,
+    string Source,
+    string Label,
+    double Score,
+    string? Title,
+    string Text,
+    int Version,
+    ImmutableDictionary<string, JsonElement>? Fields);
+
+/// <summary>Source-generated JSON for the server's bodies.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(RetrieveRequest))]
+[JsonSerializable(typeof(RetrieveResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+internal sealed partial class ServerJsonContext : JsonSerializerContext;

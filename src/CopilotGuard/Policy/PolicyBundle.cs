@@ -1,0 +1,86 @@
+using System.Collections.Immutable;
+using CopilotGuard.Filtering;
+using CopilotGuard.Identity;
+using CopilotGuard.Labels;
+
+namespace CopilotGuard.Policy;
+
+/// <summary>A validated, immutable set of policy rules, identified by its version and content hash.</summary>
+/// <remarks>Default deny; deny overrides allow; when an agent acts for a user, a resource must pass for both.</remarks>
+public sealed class PolicyBundle
+{
+    /// <summary>Creates a bundle.</summary>
+    public PolicyBundle(string version, string sha256, ImmutableArray<PolicyRule> rules, LabelTaxonomy labels)
+    {
+        Version = version ?? throw new ArgumentNullException(nameof(version));
+        Sha256 = sha256 ?? throw new ArgumentNullException(nameof(sha256));
+        Rules = rules;
+        Labels = labels ?? throw new ArgumentNullException(nameof(labels));
+        AllowRules = [.. rules.Where(static rule => rule.Effect == PolicyEffect.Allow)];
+        DenyRules = [.. rules.Where(static rule => rule.Effect == PolicyEffect.Deny)];
+    }
+
+    /// <summary>Gets the bundle version declared by its files.</summary>
+    public string Version { get; }
+
+    /// <summary>Gets the SHA-256 of the bundle's files (names and contents), lowercase hex.</summary>
+    public string Sha256 { get; }
+
+    /// <summary>Gets every rule.</summary>
+    public ImmutableArray<PolicyRule> Rules { get; }
+
+    /// <summary>Gets the label taxonomy the rules were typed with.</summary>
+    public LabelTaxonomy Labels { get; }
+
+    private ImmutableArray<PolicyRule> AllowRules { get; }
+
+    private ImmutableArray<PolicyRule> DenyRules { get; }
+
+    /// <summary>Reduces the bundle to the residual filter over <c>resource.*</c> for a caller and request.</summary>
+    /// <remarks>The residual is in negation normal form and simplified; <c>false</c> means no store query is needed.</remarks>
+    public FilterNode Decide(CallerPrincipals caller, AttributeSet request)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var subject = Decide(caller.Subject, request);
+        return caller.Actor is null ? subject : Filters.And(subject, Decide(caller.Actor, request));
+    }
+
+    /// <summary>Reduces the bundle to the residual filter for one principal.</summary>
+    public FilterNode Decide(Principal principal, AttributeSet request)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        ArgumentNullException.ThrowIfNull(request);
+        var attributes = PrincipalAttributes(principal);
+        var allowed = Filters.Or(AllowRules.Select(rule => PartialEvaluator.Evaluate(rule.Condition, attributes, request)));
+        if (allowed is ConstantFilter { Value: false })
+        {
+            return allowed;
+        }
+
+        var notDenied = Filters.And(DenyRules.Select(rule => PartialEvaluator.Evaluate(rule.Condition, attributes, request, negate: true)));
+        return Filters.And(allowed, notDenied);
+    }
+
+    /// <summary>Reduces one rule's condition for a principal and request (for explanations).</summary>
+    public static FilterNode Residual(PolicyRule rule, Principal principal, AttributeSet request)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(principal);
+        return PartialEvaluator.Evaluate(rule.Condition, PrincipalAttributes(principal), request);
+    }
+
+    /// <summary>Returns the attributes policies see as <c>principal.*</c>: the entitlements plus <c>id</c> and <c>kind</c>.</summary>
+    public static AttributeSet PrincipalAttributes(Principal principal)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        var attributes = principal.Attributes;
+        var kind = principal.Kind.ToString().ToLowerInvariant();
+        if (attributes.TryGet("id", out var ids) && ids is [{ Kind: AttributeKind.String } id] && id.Text == principal.Id
+            && attributes.TryGet("kind", out var kinds) && kinds is [{ Kind: AttributeKind.String } k] && k.Text == kind)
+        {
+            return attributes;
+        }
+
+        return attributes.With("id", [AttributeValue.FromString(principal.Id)]).With("kind", [AttributeValue.FromString(kind)]);
+    }
+}

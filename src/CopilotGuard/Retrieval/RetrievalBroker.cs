@@ -1,0 +1,236 @@
+using System.Collections.Immutable;
+using CopilotGuard.Audit;
+using CopilotGuard.Filtering;
+using CopilotGuard.Identity;
+using CopilotGuard.Policy;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace CopilotGuard.Retrieval;
+
+/// <summary>Runs one retrieval end to end: resolve the caller, decide, push the filter down, re-check every chunk,
+/// write the audit record, and only then release the chunks.</summary>
+public sealed partial class RetrievalBroker
+{
+    /// <summary>The destination assumed when a request does not declare one.</summary>
+    public const string DefaultDestination = "external";
+
+    private readonly IEntitlementProvider _entitlements;
+    private readonly PolicyBundle _policy;
+    private readonly IChunkStore _store;
+    private readonly IEmbeddingGenerator<string, Embedding<float>> _embedder;
+    private readonly IAuditLog _audit;
+    private readonly QueryHasher _queryHasher;
+    private readonly RetrievalBrokerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a broker from its parts.</summary>
+    public RetrievalBroker(
+        IEntitlementProvider entitlements,
+        PolicyBundle policy,
+        IChunkStore store,
+        IEmbeddingGenerator<string, Embedding<float>> embedder,
+        IAuditLog audit,
+        QueryHasher queryHasher,
+        IOptions<RetrievalBrokerOptions>? options = null,
+        TimeProvider? time = null,
+        ILogger<RetrievalBroker>? logger = null)
+    {
+        _entitlements = entitlements ?? throw new ArgumentNullException(nameof(entitlements));
+        _policy = policy ?? throw new ArgumentNullException(nameof(policy));
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _embedder = embedder ?? throw new ArgumentNullException(nameof(embedder));
+        _audit = audit ?? throw new ArgumentNullException(nameof(audit));
+        _queryHasher = queryHasher ?? throw new ArgumentNullException(nameof(queryHasher));
+        _options = options?.Value ?? new RetrievalBrokerOptions();
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<RetrievalBroker>.Instance;
+    }
+
+    /// <summary>Gets the policy bundle the broker decides with.</summary>
+    public PolicyBundle Policy => _policy;
+
+    /// <summary>Resolves the caller's principals, failing closed on unknown principals or unreachable entitlements.</summary>
+    /// <exception cref="RetrievalException">The caller or its agent is unknown, or entitlements are unavailable.</exception>
+    public async Task<CallerPrincipals> ResolveCallerAsync(CallerIdentity caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var subject = await ResolveAsync(caller.SubjectId, cancellationToken).ConfigureAwait(false)
+            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Principal '{caller.SubjectId}' is not in the directory.");
+        if (subject.Kind == PrincipalKind.Agent && caller.ActorId is not null)
+        {
+            throw new RetrievalException(RetrievalErrorKind.Forbidden, "An agent cannot be the subject of a delegated request.");
+        }
+
+        if (caller.ActorId is null)
+        {
+            return new CallerPrincipals(subject);
+        }
+
+        var actor = await ResolveAsync(caller.ActorId, cancellationToken).ConfigureAwait(false);
+        if (actor is not { Kind: PrincipalKind.Agent })
+        {
+            throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{caller.ActorId}' is not a registered agent.");
+        }
+
+        return new CallerPrincipals(subject, actor);
+    }
+
+    /// <summary>Builds the <c>request.*</c> attributes of a request.</summary>
+    public static AttributeSet RequestAttributes(string? purpose, string? destination)
+    {
+        var builder = new AttributeSetBuilder().Add("destination", string.IsNullOrWhiteSpace(destination) ? DefaultDestination : destination);
+        if (!string.IsNullOrWhiteSpace(purpose))
+        {
+            builder.Add("purpose", purpose);
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>Retrieves the chunks the caller may see for a query.</summary>
+    /// <exception cref="RetrievalException">The request is refused; no data was released.</exception>
+    public async Task<RetrievalResult> RetrieveAsync(RetrievalRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Validate(request);
+        var caller = await ResolveCallerAsync(request.Caller, cancellationToken).ConfigureAwait(false);
+        var residual = _policy.Decide(caller, RequestAttributes(request.Purpose, request.Destination));
+        var (pushed, exact, isExact) = Filters.Split(residual, _store.Capabilities);
+
+        var accepted = ImmutableArray.CreateBuilder<ScoredChunk>(request.Top);
+        var drops = ImmutableArray.CreateBuilder<string>();
+        string? nativeFilter = null;
+        if (residual is not ConstantFilter { Value: false })
+        {
+            var vector = await _embedder.GenerateVectorAsync(request.Query, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var skip = 0;
+            var page = request.Top;
+            for (var round = 0; round < _options.MaxFetchRounds && accepted.Count < request.Top; round++)
+            {
+                var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip), cancellationToken).ConfigureAwait(false);
+                nativeFilter = result.NativeFilter;
+                foreach (var candidate in result.Chunks)
+                {
+                    if (!FilterEvaluator.Matches(exact, candidate.Chunk.ResourceAttributes))
+                    {
+                        drops.Add(candidate.Chunk.Id);
+                        if (isExact)
+                        {
+                            LogPushdownMiss(_logger, _store.Name, candidate.Chunk.Id);
+                        }
+
+                        continue;
+                    }
+
+                    if (accepted.Count < request.Top)
+                    {
+                        accepted.Add(candidate);
+                    }
+                }
+
+                if (result.Exhausted)
+                {
+                    break;
+                }
+
+                skip += result.Chunks.Count;
+                page *= 2;
+            }
+        }
+
+        var chunks = accepted.ToImmutable();
+        var record = new AuditRecord
+        {
+            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
+            Kind = "retrieval",
+            Time = _time.GetUtcNow(),
+            SubjectId = caller.Subject.Id,
+            ActorId = caller.Actor?.Id,
+            Purpose = request.Purpose,
+            Destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination,
+            ConversationId = request.ConversationId,
+            QueryHash = _queryHasher.Hash(request.Query),
+            PolicyVersion = _policy.Version,
+            PolicyHash = _policy.Sha256,
+            Decision = residual switch
+            {
+                ConstantFilter { Value: false } => "none",
+                ConstantFilter { Value: true } => "all",
+                _ => "filtered",
+            },
+            Store = _store.Name,
+            PushedFilter = nativeFilter,
+            Chunks = [.. chunks.Select(static scored => new AuditedChunk
+            {
+                ChunkId = scored.Chunk.Id,
+                DocumentId = scored.Chunk.DocumentId,
+                Version = scored.Chunk.Version,
+                ContentSha256 = scored.Chunk.ContentSha256,
+                Label = scored.Chunk.Label.Name,
+                Score = scored.Score,
+                Subjects = scored.Chunk.Subjects,
+            })],
+            PostFilterDrops = drops.ToImmutable(),
+        };
+
+        try
+        {
+            await _audit.AppendAsync(record, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            LogAuditFailure(_logger, exception, record.RecordId);
+            throw new RetrievalException(RetrievalErrorKind.AuditUnavailable, "The audit record could not be written, so no data was released.", exception);
+        }
+
+        return new RetrievalResult(record.RecordId, chunks, record);
+    }
+
+    private async Task<Principal?> ResolveAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _entitlements.ResolveAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EntitlementUnavailableException exception)
+        {
+            throw new RetrievalException(RetrievalErrorKind.EntitlementsUnavailable, $"Entitlements for '{id}' could not be resolved, so no data was released.", exception);
+        }
+    }
+
+    private void Validate(RetrievalRequest request)
+    {
+        if (string.IsNullOrWhiteSpace(request.Query))
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "The query must not be empty.");
+        }
+
+        if (request.Query.Length > _options.MaxQueryLength)
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"The query is {request.Query.Length} characters long; the limit is {_options.MaxQueryLength}.");
+        }
+
+        if (request.Top < 1 || request.Top > _options.MaxTop)
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"top must be between 1 and {_options.MaxTop}.");
+        }
+
+        foreach (var (name, value) in (ReadOnlySpan<(string, string?)>)[("purpose", request.Purpose), ("destination", request.Destination), ("conversationId", request.ConversationId)])
+        {
+            if (value is { Length: > 256 })
+            {
+                throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"{name} is longer than 256 characters.");
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pushdown miss: store {Store} returned chunk {ChunkId} that the policy denies; it was dropped.")]
+    private static partial void LogPushdownMiss(ILogger logger, string store, string chunkId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit append failed for {RecordId}; the retrieval was refused.")]
+    private static partial void LogAuditFailure(ILogger logger, Exception exception, string recordId);
+}
