@@ -75,7 +75,10 @@ internal static class SqliteFilterCompiler
             ComparisonFilter { Value.IsNumeric: false } => "0",
             ComparisonFilter c => $"a.num {Symbol(c.Operator)} {Add(c.Value.Number)}",
             InFilter @in => In(@in),
-            StartsWithFilter s => $"a.kind = 0 AND substr(a.text, 1, length({Add(s.Prefix)})) = {LastName}",
+            StartsWithFilter { Prefix.Length: 0 } => "a.kind = 0",
+
+            // Compared as UTF-8 bytes: text functions stop at an embedded NUL, blobs do not.
+            StartsWithFilter s => $"a.kind = 0 AND substr(CAST(a.text AS BLOB), 1, length(CAST({Add(s.Prefix)} AS BLOB))) = CAST({LastName} AS BLOB)",
             _ => throw new NotSupportedException($"The SQLite store cannot run {leaf.GetType().Name}."),
         };
 

@@ -45,10 +45,35 @@ public readonly record struct AttributeValue
     public bool IsNumeric => Kind != AttributeKind.String;
 
     /// <summary>Creates a string value.</summary>
+    /// <exception cref="ArgumentException">The string holds a lone UTF-16 surrogate, which no store can represent.</exception>
     public static AttributeValue FromString(string value)
     {
         ArgumentNullException.ThrowIfNull(value);
+        EnsureValidUnicode(value);
         return new(AttributeKind.String, value, 0);
+    }
+
+    /// <summary>Throws when a string holds a lone UTF-16 surrogate (it has no UTF-8 form, so stores would disagree on it).</summary>
+    /// <exception cref="ArgumentException">The string is not valid Unicode.</exception>
+    public static void EnsureValidUnicode(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (!char.IsSurrogate(c))
+            {
+                continue;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            throw new ArgumentException($"The value holds a lone UTF-16 surrogate at position {i}; attribute values must be valid Unicode.", nameof(value));
+        }
     }
 
     /// <summary>Creates a number value.</summary>

@@ -11,6 +11,27 @@ namespace CopilotGuard.Retrieval;
 public sealed record Chunk
 {
     private AttributeSet? _resourceAttributes;
+    private string? _contentSha256;
+
+    /// <summary>Creates a chunk.</summary>
+    public Chunk()
+    {
+    }
+
+    /// <summary>Copies a chunk for a <c>with</c> expression, leaving derived values (hash, resource attributes) to be recomputed.</summary>
+    private Chunk(Chunk original)
+    {
+        Id = original.Id;
+        DocumentId = original.DocumentId;
+        Source = original.Source;
+        Label = original.Label;
+        Version = original.Version;
+        Title = original.Title;
+        Text = original.Text;
+        Attributes = original.Attributes;
+        Subjects = original.Subjects;
+        Fields = original.Fields;
+    }
 
     /// <summary>Gets the chunk id, unique in the store.</summary>
     public required string Id { get; init; }
@@ -43,7 +64,7 @@ public sealed record Chunk
     public ImmutableDictionary<string, JsonElement>? Fields { get; init; }
 
     /// <summary>Gets the SHA-256 of <see cref="Text"/> (UTF-8), lowercase hex.</summary>
-    public string ContentSha256 => field ??= Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Text)));
+    public string ContentSha256 => _contentSha256 ??= Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Text)));
 
     /// <summary>Gets the attributes that policies see as <c>resource.*</c>: the ingested ones plus
     /// <c>id</c>, <c>documentId</c>, <c>source</c>, <c>label</c> and <c>version</c>.</summary>

@@ -482,7 +482,17 @@ public sealed class ExpressionParser
                 var c = _text[_offset++];
                 if (c == quote)
                 {
-                    return new Token(TokenKind.String, builder.ToString(), start);
+                    var text = builder.ToString();
+                    try
+                    {
+                        AttributeValue.EnsureValidUnicode(text);
+                    }
+                    catch (ArgumentException)
+                    {
+                        throw Error("the string is not valid Unicode (it holds a lone surrogate)", start);
+                    }
+
+                    return new Token(TokenKind.String, text, start);
                 }
 
                 if (c != '\\')

@@ -109,7 +109,7 @@ public sealed partial class RetrievalBroker
             var vector = await _embedder.GenerateVectorAsync(request.Query, cancellationToken: cancellationToken).ConfigureAwait(false);
             var skip = 0;
             var page = request.Top;
-            for (var round = 0; round < _options.MaxFetchRounds && accepted.Count < request.Top; round++)
+            while (accepted.Count < request.Top && skip < _options.MaxCandidates)
             {
                 var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip), cancellationToken).ConfigureAwait(false);
                 nativeFilter = result.NativeFilter;
@@ -137,8 +137,13 @@ public sealed partial class RetrievalBroker
                     break;
                 }
 
+                if (result.Chunks.Count == 0)
+                {
+                    break;
+                }
+
                 skip += result.Chunks.Count;
-                page *= 2;
+                page = Math.Min(page * 2, _options.MaxCandidates);
             }
         }
 

@@ -13,7 +13,8 @@ public sealed class RetrievalBrokerOptions
     [Range(1, 1_000_000)]
     public int MaxQueryLength { get; set; } = 4096;
 
-    /// <summary>Gets or sets how many store round trips the post-filter may trigger to fill <c>top</c>. The default is 4.</summary>
-    [Range(1, 64)]
-    public int MaxFetchRounds { get; set; } = 4;
+    /// <summary>Gets or sets how many candidates the broker may examine while the post-filter drops chunks the store
+    /// could not filter natively. The default is 5,000; past it the caller gets fewer than <c>top</c> chunks.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxCandidates { get; set; } = 5000;
 }
