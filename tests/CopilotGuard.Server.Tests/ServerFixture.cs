@@ -1,0 +1,90 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CopilotGuard.Retrieval;
+using CopilotGuard.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CopilotGuard.Server.Tests;
+
+/// <summary>Starts the real server on a free loopback port over a fresh data folder seeded with the samples.</summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    private WebApplication? _app;
+
+    public string DataPath { get; } = Directory.CreateTempSubdirectory("copilotguard-e2e-").FullName;
+
+    public HttpClient Client { get; private set; } = null!;
+
+    public CopilotGuardRuntime Runtime { get; private set; } = null!;
+
+    public TimeSpan StartupTime { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        _app = await CopilotGuardServer.BuildAsync(["--data", DataPath, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        await _app.StartAsync();
+        StartupTime = started.Elapsed;
+        Runtime = _app.Services.GetRequiredService<CopilotGuardRuntime>();
+        var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        Assert.StartsWith("http://127.0.0.1:", address, StringComparison.Ordinal);
+        Client = new HttpClient { BaseAddress = new Uri(address) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(DataPath, recursive: true);
+    }
+
+    public string Token(string user, string? agent = null) => Runtime.Issuer.CreateToken(user, agent);
+
+    public Task<HttpResponseMessage> PostRetrieveAsync(string? token, object body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/retrieve") { Content = JsonContent.Create(body) };
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return Client.SendAsync(request);
+    }
+
+    /// <summary>Retrieves as a caller and returns the response with each chunk as stored (attributes included).</summary>
+    public async Task<(string ReceiptId, List<Chunk> Chunks)> RetrieveAsync(string user, string query, string? agent = null, string? destination = "internal", int top = 50)
+    {
+        using var response = await PostRetrieveAsync(Token(user, agent), new { query, top, destination });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}");
+        using var json = JsonDocument.Parse(body);
+        var chunks = new List<Chunk>();
+        foreach (var element in json.RootElement.GetProperty("chunks").EnumerateArray())
+        {
+            var chunk = await Runtime.Store.GetAsync(element.GetProperty("id").GetString()!, CancellationToken.None);
+            Assert.NotNull(chunk);
+            Assert.Equal(chunk.Text, element.GetProperty("text").GetString());
+            Assert.Equal(chunk.Label.Name, element.GetProperty("label").GetString());
+            chunks.Add(chunk);
+        }
+
+        return (json.RootElement.GetProperty("receiptId").GetString()!, chunks);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ServerCollection : ICollectionFixture<ServerFixture>
+{
+    public const string Name = "server";
+}
