@@ -6,6 +6,7 @@ using CopilotGuard.Ingestion;
 using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
 using CopilotGuard.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 
@@ -41,8 +42,32 @@ public static class CliApp
         {
             return await Guarded(async () =>
             {
-                var app = await CopilotGuardServer.BuildAsync(["--data", parse.GetValue(data)!, "--urls", parse.GetValue(urls)!], cancellationToken).ConfigureAwait(false);
-                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+                var folder = new DataFolder(parse.GetValue(data)!);
+                WebApplication? app = null;
+                string[] arguments = ["--data", folder.Root, "--urls", parse.GetValue(urls)!];
+                if (File.Exists(folder.SeededMarkerPath))
+                {
+                    app = await CopilotGuardServer.BuildAsync(arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    AnsiConsole.MarkupLine($"First start: seeding [bold]{Markup.Escape(folder.Root)}[/] with the sample directory, policies and corpus.");
+                    await AnsiConsole.Progress().StartAsync(async context =>
+                    {
+                        var task = context.AddTask("Embedding and storing the sample corpus");
+                        app = await CopilotGuardServer.BuildAsync(
+                            arguments,
+                            new Progress<IngestionProgress>(p =>
+                            {
+                                task.MaxValue = Math.Max(1, p.Total);
+                                task.Value = p.Done;
+                            }),
+                            cancellationToken).ConfigureAwait(false);
+                        task.Value = task.MaxValue;
+                    }).ConfigureAwait(false);
+                }
+
+                await app!.StartAsync(cancellationToken).ConfigureAwait(false);
                 await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
                 return 0;
             }).ConfigureAwait(false);

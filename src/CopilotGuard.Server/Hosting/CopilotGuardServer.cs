@@ -13,12 +13,20 @@ public static class CopilotGuardServer
     public const string DefaultUrls = "http://127.0.0.1:5180";
 
     /// <summary>Builds the server from command-line arguments (<c>--data DIR</c>, <c>--urls URL</c>, and any ASP.NET Core setting).</summary>
-    public static async Task<WebApplication> BuildAsync(string[] args, CancellationToken cancellationToken = default)
+    /// <param name="args">The arguments.</param>
+    /// <param name="seedingProgress">Receives ingestion progress when a new data folder is seeded.</param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    public static async Task<WebApplication> BuildAsync(string[] args, IProgress<Ingestion.IngestionProgress>? seedingProgress = null, CancellationToken cancellationToken = default)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
         var dataRoot = builder.Configuration["data"] ?? builder.Configuration["CopilotGuard:DataDirectory"] ?? "data";
         builder.WebHost.UseUrls(builder.Configuration["urls"] ?? DefaultUrls);
-        var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(dataRoot), seed: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
+        {
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        }
+
+        var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(dataRoot), seed: true, seedingProgress, cancellationToken: cancellationToken).ConfigureAwait(false);
         builder.Services.AddSingleton(runtime);
         builder.Services.AddSingleton(runtime.Broker);
         builder.Services.AddProblemDetails();
