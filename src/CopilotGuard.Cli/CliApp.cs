@@ -15,7 +15,7 @@ namespace CopilotGuard.Cli;
 /// <summary>The <c>copilotguard</c> command line.</summary>
 public static class CliApp
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -31,6 +31,7 @@ public static class CliApp
         root.Subcommands.Add(Token(data, json));
         root.Subcommands.Add(Ingest(data, json));
         root.Subcommands.Add(Retrieve(data, json));
+        root.Subcommands.Add(PolicyCommands.Build(data, json));
         return root;
     }
 
@@ -170,7 +171,7 @@ public static class CliApp
         return command;
     }
 
-    private static async Task<int> Guarded(Func<Task<int>> action)
+    internal static async Task<int> Guarded(Func<Task<int>> action)
     {
         try
         {

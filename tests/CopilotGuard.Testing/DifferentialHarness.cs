@@ -16,7 +16,7 @@ public static class DifferentialHarness
 
     /// <summary>Runs <paramref name="worlds"/> random corpora, each with <paramref name="casesPerWorld"/> random callers and policies.</summary>
     /// <returns>A description of the first disagreement, with a minimal reproduction, or <see langword="null"/>.</returns>
-    public static async Task<string?> RunAsync(Func<int, Task<IChunkStore>> createStore, int seed, int worlds, int casesPerWorld, int chunksPerWorld = 40)
+    public static async Task<string?> RunAsync(Func<int, Task<IChunkStore>> createStore, int seed, int worlds, int casesPerWorld, int chunksPerWorld = 40, int explainEvery = 1)
     {
         for (var world = 0; world < worlds; world++)
         {
@@ -31,7 +31,7 @@ public static class DifferentialHarness
 
             for (var i = 0; i < casesPerWorld; i++)
             {
-                var failure = await RunCaseAsync(store, stored, scenarios, $"seed {seed}, world {world}, case {i}").ConfigureAwait(false);
+                var failure = await RunCaseAsync(store, stored, scenarios, $"seed {seed}, world {world}, case {i}", explain: i % explainEvery == 0).ConfigureAwait(false);
                 if (failure is not null)
                 {
                     return failure;
@@ -42,7 +42,7 @@ public static class DifferentialHarness
         return null;
     }
 
-    private static async Task<string?> RunCaseAsync(IChunkStore store, List<StoredChunk> stored, RandomScenarios scenarios, string label)
+    private static async Task<string?> RunCaseAsync(IChunkStore store, List<StoredChunk> stored, RandomScenarios scenarios, string label, bool explain)
     {
         var policy = scenarios.Policy(scenarios.Random.Next(1, 9));
         var user = scenarios.Principal("user-1", PrincipalKind.User);
@@ -65,6 +65,16 @@ public static class DifferentialHarness
             .Select(static c => c.Chunk.Id)
             .ToList();
         var actual = result.Chunks.Select(static c => c.Chunk.Id).ToList();
+        foreach (var candidate in explain ? stored : [])
+        {
+            // policy explain must agree with the oracle on every chunk, not only the returned ones.
+            var explained = policy.Explain(caller, request, candidate.Chunk.ResourceAttributes).Visible;
+            if (explained != PolicyOracle.Allows(policy, caller, request, candidate.Chunk.ResourceAttributes))
+            {
+                return Describe(label + " (policy explain)", policy, caller, request, candidate.Chunk, expected, actual);
+            }
+        }
+
         if (expected.SequenceEqual(actual))
         {
             return null;

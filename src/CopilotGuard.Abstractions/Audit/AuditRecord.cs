@@ -48,6 +48,9 @@ public sealed record AuditRecord
     /// <summary>Gets the filter as pushed to the store, in its dialect.</summary>
     public string? PushedFilter { get; init; }
 
+    /// <summary>Gets what an administrative or explanatory record concerns, e.g. <c>chunk:kb-vpn-setup#0</c>.</summary>
+    public string? Target { get; init; }
+
     /// <summary>Gets the chunks returned to the caller.</summary>
     public ImmutableArray<AuditedChunk> Chunks { get; init; } = [];
 

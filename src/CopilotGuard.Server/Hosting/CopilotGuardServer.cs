@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using CopilotGuard.Server.Policy;
 using CopilotGuard.Server.Retrieval;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -57,6 +58,7 @@ public static class CopilotGuardServer
         app.MapOpenApi().AllowAnonymous();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).AllowAnonymous();
         app.MapRetrievalApi();
+        app.MapPolicyApi();
         app.Lifetime.ApplicationStopped.Register(() => runtime.DisposeAsync().AsTask().GetAwaiter().GetResult());
         return app;
     }

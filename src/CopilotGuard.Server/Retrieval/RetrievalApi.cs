@@ -109,4 +109,6 @@ public sealed record RetrievedChunk(
 [JsonSerializable(typeof(RetrieveRequest))]
 [JsonSerializable(typeof(RetrieveResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(CopilotGuard.Server.Policy.ExplainBody))]
+[JsonSerializable(typeof(CopilotGuard.Server.Policy.ExplainResponse))]
 internal sealed partial class ServerJsonContext : JsonSerializerContext;

@@ -61,12 +61,64 @@ public sealed class PolicyBundle
         return Filters.And(allowed, notDenied);
     }
 
-    /// <summary>Reduces one rule's condition for a principal and request (for explanations).</summary>
-    public static FilterNode Residual(PolicyRule rule, Principal principal, AttributeSet request)
+    /// <summary>Reduces one rule's condition (or, with <paramref name="negate"/>, its negation) for a principal and request.</summary>
+    /// <remarks>The result is true for a resource exactly when the condition is definitely true (or definitely false).</remarks>
+    public static FilterNode Residual(PolicyRule rule, Principal principal, AttributeSet request, bool negate = false)
     {
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(principal);
-        return PartialEvaluator.Evaluate(rule.Condition, PrincipalAttributes(principal), request);
+        return PartialEvaluator.Evaluate(rule.Condition, PrincipalAttributes(principal), request, negate);
+    }
+
+    /// <summary>Explains, rule by rule, why a resource is or is not visible to a caller.</summary>
+    public PolicyExplanation Explain(CallerPrincipals caller, AttributeSet request, AttributeSet resource)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var principals = caller.Actor is null ? [caller.Subject] : new[] { caller.Subject, caller.Actor };
+        var explained = principals.Select(principal => Explain(principal, request, resource)).ToImmutableArray();
+        var residual = Decide(caller, request);
+        var visible = explained.All(static p => p.Allowed);
+        var reason = visible
+            ? string.Join("; ", explained.Select(static p => p.Reason))
+            : string.Join("; ", explained.Where(static p => !p.Allowed).Select(static p => p.Reason));
+        return new PolicyExplanation(visible, reason, explained, residual);
+    }
+
+    private PrincipalExplanation Explain(Principal principal, AttributeSet request, AttributeSet resource)
+    {
+        var rules = ImmutableArray.CreateBuilder<RuleOutcome>(Rules.Length);
+        foreach (var rule in Rules)
+        {
+            var outcome = FilterEvaluator.Matches(Residual(rule, principal, request), resource) ? RuleMatch.Matched
+                : FilterEvaluator.Matches(Residual(rule, principal, request, negate: true), resource) ? RuleMatch.NotMatched
+                : RuleMatch.Undecided;
+            rules.Add(new RuleOutcome(rule.Id, rule.Effect, outcome, rule.Description));
+        }
+
+        var outcomes = rules.ToImmutable();
+        var allows = outcomes.Where(static r => r.Effect == PolicyEffect.Allow && r.Match == RuleMatch.Matched).Select(static r => r.RuleId).ToList();
+        var denies = outcomes.Where(static r => r.Effect == PolicyEffect.Deny && r.Match != RuleMatch.NotMatched).ToList();
+        string reason;
+        if (denies.Count > 0)
+        {
+            reason = $"{principal.Id}: " + string.Join(", ", denies.Select(static d => d.Match == RuleMatch.Matched
+                ? $"denied by rule '{d.RuleId}'"
+                : $"deny rule '{d.RuleId}' could not be decided (a missing attribute), which denies"));
+            if (allows.Count == 0)
+            {
+                reason += ", and no allow rule matched";
+            }
+        }
+        else if (allows.Count == 0)
+        {
+            reason = $"{principal.Id}: no allow rule matched (default deny)";
+        }
+        else
+        {
+            reason = $"{principal.Id}: allowed by rule{(allows.Count > 1 ? "s" : string.Empty)} {string.Join(", ", allows.Select(static a => $"'{a}'"))}";
+        }
+
+        return new PrincipalExplanation(principal.Id, principal.Kind, denies.Count == 0 && allows.Count > 0, reason, outcomes, Decide(principal, request));
     }
 
     /// <summary>Returns the attributes policies see as <c>principal.*</c>: the entitlements plus <c>id</c> and <c>kind</c>.</summary>

@@ -182,6 +182,70 @@ public sealed partial class RetrievalBroker
             PostFilterDrops = drops.ToImmutable(),
         };
 
+        await AppendAsync(record, cancellationToken).ConfigureAwait(false);
+        return new RetrievalResult(record.RecordId, chunks, record);
+    }
+
+    /// <summary>Explains why a chunk is or is not visible to the requester (or, for explain-role callers, to anyone).</summary>
+    /// <remarks>A caller without an explain role learns nothing about chunks it cannot see, not even whether they exist.
+    /// Every explanation is audited.</remarks>
+    /// <exception cref="RetrievalException">The requester may not ask, or the audit record could not be written.</exception>
+    public async Task<ChunkExplanation> ExplainAsync(ExplainRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.ChunkId) || request.ChunkId.Length > 512)
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "chunkId is required and at most 512 characters long.");
+        }
+
+        var requester = await ResolveCallerAsync(request.Requester, cancellationToken).ConfigureAwait(false);
+        var privileged = HasExplainRole(requester.Subject) && requester.Actor is null;
+        var subjectIdentity = request.Subject ?? request.Requester;
+        if (subjectIdentity != request.Requester && !privileged)
+        {
+            throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ExplainRoles)} may explain another principal's view.");
+        }
+
+        var caller = subjectIdentity == request.Requester ? requester : await ResolveCallerAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
+        var requestAttributes = RequestAttributes(request.Purpose, request.Destination);
+        var residual = _policy.Decide(caller, requestAttributes);
+        var (pushed, _, _) = Filters.Split(residual, _store.Capabilities);
+        var filters = ImmutableDictionary.CreateRange(StringComparer.Ordinal, [
+            new KeyValuePair<string, string>("policy", FilterFormatter.Format(residual)),
+            new KeyValuePair<string, string>(_store.Name, _store.DescribeFilter(pushed)),
+        ]);
+
+        var chunk = await _store.GetAsync(request.ChunkId, cancellationToken).ConfigureAwait(false);
+        var explanation = chunk is null ? null : _policy.Explain(caller, requestAttributes, chunk.ResourceAttributes);
+        var visible = explanation?.Visible == true;
+        ChunkExplanation result = privileged || visible
+            ? new ChunkExplanation(request.ChunkId, visible, explanation?.Reason ?? "No chunk has this id.", _policy.Version, explanation, filters, privileged ? chunk : null)
+            : new ChunkExplanation(request.ChunkId, false, "The chunk does not exist or is not visible to you.", _policy.Version, null, filters, null);
+
+        await AppendAsync(new AuditRecord
+        {
+            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
+            Kind = "policy-explain",
+            Time = _time.GetUtcNow(),
+            SubjectId = requester.Subject.Id,
+            ActorId = requester.Actor?.Id,
+            Purpose = request.Purpose,
+            Destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination,
+            PolicyVersion = _policy.Version,
+            PolicyHash = _policy.Sha256,
+            Decision = visible ? "visible" : "hidden",
+            Store = _store.Name,
+            Target = $"chunk:{request.ChunkId} as:{caller.Subject.Id}{(caller.Actor is null ? string.Empty : "+" + caller.Actor.Id)}",
+        }, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    private bool HasExplainRole(Principal principal) =>
+        principal.Attributes.TryGet("roles", out var roles)
+        && roles.Any(role => role.Kind == AttributeKind.String && _options.ExplainRoles.Contains(role.Text, StringComparer.Ordinal));
+
+    private async Task AppendAsync(AuditRecord record, CancellationToken cancellationToken)
+    {
         try
         {
             await _audit.AppendAsync(record, cancellationToken).ConfigureAwait(false);
@@ -191,8 +255,6 @@ public sealed partial class RetrievalBroker
             LogAuditFailure(_logger, exception, record.RecordId);
             throw new RetrievalException(RetrievalErrorKind.AuditUnavailable, "The audit record could not be written, so no data was released.", exception);
         }
-
-        return new RetrievalResult(record.RecordId, chunks, record);
     }
 
     private async Task<Principal?> ResolveAsync(string id, CancellationToken cancellationToken)

@@ -17,4 +17,8 @@ public sealed class RetrievalBrokerOptions
     /// could not filter natively. The default is 5,000; past it the caller gets fewer than <c>top</c> chunks.</summary>
     [Range(1, 1_000_000)]
     public int MaxCandidates { get; set; } = 5000;
+
+    /// <summary>Gets or sets the roles (values of <c>principal.roles</c>) that may explain other principals' views.
+    /// The default is <c>security-admin</c> and <c>compliance-officer</c>.</summary>
+    public IList<string> ExplainRoles { get; set; } = ["security-admin", "compliance-officer"];
 }

@@ -8,8 +8,9 @@ public sealed class DifferentialTests
     [Fact]
     public async Task Broker_RandomPoliciesCallersAndChunks_ReturnsExactlyWhatTheOracleAllows()
     {
-        // 40 worlds x 100 cases x 40 chunks: 4,000 retrievals, 160,000 chunk decisions.
-        var failure = await DifferentialHarness.RunAsync(_ => Task.FromResult<CopilotGuard.Retrieval.IChunkStore>(new InMemoryChunkStore()), seed: 20261128, worlds: 40, casesPerWorld: 100);
+        // 250 worlds x 400 cases x 40 chunks: 100,000 retrievals (4,000,000 chunk decisions); every 20th case also
+        // checks policy explain against the oracle on all 40 chunks.
+        var failure = await DifferentialHarness.RunAsync(_ => Task.FromResult<CopilotGuard.Retrieval.IChunkStore>(new InMemoryChunkStore()), seed: 20261128, worlds: 250, casesPerWorld: 400, explainEvery: 20);
         Assert.True(failure is null, failure);
     }
 

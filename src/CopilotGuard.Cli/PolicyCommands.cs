@@ -1,0 +1,150 @@
+using System.CommandLine;
+using System.Text.Json;
+using CopilotGuard.Filtering;
+using CopilotGuard.Identity;
+using CopilotGuard.Policy;
+using CopilotGuard.Retrieval;
+using CopilotGuard.Server.Hosting;
+using CopilotGuard.Server.Policy;
+using Spectre.Console;
+
+namespace CopilotGuard.Cli;
+
+/// <summary>The <c>policy</c> verbs: <c>test</c>, <c>explain</c> and <c>check</c>.</summary>
+internal static class PolicyCommands
+{
+    /// <summary>What each store can run natively, by the names <c>policy check --store</c> accepts.</summary>
+    private static readonly Dictionary<string, FilterCapabilities> StoreCapabilities = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["sqlite"] = FilterCapabilities.All,
+        ["memory"] = FilterCapabilities.All,
+    };
+
+    public static Command Build(Option<string> data, Option<bool> json)
+    {
+        var command = new Command("policy", "Test, explain and check the policy bundle.");
+        command.Subcommands.Add(Test(data, json));
+        command.Subcommands.Add(Explain(data, json));
+        command.Subcommands.Add(Check(data, json));
+        return command;
+    }
+
+    private static Command Test(Option<string> data, Option<bool> json)
+    {
+        var directory = new Argument<string?>("dir") { Description = "The folder with *.test.yaml files (default: the data folder's policies).", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("test", "Run the policy test cases (*.test.yaml) against the bundle.") { directory };
+        command.SetAction(async (parse, cancellationToken) => await CliApp.Guarded(async () =>
+        {
+            await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var folder = parse.GetValue(directory) ?? runtime.Data.PoliciesPath;
+            var results = await new PolicyTestRunner(runtime.Policy, runtime.Directory).RunDirectoryAsync(folder, cancellationToken).ConfigureAwait(false);
+            var failed = results.Count(static r => !r.Passed);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { passed = results.Count - failed, failed, results }, CliApp.Json));
+            }
+            else
+            {
+                foreach (var result in results)
+                {
+                    Console.WriteLine(result.Passed
+                        ? $"PASS {result.File}:{result.Line} {result.Name}"
+                        : $"FAIL {result.File}:{result.Line} {result.Name}: {result.Message}");
+                }
+
+                Console.WriteLine($"{results.Count - failed} passed, {failed} failed");
+            }
+
+            return failed == 0 ? 0 : 1;
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command Explain(Option<string> data, Option<bool> json)
+    {
+        var chunk = new Option<string>("--chunk") { Description = "The chunk id to explain.", Required = true };
+        var asUser = new Option<string>("--as") { Description = "Whose view to explain.", Required = true };
+        var agent = new Option<string?>("--agent") { Description = "An agent acting for the user." };
+        var by = new Option<string?>("--by") { Description = "Who asks (a security admin or compliance officer to explain someone else's view; default: --as)." };
+        var purpose = new Option<string?>("--purpose") { Description = "The purpose to evaluate with." };
+        var destination = new Option<string?>("--destination") { Description = "The destination to evaluate with (default: external)." };
+        var command = new Command("explain", "Say which rules make a chunk visible or not to a caller, and show the pushed filter.") { chunk, asUser, agent, by, purpose, destination };
+        command.SetAction(async (parse, cancellationToken) => await CliApp.Guarded(async () =>
+        {
+            await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var subject = new CallerIdentity(parse.GetValue(asUser)!, parse.GetValue(agent));
+            var requester = parse.GetValue(by) is { } admin ? new CallerIdentity(admin) : subject;
+            var explanation = await runtime.Broker.ExplainAsync(
+                new ExplainRequest
+                {
+                    Requester = requester,
+                    Subject = subject,
+                    ChunkId = parse.GetValue(chunk)!,
+                    Purpose = parse.GetValue(purpose),
+                    Destination = parse.GetValue(destination),
+                },
+                cancellationToken).ConfigureAwait(false);
+            var response = ExplainResponse.From(explanation);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(response, CliApp.Json));
+                return 0;
+            }
+
+            AnsiConsole.MarkupLine($"{Markup.Escape(response.ChunkId)}: {(response.Visible ? "[green]visible[/]" : "[red]not visible[/]")} ({Markup.Escape(response.Reason)})");
+            foreach (var principal in response.Principals ?? [])
+            {
+                var table = new Table().Title($"{principal.Kind} {Markup.Escape(principal.Id)}").AddColumns("rule", "effect", "outcome");
+                foreach (var rule in principal.Rules)
+                {
+                    table.AddRow(Markup.Escape(rule.Id), rule.Effect, rule.Match);
+                }
+
+                AnsiConsole.Write(table);
+            }
+
+            foreach (var (dialect, filter) in response.Filters)
+            {
+                AnsiConsole.MarkupLine($"[bold]{Markup.Escape(dialect)}[/]: {Markup.Escape(filter)}");
+            }
+
+            return 0;
+        }).ConfigureAwait(false));
+        return command;
+    }
+
+    private static Command Check(Option<string> data, Option<bool> json)
+    {
+        var store = new Option<string>("--store") { Description = $"The store to check against: {string.Join(", ", StoreCapabilities.Keys)}.", Required = true };
+        var command = new Command("check", "Say which conditions of the bundle a store runs natively and which stay as post-filter.") { store };
+        command.SetAction(async (parse, cancellationToken) => await CliApp.Guarded(async () =>
+        {
+            var name = parse.GetValue(store)!;
+            if (!StoreCapabilities.TryGetValue(name, out var capabilities))
+            {
+                await Console.Error.WriteLineAsync($"copilotguard: unknown store '{name}'; known stores: {string.Join(", ", StoreCapabilities.Keys)}").ConfigureAwait(false);
+                return 2;
+            }
+
+            var bundle = await new PolicyLoader(CopilotGuardRuntime.Labels).LoadDirectoryAsync(new DataFolder(parse.GetValue(data)!).PoliciesPath, cancellationToken).ConfigureAwait(false);
+            var items = PushdownReport.Create(bundle, capabilities);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { store = name, policyVersion = bundle.Version, items = items.Select(static i => new { rule = i.RuleId, condition = i.Condition, needs = i.Needs.ToString(), pushedDown = i.PushedDown }) }, CliApp.Json));
+                return 0;
+            }
+
+            var table = new Table().AddColumns("rule", "condition on resource", "needs", "where");
+            foreach (var item in items)
+            {
+                table.AddRow(Markup.Escape(item.RuleId), Markup.Escape(item.Condition), item.Needs.ToString(), item.PushedDown ? "[green]pushed down[/]" : "[yellow]post-filter[/]");
+            }
+
+            AnsiConsole.Write(table);
+            var post = items.Count(static i => !i.PushedDown);
+            Console.WriteLine($"{items.Length - post} conditions pushed down to {name}, {post} applied as post-filter (never dropped).");
+            return 0;
+        }).ConfigureAwait(false));
+        return command;
+    }
+}

@@ -1,0 +1,288 @@
+using System.Buffers;
+using System.Text.RegularExpressions;
+
+namespace CopilotGuard.Anonymization;
+
+/// <summary>Finds entities with regex patterns, checksum validators and context words (Presidio's pattern recognizers).</summary>
+/// <remarks>
+/// The built-in set does not run its regexes over the whole text: one vectorized pass finds the short windows
+/// around digits, <c>@</c>, and inner <c>.</c> or <c>:</c>, and each window runs only the patterns its characters
+/// allow. Custom patterns from configuration run over the whole text. Instances are immutable and thread-safe.
+/// </remarks>
+public sealed class PatternRecognizer : IEntityRecognizer
+{
+    private static readonly SearchValues<char> s_triggers = SearchValues.Create("0123456789@:.");
+
+    /// <summary>The largest gap (in characters) between two trigger tokens that still joins them in one window.</summary>
+    private const int MaxGap = 12;
+
+    private readonly PatternDefinition[] _definitions;
+    private readonly bool _windowed;
+    private readonly string[] _supported;
+
+    internal PatternRecognizer(string name, PatternDefinition[] definitions, bool windowed)
+    {
+        Name = name;
+        _definitions = definitions;
+        _windowed = windowed;
+        _supported = [.. definitions.Select(d => d.EntityType).Distinct(StringComparer.Ordinal)];
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> SupportedEntities => _supported;
+
+    /// <summary>Creates the built-in pattern recognizer, optionally limited to some entity types.</summary>
+    /// <param name="entityTypes">The entity types to keep, or <see langword="null"/> for all built-in pattern types.</param>
+    /// <returns>The recognizer.</returns>
+    public static PatternRecognizer CreateDefault(IEnumerable<string>? entityTypes = null)
+    {
+        PatternDefinition[] all = BuiltInPatterns.Create();
+        if (entityTypes is not null)
+        {
+            var keep = new HashSet<string>(entityTypes, StringComparer.Ordinal);
+            all = [.. all.Where(d => keep.Contains(d.EntityType))];
+        }
+
+        return new PatternRecognizer("patterns", all, windowed: true);
+    }
+
+    /// <inheritdoc />
+    public void Recognize(string text, ICollection<EntitySpan> results)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(results);
+        if (_windowed)
+        {
+            ScanWindows(text, results);
+        }
+        else
+        {
+            foreach (PatternDefinition d in _definitions)
+            {
+                Run(d, text, 0, text.Length, results);
+            }
+        }
+    }
+
+    private void ScanWindows(string text, ICollection<EntitySpan> results)
+    {
+        ReadOnlySpan<char> s = text;
+        int pos = 0;
+        while (pos < s.Length)
+        {
+            int p = NextTrigger(s, pos, s.Length);
+            if (p < 0)
+            {
+                return;
+            }
+
+            int start = TokenStart(s, p);
+            start = ExtendLeft(s, start);
+            int end = TokenEnd(s, p);
+
+            // Join following tokens with triggers that sit within a short gap ("+44 20 7946 0958", "March 3, 2024").
+            while (end < s.Length)
+            {
+                int q = NextTrigger(s, end, Math.Min(s.Length, end + MaxGap));
+                if (q < 0 || s[end..q].Contains('\n'))
+                {
+                    break;
+                }
+
+                end = TokenEnd(s, q);
+            }
+
+            end = ExtendRight(s, end);
+            RunWindow(text, start, end, results);
+            pos = end;
+        }
+    }
+
+    private void RunWindow(string text, int start, int end, ICollection<EntitySpan> results)
+    {
+        int digits = 0;
+        WindowFlags flags = WindowFlags.None;
+        foreach (char c in text.AsSpan(start, end - start))
+        {
+            if (char.IsAsciiDigit(c))
+            {
+                digits++;
+            }
+            else if (char.IsAsciiLetterUpper(c))
+            {
+                flags |= WindowFlags.Upper;
+            }
+            else if (char.IsAsciiLetterLower(c))
+            {
+                flags |= WindowFlags.Lower;
+            }
+            else
+            {
+                flags |= c switch
+                {
+                    '@' => WindowFlags.At,
+                    '.' => WindowFlags.Dot,
+                    ':' => WindowFlags.Colon,
+                    '-' => WindowFlags.Hyphen,
+                    '/' => WindowFlags.Slash,
+                    _ => WindowFlags.None,
+                };
+            }
+        }
+
+        int length = end - start;
+        foreach (PatternDefinition d in _definitions)
+        {
+            if (d.Accepts(digits, flags, length))
+            {
+                Run(d, text, start, end, results);
+            }
+        }
+    }
+
+    private static void Run(PatternDefinition d, string text, int windowStart, int windowEnd, ICollection<EntitySpan> results)
+    {
+        foreach (ValueMatch m in d.Regex.EnumerateMatches(text.AsSpan(windowStart, windowEnd - windowStart)))
+        {
+            if (m.Length == 0)
+            {
+                continue;
+            }
+
+            int start = windowStart + m.Index;
+            int end = start + m.Length;
+            double score = d.Score;
+            if (d.Validator is not null && !d.Validator(text, ref start, ref end, ref score))
+            {
+                continue;
+            }
+
+            if (end <= start)
+            {
+                continue;
+            }
+
+            if (d.ContextWords.Length > 0 && ContextWords.Near(text, start, end, d.ContextWords))
+            {
+                score = Math.Min(1.0, Math.Max(score + d.ContextBoost, d.MinScoreWithContext));
+            }
+
+            if (score > 0)
+            {
+                results.Add(new EntitySpan(d.EntityType, start, end, score));
+            }
+        }
+    }
+
+    private static int NextTrigger(ReadOnlySpan<char> s, int from, int to)
+    {
+        while (from < to)
+        {
+            int rel = s[from..to].IndexOfAny(s_triggers);
+            if (rel < 0)
+            {
+                return -1;
+            }
+
+            int p = from + rel;
+            char c = s[p];
+            if (c is '.' or ':')
+            {
+                // Only an inner dot or colon ("abc.com", "fe80::1", "http://") starts a window; a sentence's end does not.
+                bool nextSolid = p + 1 < s.Length && !char.IsWhiteSpace(s[p + 1]) && s[p + 1] is not ('.' or ',' or ')' or '"' or '\'');
+                bool prevColon = c == ':' && p > 0 && s[p - 1] == ':';
+                if (!(nextSolid || prevColon) || (c == '.' && (p == 0 || !char.IsLetterOrDigit(s[p - 1]))))
+                {
+                    from = p + 1;
+                    continue;
+                }
+            }
+
+            return p;
+        }
+
+        return -1;
+    }
+
+    private static int TokenStart(ReadOnlySpan<char> s, int p)
+    {
+        while (p > 0 && !char.IsWhiteSpace(s[p - 1]))
+        {
+            p--;
+        }
+
+        return p;
+    }
+
+    private static int TokenEnd(ReadOnlySpan<char> s, int p)
+    {
+        while (p < s.Length && !char.IsWhiteSpace(s[p]))
+        {
+            p++;
+        }
+
+        return p;
+    }
+
+    /// <summary>Includes the previous token when it is short and on the same line (a month name, "aged", "(", "+").</summary>
+    private static int ExtendLeft(ReadOnlySpan<char> s, int start)
+    {
+        int p = start;
+        int spaces = 0;
+        while (p > 0 && s[p - 1] is ' ' or '\t')
+        {
+            p--;
+            spaces++;
+        }
+
+        if (spaces is 0 or > 2 || p == 0)
+        {
+            return start;
+        }
+
+        int tokenStart = TokenStart(s, p);
+        return p - tokenStart <= 10 ? tokenStart : start;
+    }
+
+    /// <summary>Includes up to two short alphabetic tokens after the window ("years old", "March", "ext").</summary>
+    private static int ExtendRight(ReadOnlySpan<char> s, int end)
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            int p = end;
+            while (p < s.Length && s[p] is ' ' or '\t')
+            {
+                p++;
+            }
+
+            if (p == end || p - end > 2 || p >= s.Length)
+            {
+                return end;
+            }
+
+            int tokenEnd = TokenEnd(s, p);
+            if (tokenEnd - p > 10)
+            {
+                return end;
+            }
+
+            foreach (char c in s[p..tokenEnd])
+            {
+                if (!char.IsLetter(c) && c is not ('.' or ',' or ';'))
+                {
+                    return end;
+                }
+            }
+
+            end = tokenEnd;
+        }
+
+        return end;
+    }
+
+    internal static Regex CompileCustom(string pattern, RegexOptions options) =>
+        new(pattern, options | RegexOptions.Compiled | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(250));
+}

@@ -1,0 +1,182 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using CopilotGuard.Filtering;
+using CopilotGuard.Identity;
+using CopilotGuard.Labels;
+using CopilotGuard.Retrieval;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace CopilotGuard.Policy;
+
+/// <summary>The outcome of one policy test case.</summary>
+/// <param name="File">The test file.</param>
+/// <param name="Line">The case's line.</param>
+/// <param name="Name">The case's name.</param>
+/// <param name="Passed">Whether it passed.</param>
+/// <param name="Message">What was expected and what happened, when it failed.</param>
+public sealed record PolicyTestResult(string File, int Line, string Name, bool Passed, string? Message);
+
+/// <summary>Runs YAML policy test cases (<c>*.test.yaml</c>), like <c>opa test</c> or Cerbos policy tests.</summary>
+/// <remarks>
+/// A case names a principal from the directory (and optionally an agent acting for it), a request, and either a
+/// resource with <c>expect: allow|deny</c> or <c>expectResidual</c>, the residual filter in the policy language.
+/// </remarks>
+public sealed class PolicyTestRunner
+{
+    private static readonly ImmutableHashSet<string> CaseKeys = ["name", "principal", "agent", "request", "resource", "expect", "expectResidual"];
+    private readonly PolicyBundle _bundle;
+    private readonly IEntitlementProvider _directory;
+    private readonly ExpressionParser _parser;
+
+    /// <summary>Creates a runner for a bundle and the directory its cases name principals from.</summary>
+    public PolicyTestRunner(PolicyBundle bundle, IEntitlementProvider directory)
+    {
+        _bundle = bundle ?? throw new ArgumentNullException(nameof(bundle));
+        _directory = directory ?? throw new ArgumentNullException(nameof(directory));
+        _parser = new ExpressionParser(bundle.Labels);
+    }
+
+    /// <summary>Runs every <c>*.test.yaml</c> file in a folder.</summary>
+    public async Task<IReadOnlyList<PolicyTestResult>> RunDirectoryAsync(string directory, CancellationToken cancellationToken)
+    {
+        var results = new List<PolicyTestResult>();
+        var files = Directory.Exists(directory)
+            ? Directory.EnumerateFiles(directory, "*.test.yaml").Concat(Directory.EnumerateFiles(directory, "*.test.yml")).Order(StringComparer.Ordinal).ToList()
+            : [];
+        if (files.Count == 0)
+        {
+            results.Add(new PolicyTestResult(directory, 0, "(discovery)", false, "no *.test.yaml files were found"));
+        }
+
+        foreach (var file in files)
+        {
+            results.AddRange(await RunAsync(Path.GetFileName(file), await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false));
+        }
+
+        return results;
+    }
+
+    /// <summary>Runs the cases of one test file.</summary>
+    public async Task<IReadOnlyList<PolicyTestResult>> RunAsync(string file, string yaml, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(yaml);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException exception)
+        {
+            return [new PolicyTestResult(file, (int)exception.Start.Line, "(file)", false, $"not valid YAML: {exception.Message}")];
+        }
+
+        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root
+            || !root.Children.TryGetValue(new YamlScalarNode("tests"), out var testsNode) || testsNode is not YamlSequenceNode tests)
+        {
+            return [new PolicyTestResult(file, 0, "(file)", false, "a test file is a mapping with a 'tests' list")];
+        }
+
+        var results = new List<PolicyTestResult>();
+        foreach (var node in tests)
+        {
+            var line = (int)node.Start.Line;
+            if (node is not YamlMappingNode testCase)
+            {
+                results.Add(new PolicyTestResult(file, line, "(case)", false, "each case is a mapping"));
+                continue;
+            }
+
+            var name = Scalar(testCase, "name") ?? $"case at line {line}";
+            try
+            {
+                var message = await RunCaseAsync(testCase, cancellationToken).ConfigureAwait(false);
+                results.Add(new PolicyTestResult(file, line, name, message is null, message));
+            }
+            catch (Exception exception) when (exception is PolicySyntaxException or FormatException or ArgumentException or KeyNotFoundException)
+            {
+                results.Add(new PolicyTestResult(file, line, name, false, exception.Message));
+            }
+        }
+
+        return results;
+    }
+
+    private async Task<string?> RunCaseAsync(YamlMappingNode testCase, CancellationToken cancellationToken)
+    {
+        foreach (var key in testCase.Children.Keys.OfType<YamlScalarNode>().Where(static key => !CaseKeys.Contains(key.Value ?? string.Empty)))
+        {
+            return $"unknown field '{key.Value}'; expected one of {string.Join(", ", CaseKeys.Order(StringComparer.Ordinal))}";
+        }
+
+        var principalId = Scalar(testCase, "principal") ?? throw new FormatException("principal (a directory id) is required");
+        var principal = await _directory.ResolveAsync(principalId, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"principal '{principalId}' is not in the directory");
+        Principal? agent = null;
+        if (Scalar(testCase, "agent") is { } agentId)
+        {
+            agent = await _directory.ResolveAsync(agentId, cancellationToken).ConfigureAwait(false)
+                ?? throw new KeyNotFoundException($"agent '{agentId}' is not in the directory");
+        }
+
+        var caller = new CallerPrincipals(principal, agent);
+        var request = testCase.Children.TryGetValue(new YamlScalarNode("request"), out var requestNode) && requestNode is YamlMappingNode requestMap
+            ? RetrievalBroker.RequestAttributes(Scalar(requestMap, "purpose"), Scalar(requestMap, "destination"))
+            : RetrievalBroker.RequestAttributes(null, null);
+        var residual = _bundle.Decide(caller, request);
+
+        if (Scalar(testCase, "expectResidual") is { } expectedText)
+        {
+            var expected = FilterFormatter.Format(Filters.ToNegationNormalForm(
+                PartialEvaluator.Evaluate(_parser.Parse(expectedText), AttributeSet.Empty, AttributeSet.Empty)));
+            var actual = FilterFormatter.Format(residual);
+            return expected == actual ? null : $"expected residual {expected} but got {actual}";
+        }
+
+        var expect = Scalar(testCase, "expect") switch
+        {
+            "allow" => true,
+            "deny" => false,
+            var other => throw new FormatException($"expect must be allow or deny (or give expectResidual), not '{other}'"),
+        };
+        if (!testCase.Children.TryGetValue(new YamlScalarNode("resource"), out var resourceNode) || resourceNode is not YamlMappingNode resourceMap)
+        {
+            return "resource (a mapping of attributes) is required with expect";
+        }
+
+        var resource = ReadResource(resourceMap, _bundle.Labels);
+        var explanation = _bundle.Explain(caller, request, resource);
+        return explanation.Visible == expect
+            ? null
+            : $"expected {(expect ? "allow" : "deny")} but got {(explanation.Visible ? "allow" : "deny")}: {explanation.Reason}";
+    }
+
+    private static AttributeSet ReadResource(YamlMappingNode map, LabelTaxonomy labels)
+    {
+        var builder = new AttributeSetBuilder();
+        foreach (var (keyNode, valueNode) in map.Children)
+        {
+            var name = ((YamlScalarNode)keyNode).Value ?? string.Empty;
+            IEnumerable<YamlScalarNode> scalars = valueNode switch
+            {
+                YamlScalarNode scalar => [scalar],
+                YamlSequenceNode sequence => sequence.Children.OfType<YamlScalarNode>(),
+                _ => throw new FormatException($"resource.{name} must be a value or a list"),
+            };
+            foreach (var scalar in scalars)
+            {
+                var text = scalar.Value ?? string.Empty;
+                builder.Add(name, ExpressionParser.DefaultLabelAttributes.Contains(name)
+                    ? labels.Get(text).ToAttributeValue()
+                    : scalar.Style == ScalarStyle.Plain && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) ? AttributeValue.FromNumber(number)
+                    : scalar.Style == ScalarStyle.Plain && text is "true" or "false" ? AttributeValue.FromBoolean(text == "true")
+                    : AttributeValue.FromString(text));
+            }
+        }
+
+        return builder.Build();
+    }
+
+    private static string? Scalar(YamlMappingNode node, string key) =>
+        node.Children.TryGetValue(new YamlScalarNode(key), out var value) && value is YamlScalarNode scalar ? scalar.Value : null;
+}

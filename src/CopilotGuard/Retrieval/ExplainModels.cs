@@ -1,0 +1,41 @@
+using System.Collections.Immutable;
+using CopilotGuard.Identity;
+using CopilotGuard.Policy;
+
+namespace CopilotGuard.Retrieval;
+
+/// <summary>A request to explain why a chunk is or is not visible.</summary>
+public sealed record ExplainRequest
+{
+    /// <summary>Gets who asks. Only principals with an explain role may ask about someone else.</summary>
+    public required CallerIdentity Requester { get; init; }
+
+    /// <summary>Gets whose view to explain; the default is the requester's own.</summary>
+    public CallerIdentity? Subject { get; init; }
+
+    /// <summary>Gets the chunk to explain.</summary>
+    public required string ChunkId { get; init; }
+
+    /// <summary>Gets the purpose to evaluate with.</summary>
+    public string? Purpose { get; init; }
+
+    /// <summary>Gets the destination to evaluate with (undeclared means external).</summary>
+    public string? Destination { get; init; }
+}
+
+/// <summary>Why a chunk is or is not visible to a caller.</summary>
+/// <param name="ChunkId">The chunk asked about.</param>
+/// <param name="Visible">Whether the caller may see it.</param>
+/// <param name="Reason">The deciding rules, in words.</param>
+/// <param name="PolicyVersion">The policy bundle version that decided.</param>
+/// <param name="Details">Rule-by-rule outcomes; withheld when a caller asks about a chunk it cannot see.</param>
+/// <param name="Filters">The caller's residual filter in the policy language and in each store's dialect.</param>
+/// <param name="Chunk">The chunk's attributes, for explain-role callers only.</param>
+public sealed record ChunkExplanation(
+    string ChunkId,
+    bool Visible,
+    string Reason,
+    string PolicyVersion,
+    PolicyExplanation? Details,
+    ImmutableDictionary<string, string> Filters,
+    Chunk? Chunk);
