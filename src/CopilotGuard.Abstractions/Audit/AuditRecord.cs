@@ -21,6 +21,9 @@ public sealed record AuditRecord
     /// <summary>Gets the agent acting for the subject, if any.</summary>
     public string? ActorId { get; init; }
 
+    /// <summary>Gets the caller's network address, if known.</summary>
+    public string? ClientAddress { get; init; }
+
     /// <summary>Gets the declared purpose.</summary>
     public string? Purpose { get; init; }
 
@@ -54,9 +57,23 @@ public sealed record AuditRecord
     /// <summary>Gets the chunks returned to the caller.</summary>
     public ImmutableArray<AuditedChunk> Chunks { get; init; } = [];
 
-    /// <summary>Gets the chunks the store returned that the exact policy check dropped (pushdown misses).</summary>
+    /// <summary>Gets the chunks the store returned that the exact policy check dropped.</summary>
     public ImmutableArray<string> PostFilterDrops { get; init; } = [];
+
+    /// <summary>Gets whether the pushed filter was exact, so that every post-filter drop is a pushdown miss (a security event).</summary>
+    public bool PushdownExact { get; init; }
+
+    /// <summary>Gets the time spent in each stage, in milliseconds.</summary>
+    public StageTimings? Timings { get; init; }
 }
+
+/// <summary>Time spent in each stage of a retrieval, in milliseconds.</summary>
+/// <param name="Entitlements">Resolving the caller's principals and gates.</param>
+/// <param name="Policy">Deciding and compiling the filter.</param>
+/// <param name="Embedding">Embedding the query.</param>
+/// <param name="Store">Store round trips.</param>
+/// <param name="PostFilter">Re-checking, obligations and anonymization.</param>
+public sealed record StageTimings(double Entitlements, double Policy, double Embedding, double Store, double PostFilter);
 
 /// <summary>One chunk that left CopilotGuard, as recorded.</summary>
 public sealed record AuditedChunk

@@ -14,6 +14,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         {
             RetrievalException { Kind: RetrievalErrorKind.InvalidRequest } e => (StatusCodes.Status400BadRequest, "Invalid request", e.Message),
             RetrievalException { Kind: RetrievalErrorKind.Forbidden } e => (StatusCodes.Status403Forbidden, "Forbidden", e.Message),
+            RetrievalException { Kind: RetrievalErrorKind.RateLimited } e => (StatusCodes.Status429TooManyRequests, "Too many requests", e.Message),
             RetrievalException e => (StatusCodes.Status503ServiceUnavailable, "No data was released", e.Message),
             BadHttpRequestException e => (e.StatusCode, "Invalid request", Describe(e)),
             _ => (StatusCodes.Status500InternalServerError, "Internal error", "The request failed; no data was released. The server log has the details."),
@@ -25,6 +26,10 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         }
 
         httpContext.Response.StatusCode = status;
+        if (exception is RetrievalException { RetryAfter: { } retryAfter })
+        {
+            httpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,

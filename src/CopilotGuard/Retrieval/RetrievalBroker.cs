@@ -26,6 +26,8 @@ public sealed partial class RetrievalBroker
     private readonly RetrievalBrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly IAccessGate[] _gates;
+    private readonly IRetrievalObserver[] _observers;
 
     /// <summary>Creates a broker from its parts.</summary>
     public RetrievalBroker(
@@ -37,8 +39,12 @@ public sealed partial class RetrievalBroker
         QueryHasher queryHasher,
         IOptions<RetrievalBrokerOptions>? options = null,
         TimeProvider? time = null,
-        ILogger<RetrievalBroker>? logger = null)
+        ILogger<RetrievalBroker>? logger = null,
+        IEnumerable<IAccessGate>? gates = null,
+        IEnumerable<IRetrievalObserver>? observers = null)
     {
+        _gates = gates?.ToArray() ?? [];
+        _observers = observers?.ToArray() ?? [];
         _entitlements = entitlements ?? throw new ArgumentNullException(nameof(entitlements));
         _policy = policy ?? throw new ArgumentNullException(nameof(policy));
         _store = store ?? throw new ArgumentNullException(nameof(store));
@@ -97,9 +103,15 @@ public sealed partial class RetrievalBroker
     {
         ArgumentNullException.ThrowIfNull(request);
         Validate(request);
+        var started = _time.GetTimestamp();
         var caller = await ResolveCallerAsync(request.Caller, cancellationToken).ConfigureAwait(false);
+        var destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination;
+        await CheckGatesAsync(caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
+        var resolved = _time.GetTimestamp();
         var residual = _policy.Decide(caller, RequestAttributes(request.Purpose, request.Destination));
         var (pushed, exact, isExact) = Filters.Split(residual, _store.Capabilities);
+        var decided = _time.GetTimestamp();
+        long embedded = decided, storeTicks = 0, postFilterTicks = 0;
 
         var accepted = ImmutableArray.CreateBuilder<ScoredChunk>(request.Top);
         var drops = ImmutableArray.CreateBuilder<string>();
@@ -107,11 +119,15 @@ public sealed partial class RetrievalBroker
         if (residual is not ConstantFilter { Value: false })
         {
             var vector = await _embedder.GenerateVectorAsync(request.Query, cancellationToken: cancellationToken).ConfigureAwait(false);
+            embedded = _time.GetTimestamp();
             var skip = 0;
             var page = request.Top;
             while (accepted.Count < request.Top && skip < _options.MaxCandidates)
             {
+                var beforeStore = _time.GetTimestamp();
                 var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip), cancellationToken).ConfigureAwait(false);
+                var afterStore = _time.GetTimestamp();
+                storeTicks += afterStore - beforeStore;
                 nativeFilter = result.NativeFilter;
                 foreach (var candidate in result.Chunks)
                 {
@@ -132,6 +148,7 @@ public sealed partial class RetrievalBroker
                     }
                 }
 
+                postFilterTicks += _time.GetTimestamp() - afterStore;
                 if (result.Exhausted)
                 {
                     break;
@@ -156,7 +173,8 @@ public sealed partial class RetrievalBroker
             SubjectId = caller.Subject.Id,
             ActorId = caller.Actor?.Id,
             Purpose = request.Purpose,
-            Destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination,
+            Destination = destination,
+            ClientAddress = request.ClientAddress,
             ConversationId = request.ConversationId,
             QueryHash = _queryHasher.Hash(request.Query),
             PolicyVersion = _policy.Version,
@@ -180,9 +198,17 @@ public sealed partial class RetrievalBroker
                 Subjects = scored.Chunk.Subjects,
             })],
             PostFilterDrops = drops.ToImmutable(),
+            PushdownExact = isExact,
+            Timings = new StageTimings(
+                Milliseconds(started, resolved),
+                Milliseconds(resolved, decided),
+                Milliseconds(decided, embedded),
+                Milliseconds(0, storeTicks),
+                Milliseconds(0, postFilterTicks)),
         };
 
         await AppendAsync(record, cancellationToken).ConfigureAwait(false);
+        await NotifyAsync(record, caller, cancellationToken).ConfigureAwait(false);
         return new RetrievalResult(record.RecordId, chunks, record);
     }
 
@@ -199,6 +225,7 @@ public sealed partial class RetrievalBroker
         }
 
         var requester = await ResolveCallerAsync(request.Requester, cancellationToken).ConfigureAwait(false);
+        await CheckGatesAsync(requester, new AccessRequest("policy-explain", request.Purpose, string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination), cancellationToken).ConfigureAwait(false);
         var privileged = HasExplainRole(requester.Subject) && requester.Actor is null;
         var subjectIdentity = request.Subject ?? request.Requester;
         if (subjectIdentity != request.Requester && !privileged)
@@ -239,6 +266,31 @@ public sealed partial class RetrievalBroker
         }, cancellationToken).ConfigureAwait(false);
         return result;
     }
+
+    private async ValueTask CheckGatesAsync(CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken)
+    {
+        foreach (var gate in _gates)
+        {
+            await gate.CheckAsync(caller, request, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask NotifyAsync(AuditRecord record, CallerPrincipals caller, CancellationToken cancellationToken)
+    {
+        foreach (var observer in _observers)
+        {
+            try
+            {
+                await observer.OnRecordedAsync(record, caller, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                LogObserverFailure(_logger, exception, observer.GetType().Name);
+            }
+        }
+    }
+
+    private double Milliseconds(long from, long to) => _time.GetElapsedTime(from, to).TotalMilliseconds;
 
     private bool HasExplainRole(Principal principal) =>
         principal.Attributes.TryGet("roles", out var roles)
@@ -297,6 +349,9 @@ public sealed partial class RetrievalBroker
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pushdown miss: store {Store} returned chunk {ChunkId} that the policy denies; it was dropped.")]
     private static partial void LogPushdownMiss(ILogger logger, string store, string chunkId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Retrieval observer {Observer} failed; the request was not affected.")]
+    private static partial void LogObserverFailure(ILogger logger, Exception exception, string observer);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Audit append failed for {RecordId}; the retrieval was refused.")]
     private static partial void LogAuditFailure(ILogger logger, Exception exception, string recordId);

@@ -50,6 +50,9 @@ public enum RetrievalErrorKind
 
     /// <summary>The audit record could not be written; no data is returned.</summary>
     AuditUnavailable,
+
+    /// <summary>The caller exceeded a rate limit; retry after <see cref="RetrievalException.RetryAfter"/>.</summary>
+    RateLimited,
 }
 
 /// <summary>Thrown when a retrieval is refused; the message is safe to show to the caller.</summary>
@@ -78,4 +81,7 @@ public sealed class RetrievalException : Exception
 
     /// <summary>Gets why the retrieval was refused.</summary>
     public RetrievalErrorKind Kind { get; }
+
+    /// <summary>Gets how long to wait before retrying, for <see cref="RetrievalErrorKind.RateLimited"/>.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

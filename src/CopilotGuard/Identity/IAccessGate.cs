@@ -1,0 +1,17 @@
+namespace CopilotGuard.Identity;
+
+/// <summary>A check every request passes before any data is touched: kill switch, rate limits, anomaly responses.</summary>
+/// <remarks>A gate refuses by throwing <see cref="Retrieval.RetrievalException"/> (<c>Forbidden</c> for a suspended
+/// principal, <c>RateLimited</c> with <see cref="Retrieval.RetrievalException.RetryAfter"/>); it must fail closed when
+/// its own state cannot be read.</remarks>
+public interface IAccessGate
+{
+    /// <summary>Checks that the caller may make a request now, or throws.</summary>
+    ValueTask CheckAsync(CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>What a gate knows about the request being checked.</summary>
+/// <param name="Operation">The operation, e.g. <c>retrieve</c> or <c>policy-explain</c>.</param>
+/// <param name="Purpose">The declared purpose.</param>
+/// <param name="Destination">The declared (or defaulted) destination.</param>
+public sealed record AccessRequest(string Operation, string? Purpose, string Destination);
