@@ -1,110 +1,104 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using CopilotGuard.Audit;
 using Microsoft.Data.Sqlite;
 
 namespace CopilotGuard.Connectors.Sqlite;
 
-/// <summary>An append-only, hash-chained audit log in a SQLite file (WAL, synchronous=FULL).</summary>
-/// <remarks>Appends are serialized in process; each returns only after its transaction is committed durably.</remarks>
-public sealed class SqliteAuditLog : IAuditLog, IDisposable
+/// <summary>An append-only, hash-chained audit log in a SQLite file (WAL, synchronous=FULL) with group commit and signed checkpoints.</summary>
+/// <remarks>
+/// <para>Concurrent appends queue to one writer, which commits every queued record in one transaction (one fsync);
+/// each caller's task completes only after its batch is durable, and if the commit fails every caller in the batch gets
+/// the exception and no record of the batch is in the log (fail closed).</para>
+/// <para>The writer re-reads the head inside each write transaction (<c>BEGIN IMMEDIATE</c>), so several processes
+/// (the server and the CLI) may append to the same file without forking the chain.</para>
+/// <para>With a signer, the writer adds a signed checkpoint (tree size, chain head, RFC 9162 Merkle root) in the same
+/// transaction every <see cref="SqliteAuditLogOptions.CheckpointEvery"/> entries, after
+/// <see cref="SqliteAuditLogOptions.CheckpointInterval"/> with unanchored entries, and on dispose.</para>
+/// </remarks>
+public sealed class SqliteAuditLog : IAuditLog, IAuditReader, IDisposable, IAsyncDisposable
 {
+    private const int SchemaVersion = 2;
     private readonly string _connectionString;
-    private readonly SemaphoreSlim _appendLock = new(1, 1);
-    private (long Sequence, string Hash)? _head;
+    private readonly SqliteAuditLogOptions _options;
+    private readonly IAuditSigner? _signer;
+    private readonly TimeProvider _time;
+    private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+    private readonly Lock _initialization = new();
+    private Task? _writer;
+    private WriterState? _state;
+    private int _disposed;
 
     /// <summary>Creates a log over a SQLite file.</summary>
-    public SqliteAuditLog(string path)
+    /// <param name="path">The database file.</param>
+    /// <param name="options">Batching and checkpoint settings; the defaults when <see langword="null"/>.</param>
+    /// <param name="signer">Signs checkpoints and verifies them; without one no checkpoints are written and a log that has some fails verification.</param>
+    /// <param name="time">The clock for checkpoint times and intervals.</param>
+    public SqliteAuditLog(string path, SqliteAuditLogOptions? options = null, IAuditSigner? signer = null, TimeProvider? time = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true }.ToString();
+        _options = options ?? new SqliteAuditLogOptions();
+        _options.Validate();
+        _signer = signer;
+        _time = time ?? TimeProvider.System;
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
     }
+
+    /// <summary>Gets the number of transactions the writer has committed (for tests and metrics).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    private long _commits;
 
     /// <inheritdoc />
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS audit_log (
-                seq INTEGER PRIMARY KEY,
-                record_id TEXT NOT NULL UNIQUE,
-                time TEXT NOT NULL,
-                subject_id TEXT NOT NULL,
-                payload BLOB NOT NULL,
-                hash TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS audit_documents (
-                seq INTEGER NOT NULL,
-                document_id TEXT NOT NULL,
-                chunk_id TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS ix_audit_documents ON audit_documents (document_id, seq);
-            """;
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                PRAGMA journal_mode = WAL;
+                CREATE TABLE IF NOT EXISTS audit_log (
+                    seq INTEGER PRIMARY KEY,
+                    record_id TEXT NOT NULL UNIQUE,
+                    time TEXT NOT NULL,
+                    subject_id TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    hash TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS audit_documents (
+                    seq INTEGER NOT NULL,
+                    document_id TEXT NOT NULL,
+                    chunk_id TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS ix_audit_documents ON audit_documents (document_id, seq);
+                """;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
+        lock (_initialization)
+        {
+            _writer ??= Task.Run(WriteLoopAsync, CancellationToken.None);
+        }
     }
 
     /// <inheritdoc />
     public async Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        var payload = AuditJson.Serialize(record);
-        await _appendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        if (_writer is null)
         {
-            await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-            var (sequence, previous) = _head ??= await ReadHeadAsync(connection, cancellationToken).ConfigureAwait(false);
-            var next = sequence + 1;
-            var hash = AuditChain.Link(previous, next, payload);
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (var insert = connection.CreateCommand())
-            {
-                insert.Transaction = transaction;
-                insert.CommandText = "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)";
-                insert.Parameters.AddWithValue("$seq", next);
-                insert.Parameters.AddWithValue("$id", record.RecordId);
-                insert.Parameters.AddWithValue("$time", record.Time.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
-                insert.Parameters.AddWithValue("$subject", record.SubjectId);
-                insert.Parameters.AddWithValue("$payload", payload);
-                insert.Parameters.AddWithValue("$hash", hash);
-                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            await using (var documents = connection.CreateCommand())
-            {
-                documents.Transaction = transaction;
-                documents.CommandText = "INSERT INTO audit_documents (seq, document_id, chunk_id) VALUES ($seq, $document, $chunk)";
-                var pSeq = documents.Parameters.Add("$seq", SqliteType.Integer);
-                var pDocument = documents.Parameters.Add("$document", SqliteType.Text);
-                var pChunk = documents.Parameters.Add("$chunk", SqliteType.Text);
-                foreach (var chunk in record.Chunks)
-                {
-                    pSeq.Value = next;
-                    pDocument.Value = chunk.DocumentId;
-                    pChunk.Value = chunk.ChunkId;
-                    await documents.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            try
-            {
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                _head = null;
-                throw;
-            }
-
-            _head = (next, hash);
-            return new AuditEntry(next, hash, record);
+            throw new InvalidOperationException("The audit log is not initialized.");
         }
-        catch
+
+        var pending = new PendingAppend(record, AuditJson.Serialize(record));
+        if (!_queue.Writer.TryWrite(pending))
         {
-            _head = null;
-            throw;
+            throw new ObjectDisposedException(nameof(SqliteAuditLog), "The audit log is closed; the record was not written.");
         }
-        finally
-        {
-            _appendLock.Release();
-        }
+
+        return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException("The writer completed an append without an entry.");
     }
 
     /// <inheritdoc />
@@ -115,98 +109,560 @@ public sealed class SqliteAuditLog : IAuditLog, IDisposable
         command.CommandText = "SELECT seq, hash, payload FROM audit_log WHERE record_id = $id";
         command.Parameters.AddWithValue("$id", recordId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? new AuditEntry(reader.GetInt64(0), reader.GetString(1), AuditJson.Deserialize((byte[])reader.GetValue(2)))
-            : null;
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadEntry(reader) : null;
     }
 
-    /// <summary>Lists the entries that returned a chunk of a document, oldest first.</summary>
-    public async Task<IReadOnlyList<AuditEntry>> GetDocumentAccessesAsync(string documentId, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public Task<AuditPage> GetDocumentAccessesAsync(string documentId, AuditPageRequest page, CancellationToken cancellationToken) =>
+        PageAsync("SELECT seq FROM audit_documents WHERE document_id = $key AND seq > $after", documentId, page, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<AuditPage> GetSubjectAccessesAsync(string subjectId, AuditPageRequest page, CancellationToken cancellationToken) =>
+        PageAsync("SELECT seq FROM audit_subjects WHERE subject_id = $key AND seq > $after", subjectId, page, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<AuditEntry>> GetAnswersForReceiptAsync(string receiptId, CancellationToken cancellationToken)
+    {
+        var page = await PageAsync("SELECT seq FROM audit_answers WHERE receipt_id = $key AND seq > $after", receiptId, new AuditPageRequest(AuditPageRequest.MaxLimit), cancellationToken).ConfigureAwait(false);
+        return page.Entries;
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<StoredAuditEntry> ReadAsync(long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT l.seq, l.hash, l.payload FROM audit_log l
-            WHERE l.seq IN (SELECT seq FROM audit_documents WHERE document_id = $document)
-            ORDER BY l.seq
-            """;
-        command.Parameters.AddWithValue("$document", documentId);
+        command.CommandText = "SELECT seq, record_id, payload, hash FROM audit_log WHERE seq > $after ORDER BY seq";
+        command.Parameters.AddWithValue("$after", afterSequence);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new StoredAuditEntry(reader.GetInt64(0), reader.GetString(1), (byte[])reader.GetValue(2), reader.GetString(3));
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT tree_size, time, chain_head, merkle_root, key_id, signature FROM audit_checkpoints ORDER BY rowid";
+        var checkpoints = new List<AuditCheckpoint>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            checkpoints.Add(new AuditCheckpoint(
+                reader.GetInt64(0),
+                DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
+                reader.GetString(2),
+                reader.GetString(3),
+                reader.GetString(4),
+                reader.GetString(5)));
+        }
+
+        return checkpoints;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Checks the chain, every checkpoint signature and Merkle root, and that the document, subject and answer
+    /// indexes match the hashed records (an index row removed to hide an access is reported).</remarks>
+    public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken)
+    {
+        // Checkpoints first: every checkpoint read is then covered by the entries read after it.
+        var checkpoints = await GetCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+        var verification = await AuditVerifier.VerifyAsync(ReadAsync(0, cancellationToken), checkpoints, _signer, cancellationToken).ConfigureAwait(false);
+        if (!verification.Ok)
+        {
+            return verification;
+        }
+
+        var index = await VerifyIndexesAsync(verification.Records, cancellationToken).ConfigureAwait(false);
+        return index is null ? verification : verification with { Ok = false, FirstBadSequence = index.Value.Sequence, Problem = index.Value.Problem };
+    }
+
+    /// <summary>Writes a checkpoint now if any entry is not yet covered by one.</summary>
+    /// <returns>The checkpoint written, or <see langword="null"/> when there was nothing to anchor or no signer.</returns>
+    public async Task<AuditCheckpoint?> CheckpointAsync(CancellationToken cancellationToken)
+    {
+        if (_signer is null)
+        {
+            return null;
+        }
+
+        var pending = new PendingAppend(null, []);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            throw new ObjectDisposedException(nameof(SqliteAuditLog));
+        }
+
+        await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return pending.Checkpoint;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _queue.Writer.TryComplete();
+        if (_writer is { } writer)
+        {
+            await writer.ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        SqliteConnection? connection = null;
+        Task<bool>? waiting = null;
+        var batch = new List<PendingAppend>(_options.MaxBatchSize);
+        try
+        {
+            while (true)
+            {
+                waiting ??= _queue.Reader.WaitToReadAsync().AsTask();
+                if (!waiting.IsCompleted && _signer is not null && _state is { } state && state.Head > state.CheckpointSize)
+                {
+                    var due = state.CheckpointTime + _options.CheckpointInterval - _time.GetUtcNow();
+                    if (due > TimeSpan.Zero)
+                    {
+                        using var delay = new CancellationTokenSource();
+                        await Task.WhenAny(waiting, Task.Delay(due, _time, delay.Token)).ConfigureAwait(false);
+                        await delay.CancelAsync().ConfigureAwait(false);
+                    }
+
+                    if (!waiting.IsCompleted)
+                    {
+                        batch.Add(new PendingAppend(null, []));
+                        connection = await CommitAsync(connection, batch).ConfigureAwait(false);
+                        batch.Clear();
+                        continue;
+                    }
+                }
+
+                if (!await waiting.ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                waiting = null;
+                while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var pending))
+                {
+                    batch.Add(pending);
+                }
+
+                connection = await CommitAsync(connection, batch).ConfigureAwait(false);
+                batch.Clear();
+            }
+
+            // Clean shutdown: anchor the tail so it does not stay protected by the chain alone.
+            if (_signer is not null && _state is { } last && last.Head > last.CheckpointSize)
+            {
+                batch.Add(new PendingAppend(null, []));
+                connection = await CommitAsync(connection, batch).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Commits one batch; completes every waiter with its entry, or fails every waiter with the error.</summary>
+    private async Task<SqliteConnection?> CommitAsync(SqliteConnection? connection, List<PendingAppend> batch)
+    {
+        var entries = new AuditEntry?[batch.Count];
+        AuditCheckpoint? checkpoint = null;
+        try
+        {
+            connection ??= await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(CancellationToken.None).ConfigureAwait(false);
+            var state = await LoadStateAsync(connection, transaction).ConfigureAwait(false);
+            await using var insert = Command(connection, transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
+            await using var documents = Command(connection, transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) VALUES ($seq, $a, $b)", "$seq", "$a", "$b");
+            await using var subjects = Command(connection, transaction, "INSERT INTO audit_subjects (seq, subject_id) VALUES ($seq, $a)", "$seq", "$a");
+            await using var answers = Command(connection, transaction, "INSERT INTO audit_answers (seq, receipt_id) VALUES ($seq, $a)", "$seq", "$a");
+            var head = state.Head;
+            var hash = state.HeadHash;
+            var frontier = state.Frontier.Clone();
+            var recordIds = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var pending = batch[i];
+                if (pending.Record is not { } record)
+                {
+                    continue;
+                }
+
+                if (!recordIds.Add(record.RecordId))
+                {
+                    throw new InvalidOperationException($"Record id {record.RecordId} appears twice in one batch.");
+                }
+
+                head++;
+                hash = AuditChain.Link(hash, head, pending.Payload);
+                frontier.Append(AuditMerkle.LeafHash(pending.Payload));
+                insert.Parameters["$seq"].Value = head;
+                insert.Parameters["$id"].Value = record.RecordId;
+                insert.Parameters["$time"].Value = record.Time.ToString("O", CultureInfo.InvariantCulture);
+                insert.Parameters["$subject"].Value = record.SubjectId;
+                insert.Parameters["$payload"].Value = pending.Payload;
+                insert.Parameters["$hash"].Value = hash;
+                await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+                await IndexAsync(record, head, documents, subjects, answers).ConfigureAwait(false);
+                entries[i] = new AuditEntry(head, hash, record);
+            }
+
+            var now = _time.GetUtcNow();
+            var checkpointSize = state.CheckpointSize;
+            var checkpointTime = state.CheckpointTime;
+            var wantsCheckpoint = batch.Exists(static p => p.Record is null)
+                || head - state.CheckpointSize >= _options.CheckpointEvery
+                || now - state.CheckpointTime >= _options.CheckpointInterval;
+            if (_signer is not null && head > state.CheckpointSize && wantsCheckpoint)
+            {
+                checkpoint = AuditCheckpoint.Create(head, now, hash, Convert.ToHexStringLower(frontier.Root()), _signer);
+                await using var command = Command(connection, transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
+                command.Parameters["$seq"].Value = checkpoint.TreeSize;
+                command.Parameters["$a"].Value = checkpoint.Time.ToString("O", CultureInfo.InvariantCulture);
+                command.Parameters["$b"].Value = checkpoint.ChainHead;
+                command.Parameters["$c"].Value = checkpoint.MerkleRoot;
+                command.Parameters["$d"].Value = checkpoint.KeyId;
+                command.Parameters["$e"].Value = checkpoint.Signature;
+                command.Parameters["$f"].Value = frontier.Save();
+                await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+                checkpointSize = head;
+                checkpointTime = now;
+            }
+
+            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            Interlocked.Increment(ref _commits);
+            _state = new WriterState(head, hash, frontier, checkpointSize, checkpointTime);
+        }
+        catch (Exception exception)
+        {
+            // Nothing of this batch is durable: fail every waiter, and drop the connection and cached state.
+            _state = null;
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetException(exception);
+            }
+
+            return null;
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Checkpoint = checkpoint;
+            batch[i].Completion.TrySetResult(entries[i]);
+        }
+
+        return connection;
+    }
+
+    private static async Task IndexAsync(AuditRecord record, long sequence, SqliteCommand documents, SqliteCommand subjects, SqliteCommand answers)
+    {
+        foreach (var chunk in record.Chunks)
+        {
+            documents.Parameters["$seq"].Value = sequence;
+            documents.Parameters["$a"].Value = chunk.DocumentId;
+            documents.Parameters["$b"].Value = chunk.ChunkId;
+            await documents.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+
+        foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
+        {
+            subjects.Parameters["$seq"].Value = sequence;
+            subjects.Parameters["$a"].Value = subject;
+            await subjects.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+
+        foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
+        {
+            answers.Parameters["$seq"].Value = sequence;
+            answers.Parameters["$a"].Value = receipt;
+            await answers.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads the head and the last checkpoint inside the write transaction, reusing the cached Merkle frontier when
+    /// no other process has appended since.</summary>
+    private async Task<WriterState> LoadStateAsync(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        long head = 0;
+        var headHash = AuditChain.Genesis;
+        await using (var command = Command(connection, transaction, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
+        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                head = reader.GetInt64(0);
+                headHash = reader.GetString(1);
+            }
+        }
+
+        long checkpointSize = 0;
+        DateTimeOffset? checkpointTime = null;
+        byte[]? saved = null;
+        await using (var command = Command(connection, transaction, "SELECT tree_size, time, frontier FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"))
+        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                checkpointSize = reader.GetInt64(0);
+                checkpointTime = DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+                saved = (byte[])reader.GetValue(2);
+            }
+        }
+
+        if (_state is { } cached && cached.Head == head && cached.HeadHash == headHash && cached.CheckpointSize == checkpointSize)
+        {
+            return cached;
+        }
+
+        // Another process appended, or this writer is starting: rebuild the frontier from the last checkpoint.
+        var frontier = saved is null || checkpointSize > head ? new MerkleFrontier() : MerkleFrontier.Load(saved);
+        await using (var command = Command(connection, transaction, "SELECT payload FROM audit_log WHERE seq > $seq ORDER BY seq", "$seq"))
+        {
+            command.Parameters["$seq"].Value = frontier.Size;
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                frontier.Append(AuditMerkle.LeafHash((byte[])reader.GetValue(0)));
+            }
+        }
+
+        return new WriterState(head, headHash, frontier, checkpointSize, checkpointTime ?? _time.GetUtcNow());
+    }
+
+    private async Task<AuditPage> PageAsync(string seqQuery, string key, AuditPageRequest page, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentNullException.ThrowIfNull(page);
+        ArgumentOutOfRangeException.ThrowIfLessThan(page.Limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(page.Limit, AuditPageRequest.MaxLimit);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT seq, hash, payload FROM audit_log WHERE seq IN ({seqQuery}) ORDER BY seq LIMIT $limit";
+        command.Parameters.AddWithValue("$key", key);
+        command.Parameters.AddWithValue("$after", page.AfterSequence);
+        command.Parameters.AddWithValue("$limit", page.Limit + 1);
         var entries = new List<AuditEntry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            entries.Add(new AuditEntry(reader.GetInt64(0), reader.GetString(1), AuditJson.Deserialize((byte[])reader.GetValue(2))));
+            entries.Add(ReadEntry(reader));
         }
 
-        return entries;
+        if (entries.Count <= page.Limit)
+        {
+            return new AuditPage(entries, null);
+        }
+
+        entries.RemoveAt(entries.Count - 1);
+        return new AuditPage(entries, entries[^1].Sequence);
     }
 
-    /// <inheritdoc />
-    public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken)
+    /// <summary>Recomputes the document, subject and answer index rows from the hashed records and compares them with the stored rows.</summary>
+    private async Task<(long Sequence, string Problem)?> VerifyIndexesAsync(long records, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, record_id, payload, hash FROM audit_log ORDER BY seq";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        var previous = AuditChain.Genesis;
-        long expected = 0;
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        var expected = new SortedDictionary<long, List<string>>();
+        await foreach (var entry in ReadAsync(0, cancellationToken).ConfigureAwait(false))
         {
-            expected++;
-            var sequence = reader.GetInt64(0);
-            if (sequence != expected)
+            if (entry.Sequence > records)
             {
-                return new AuditVerification(false, expected - 1, previous, expected, $"entry {expected} is missing (next stored entry is {sequence})");
+                break;
             }
 
-            var payload = (byte[])reader.GetValue(2);
-            var hash = AuditChain.Link(previous, sequence, payload);
-            if (!string.Equals(hash, reader.GetString(3), StringComparison.Ordinal))
+            var record = AuditJson.Deserialize(entry.Payload.Span);
+            var rows = new List<string>();
+            rows.AddRange(record.Chunks.Select(static c => $"d\n{c.DocumentId}\n{c.ChunkId}"));
+            rows.AddRange(record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal).Select(static s => $"s\n{s}"));
+            rows.AddRange((record.Answer?.ReceiptIds ?? []).Distinct(StringComparer.Ordinal).Select(static r => $"a\n{r}"));
+            if (rows.Count > 0)
             {
-                return new AuditVerification(false, expected - 1, previous, sequence, $"entry {sequence} does not match its chain hash (edited, reordered or inserted)");
+                rows.Sort(StringComparer.Ordinal);
+                expected[entry.Sequence] = rows;
             }
-
-            AuditRecord record;
-            try
-            {
-                record = AuditJson.Deserialize(payload);
-            }
-            catch (System.Text.Json.JsonException)
-            {
-                return new AuditVerification(false, expected - 1, previous, sequence, $"entry {sequence} is not a readable record");
-            }
-
-            if (record.RecordId != reader.GetString(1))
-            {
-                return new AuditVerification(false, expected - 1, previous, sequence, $"entry {sequence}: the indexed record id differs from the hashed record");
-            }
-
-            previous = hash;
         }
 
-        return new AuditVerification(true, expected, expected == 0 ? string.Empty : previous);
+        var actual = new SortedDictionary<long, List<string>>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                SELECT seq, 'd' || char(10) || document_id || char(10) || chunk_id FROM audit_documents WHERE seq <= $n
+                UNION ALL SELECT seq, 's' || char(10) || subject_id FROM audit_subjects WHERE seq <= $n
+                UNION ALL SELECT seq, 'a' || char(10) || receipt_id FROM audit_answers WHERE seq <= $n
+                """;
+            command.Parameters.AddWithValue("$n", records);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var sequence = reader.GetInt64(0);
+                if (!actual.TryGetValue(sequence, out var rows))
+                {
+                    actual[sequence] = rows = [];
+                }
+
+                rows.Add(reader.GetString(1));
+            }
+        }
+
+        foreach (var sequence in expected.Keys.Union(actual.Keys).Order())
+        {
+            var want = expected.GetValueOrDefault(sequence) ?? [];
+            var have = actual.GetValueOrDefault(sequence) ?? [];
+            have.Sort(StringComparer.Ordinal);
+            if (!want.SequenceEqual(have, StringComparer.Ordinal))
+            {
+                return (sequence, $"entry {sequence}: the document, subject or answer index does not match the hashed record (index rows removed, added or edited)");
+            }
+        }
+
+        return null;
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _appendLock.Dispose();
+    private async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        long version;
+        await using (var command = Command(connection, transaction, "PRAGMA user_version"))
+        {
+            version = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+        }
+
+        if (version >= SchemaVersion)
+        {
+            return;
+        }
+
+        await using (var command = Command(connection, transaction, """
+            CREATE TABLE IF NOT EXISTS audit_subjects (seq INTEGER NOT NULL, subject_id TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_audit_subjects ON audit_subjects (subject_id, seq);
+            CREATE TABLE IF NOT EXISTS audit_answers (seq INTEGER NOT NULL, receipt_id TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS ix_audit_answers ON audit_answers (receipt_id, seq);
+            CREATE TABLE IF NOT EXISTS audit_checkpoints (
+                tree_size INTEGER NOT NULL,
+                time TEXT NOT NULL,
+                chain_head TEXT NOT NULL,
+                merkle_root TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                signature TEXT NOT NULL,
+                frontier BLOB NOT NULL);
+            """))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Index the data subjects of records written before this version.
+        var rows = new List<(long Sequence, string Subject)>();
+        await using (var command = Command(connection, transaction, "SELECT seq, payload FROM audit_log WHERE seq NOT IN (SELECT seq FROM audit_subjects) ORDER BY seq"))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var record = AuditJson.Deserialize((byte[])reader.GetValue(1));
+                rows.AddRange(record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal).Select(s => (reader.GetInt64(0), s)));
+            }
+        }
+
+        await using (var insert = Command(connection, transaction, "INSERT INTO audit_subjects (seq, subject_id) VALUES ($seq, $a)", "$seq", "$a"))
+        {
+            foreach (var (sequence, subject) in rows)
+            {
+                insert.Parameters["$seq"].Value = sequence;
+                insert.Parameters["$a"].Value = subject;
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await using (var command = Command(connection, transaction, $"PRAGMA user_version = {SchemaVersion}"))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, params ReadOnlySpan<string> parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
+    }
+
+    private static AuditEntry ReadEntry(SqliteDataReader reader) =>
+        new(reader.GetInt64(0), reader.GetString(1), AuditJson.Deserialize((byte[])reader.GetValue(2)));
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous = FULL;";
+        pragma.CommandText = $"PRAGMA synchronous = {(_options.SynchronousFull ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 30000;";
         await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return connection;
     }
 
-    private static async Task<(long, string)> ReadHeadAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    private sealed class PendingAppend(AuditRecord? record, byte[] payload)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? (reader.GetInt64(0), reader.GetString(1))
-            : (0L, AuditChain.Genesis);
+        /// <summary>Gets the record, or <see langword="null"/> for a checkpoint request.</summary>
+        public AuditRecord? Record { get; } = record;
+
+        public byte[] Payload { get; } = payload;
+
+        public TaskCompletionSource<AuditEntry?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public AuditCheckpoint? Checkpoint { get; set; }
+    }
+
+    private sealed record WriterState(long Head, string HeadHash, MerkleFrontier Frontier, long CheckpointSize, DateTimeOffset CheckpointTime);
+}
+
+/// <summary>Settings of <see cref="SqliteAuditLog"/>.</summary>
+public sealed class SqliteAuditLogOptions
+{
+    /// <summary>Gets or sets the most records committed in one transaction. The default is 512; 1 turns group commit off.</summary>
+    public int MaxBatchSize { get; set; } = 512;
+
+    /// <summary>Gets or sets how many entries may follow the last checkpoint before the next is written. The default is 1,000.</summary>
+    public int CheckpointEvery { get; set; } = 1000;
+
+    /// <summary>Gets or sets the longest time unanchored entries wait for a checkpoint. The default is 10 seconds.</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets whether commits use <c>synchronous=FULL</c> (fsync the WAL on every commit). The default is
+    /// <see langword="true"/>; <c>NORMAL</c> can lose the last commits on power loss (not on a process crash), which
+    /// would break the rule that no receipt leaves before its record is durable.</summary>
+    public bool SynchronousFull { get; set; } = true;
+
+    /// <summary>Checks the settings.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(CheckpointEvery, 1, nameof(CheckpointEvery));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CheckpointInterval, TimeSpan.Zero, nameof(CheckpointInterval));
     }
 }

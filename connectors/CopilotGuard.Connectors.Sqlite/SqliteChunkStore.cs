@@ -56,6 +56,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
                 text TEXT NOT NULL,
                 subjects TEXT,
                 fields TEXT,
+                row_schema TEXT,
                 vector BLOB NOT NULL);
             CREATE INDEX IF NOT EXISTS ix_chunks_document ON chunks (document_id);
             CREATE TABLE IF NOT EXISTS chunk_attributes (
@@ -88,8 +89,8 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
 
             long rowid;
             await using (var insert = Command(connection, transaction, """
-                INSERT INTO chunks (id, document_id, source, label, version, title, text, subjects, fields, vector)
-                VALUES ($id, $document, $source, $label, $version, $title, $text, $subjects, $fields, $vector)
+                INSERT INTO chunks (id, document_id, source, label, version, title, text, subjects, fields, row_schema, vector)
+                VALUES ($id, $document, $source, $label, $version, $title, $text, $subjects, $fields, $schema, $vector)
                 RETURNING rowid;
                 """))
             {
@@ -102,6 +103,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
                 insert.Parameters.AddWithValue("$text", chunk.Text);
                 insert.Parameters.AddWithValue("$subjects", chunk.Subjects.IsDefaultOrEmpty ? DBNull.Value : JsonSerializer.Serialize(chunk.Subjects.ToArray()));
                 insert.Parameters.AddWithValue("$fields", chunk.Fields is null ? DBNull.Value : JsonSerializer.Serialize(chunk.Fields));
+                insert.Parameters.AddWithValue("$schema", chunk.Schema is null ? DBNull.Value : JsonSerializer.Serialize(chunk.Schema));
                 insert.Parameters.AddWithValue("$vector", MemoryMarshal.AsBytes(vector.Span).ToArray());
                 rowid = (long)(await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             }
@@ -277,7 +279,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
 
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT rowid, id, document_id, source, label, version, title, text, subjects, fields FROM chunks WHERE rowid IN (SELECT value FROM json_each($ids))";
+            command.CommandText = "SELECT rowid, id, document_id, source, label, version, title, text, subjects, fields, row_schema FROM chunks WHERE rowid IN (SELECT value FROM json_each($ids))";
             command.Parameters.AddWithValue("$ids", ids);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -301,6 +303,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
                     Subjects = reader.IsDBNull(8) ? [] : [.. JsonSerializer.Deserialize<string[]>(reader.GetString(8)) ?? []],
                     Fields = reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(reader.GetString(9))?.ToImmutableDictionary(StringComparer.Ordinal),
                     Attributes = attributes.TryGetValue(rowid, out var builder) ? builder.Build() : AttributeSet.Empty,
+                    Schema = reader.IsDBNull(10) ? null : JsonSerializer.Deserialize<RowSchema>(reader.GetString(10)),
                 };
             }
         }

@@ -32,6 +32,7 @@ public static class CliApp
         root.Subcommands.Add(Ingest(data, json));
         root.Subcommands.Add(Retrieve(data, json));
         root.Subcommands.Add(PolicyCommands.Build(data, json));
+        root.Subcommands.Add(AuditCommands.Build(data, json));
         return root;
     }
 
@@ -45,7 +46,8 @@ public static class CliApp
             {
                 var folder = new DataFolder(parse.GetValue(data)!);
                 WebApplication? app = null;
-                string[] arguments = ["--data", folder.Root, "--urls", parse.GetValue(urls)!];
+                // The embedded default accepts development tokens even in Production, unless the operator decides otherwise.
+                string[] arguments = ["--data", folder.Root, "--urls", parse.GetValue(urls)!, .. Environment.GetEnvironmentVariable("CopilotGuard__Identity__AllowDevelopmentIssuer") is null ? (string[])["--CopilotGuard:Identity:AllowDevelopmentIssuer=true"] : []];
                 if (File.Exists(folder.SeededMarkerPath))
                 {
                     app = await CopilotGuardServer.BuildAsync(arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -104,6 +106,7 @@ public static class CliApp
             await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
             var chunks = await new CorpusReader(CopilotGuardRuntime.Labels).ReadAsync(parse.GetValue(path)!, cancellationToken).ConfigureAwait(false);
             var ingestor = new Ingestor(runtime.Store, runtime.Embedder);
+            await SubjectNames.MergeIntoFileAsync(runtime.Data.SubjectNamesPath, SubjectNames.Extract(chunks), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 await ingestor.IngestAsync(chunks, null, cancellationToken).ConfigureAwait(false);

@@ -119,11 +119,21 @@ public sealed class ScenarioTests(ServerFixture server)
     }
 
     [Fact]
-    public async Task Alice_HrPartner_SeesHrButNotPayrollRows()
+    public async Task Alice_HrPartner_SeesHrAndSalaryBandsButNoIndividualSalaries()
     {
-        var (_, chunks) = await server.RetrieveAsync("alice", "salary band guidelines per job level");
-        Assert.Contains(chunks, chunk => chunk.Source == "hr");
-        Assert.DoesNotContain(chunks, chunk => chunk.Source is "payroll" or "clinical" or "transactions" or "support");
+        var (_, chunks) = await server.RetrieveAsync("alice", "annual base salary of the payroll specialist", top: 10);
+        Assert.Contains(chunks, chunk => chunk.Source == "payroll");
+        Assert.DoesNotContain(chunks, chunk => chunk.Source is "clinical" or "transactions" or "support");
+        foreach (var row in chunks.Where(static c => c.Source == "payroll"))
+        {
+            var released = server.Released[row.Id];
+            var salary = row.Fields!["salary"].GetDouble();
+            var band = released.GetProperty("fields").GetProperty("salary").GetString();
+            var low = Math.Floor(salary / 10000) * 10000;
+            Assert.Equal($"{low:N0}–{low + 10000:N0}", band);
+            Assert.DoesNotContain(row.Fields["salary"].GetRawText(), released.GetProperty("text").GetString(), StringComparison.Ordinal);
+            Assert.Contains(band!, released.GetProperty("text").GetString(), StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -65,6 +65,9 @@ public sealed record AuditRecord
 
     /// <summary>Gets the time spent in each stage, in milliseconds.</summary>
     public StageTimings? Timings { get; init; }
+
+    /// <summary>Gets the answer an <c>answer</c> record binds to its receipts.</summary>
+    public AnswerBinding? Answer { get; init; }
 }
 
 /// <summary>Time spent in each stage of a retrieval, in milliseconds.</summary>
@@ -98,4 +101,10 @@ public sealed record AuditedChunk
 
     /// <summary>Gets the data subjects the chunk concerns.</summary>
     public ImmutableArray<string> Subjects { get; init; } = [];
+
+    /// <summary>Gets the fields not returned as stored, with the operator applied (drop, mask, generalize, hash, anonymized); names only, never values.</summary>
+    public ImmutableSortedDictionary<string, string>? FieldsWithheld { get; init; }
+
+    /// <summary>Gets how many entities of each type were anonymized in the released text and fields.</summary>
+    public ImmutableSortedDictionary<string, int>? AnonymizedEntities { get; init; }
 }

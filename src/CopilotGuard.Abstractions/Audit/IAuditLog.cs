@@ -29,4 +29,17 @@ public sealed record AuditEntry(long Sequence, string Hash, AuditRecord Record);
 /// <param name="Head">The chain hash of the last entry (empty for an empty log).</param>
 /// <param name="FirstBadSequence">The first entry that failed, if any.</param>
 /// <param name="Problem">What is wrong with it, if anything.</param>
-public sealed record AuditVerification(bool Ok, long Records, string Head, long? FirstBadSequence = null, string? Problem = null);
+/// <param name="Checkpoints">How many signed checkpoints were checked.</param>
+/// <param name="FirstBadCheckpoint">The tree size of the first checkpoint that failed, if any.</param>
+/// <param name="MerkleRoot">The RFC 9162 Merkle root over the checked entries, when computed.</param>
+/// <param name="Unanchored">How many entries at the end are not yet covered by a signed checkpoint.</param>
+public sealed record AuditVerification(
+    bool Ok,
+    long Records,
+    string Head,
+    long? FirstBadSequence = null,
+    string? Problem = null,
+    long Checkpoints = 0,
+    long? FirstBadCheckpoint = null,
+    string? MerkleRoot = null,
+    long Unanchored = 0);

@@ -31,6 +31,7 @@ public sealed record Chunk
         Attributes = original.Attributes;
         Subjects = original.Subjects;
         Fields = original.Fields;
+        Schema = original.Schema;
     }
 
     /// <summary>Gets the chunk id, unique in the store.</summary>
@@ -62,6 +63,11 @@ public sealed record Chunk
 
     /// <summary>Gets the fields of a structured row, or <see langword="null"/> for prose.</summary>
     public ImmutableDictionary<string, JsonElement>? Fields { get; init; }
+
+    /// <summary>Gets the row schema (field labels and the text template) of a structured row, or <see langword="null"/> for prose.</summary>
+    /// <remarks>The broker re-renders <see cref="Text"/> from the template after field obligations, so a withheld
+    /// field cannot survive in the text.</remarks>
+    public RowSchema? Schema { get; init; }
 
     /// <summary>Gets the SHA-256 of <see cref="Text"/> (UTF-8), lowercase hex.</summary>
     public string ContentSha256 => _contentSha256 ??= Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Text)));
@@ -118,3 +124,22 @@ public sealed record StoredChunk(Chunk Chunk, ReadOnlyMemory<float> Vector);
 
 /// <summary>A chunk returned by a search, with its similarity score (higher is closer).</summary>
 public sealed record ScoredChunk(Chunk Chunk, double Score);
+
+/// <summary>How a structured row's fields are labelled and rendered into text.</summary>
+/// <param name="TextTemplate">The template with <c>{field}</c> placeholders that renders the chunk text.</param>
+/// <param name="Fields">Each field's type and label name.</param>
+public sealed record RowSchema(string TextTemplate, ImmutableDictionary<string, FieldSchema> Fields)
+{
+    /// <inheritdoc />
+    public bool Equals(RowSchema? other) =>
+        other is not null && TextTemplate == other.TextTemplate && Fields.Count == other.Fields.Count
+        && Fields.All(pair => other.Fields.TryGetValue(pair.Key, out var field) && field == pair.Value);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(TextTemplate, Fields.Count);
+}
+
+/// <summary>One field of a row schema.</summary>
+/// <param name="Type">The declared type: <c>string</c>, <c>number</c>, <c>date</c> or <c>boolean</c>.</param>
+/// <param name="Label">The field's sensitivity label name.</param>
+public sealed record FieldSchema(string Type, string Label);

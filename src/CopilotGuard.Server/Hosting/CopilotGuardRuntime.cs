@@ -1,9 +1,11 @@
+using CopilotGuard.Anonymization;
 using CopilotGuard.Audit;
 using CopilotGuard.Connectors.LocalEmbeddings;
 using CopilotGuard.Connectors.Sqlite;
 using CopilotGuard.Identity;
 using CopilotGuard.Ingestion;
 using CopilotGuard.Labels;
+using CopilotGuard.Obligations;
 using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
 using CopilotGuard.Server.Identity;
@@ -48,6 +50,11 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <summary>Gets the audit log.</summary>
     public SqliteAuditLog Audit { get; }
 
+    /// <summary>Gets answer registration and the compliance queries over the audit log.</summary>
+    public AuditService AuditService => _auditService ??= new AuditService(Audit, Audit, Broker);
+
+    private AuditService? _auditService;
+
     /// <summary>Gets the embedder.</summary>
     public IEmbeddingGenerator<string, Embedding<float>> Embedder { get; }
 
@@ -60,6 +67,9 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <summary>Gets the development token issuer.</summary>
     public DevelopmentIssuer Issuer { get; }
 
+    /// <summary>Gets the zero-trust parts: agent registry, kill switch, rate limits and anomaly responses.</summary>
+    public ContinuousVerification Verification { get; private init; } = null!;
+
     /// <summary>Gets the retrieval broker.</summary>
     public RetrievalBroker Broker { get; }
 
@@ -71,12 +81,14 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <param name="seed">Whether to copy and ingest the samples into a new folder.</param>
     /// <param name="progress">Receives ingestion progress while seeding.</param>
     /// <param name="loggerFactory">Creates loggers for the broker.</param>
+    /// <param name="verificationSettings">Rate limits, anomaly detection and entitlement cache settings; the defaults when null.</param>
     /// <param name="cancellationToken">Cancels opening.</param>
     public static async Task<CopilotGuardRuntime> OpenAsync(
         DataFolder data,
         bool seed = true,
         IProgress<IngestionProgress>? progress = null,
         ILoggerFactory? loggerFactory = null,
+        ContinuousVerificationSettings? verificationSettings = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -94,7 +106,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
 
         var directory = await DirectoryFile.LoadAsync(data.DirectoryPath, Labels, cancellationToken).ConfigureAwait(false);
         var store = new SqliteChunkStore(data.StorePath, Labels);
-        var audit = new SqliteAuditLog(data.AuditPath);
+        var audit = new SqliteAuditLog(data.AuditPath, new SqliteAuditLogOptions(), EcdsaAuditSigner.LoadOrCreate(Path.Combine(data.KeysPath, "audit-checkpoint.pem")));
         var embedder = new MiniLmEmbeddingGenerator();
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await audit.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -102,11 +114,22 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         {
             var chunks = await new CorpusReader(Labels).ReadAsync(Path.Combine(DataFolder.SamplesPath, "corpus"), cancellationToken).ConfigureAwait(false);
             await new Ingestor(store, embedder).IngestAsync(chunks, progress, cancellationToken).ConfigureAwait(false);
+            await SubjectNames.MergeIntoFileAsync(data.SubjectNamesPath, SubjectNames.Extract(chunks), cancellationToken).ConfigureAwait(false);
             await File.WriteAllTextAsync(data.SeededMarkerPath, DateTimeOffset.UtcNow.ToString("O"), cancellationToken).ConfigureAwait(false);
         }
 
+        var names = directory.Principals
+            .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
+            .Select(static p => (p.DisplayName!, EntityTypes.Person, (string?)p.Id))
+            .Concat((await SubjectNames.ReadFileAsync(data.SubjectNamesPath, cancellationToken).ConfigureAwait(false)).Select(static n => (n.Name, n.Type, n.SubjectId)));
+        var anonymizer = new Anonymizer(
+            EntityAnalyzer.CreateDefault(DictionaryRecognizer.Create(names)),
+            new AnonymizerKeys(data.GetOrCreateSecret("anonymizer-hash.key"), data.GetOrCreateSecret("anonymizer-encryption.key")),
+            new InMemoryPseudonymVault(data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24)));
+        var releaser = new ChunkReleaser(anonymizer, data.GetOrCreateSecret("field-hash.key"));
+        var verification = await ContinuousVerification.OpenAsync(data, directory, policy, store, audit, verificationSettings, seed, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
         var broker = new RetrievalBroker(
-            directory,
+            verification.Entitlements,
             policy,
             store,
             embedder,
@@ -114,8 +137,11 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             new QueryHasher(data.GetOrCreateSecret("query-hash.key")),
             Options.Create(new RetrievalBrokerOptions()),
             TimeProvider.System,
-            loggerFactory?.CreateLogger<RetrievalBroker>());
-        return new CopilotGuardRuntime(data, store, audit, embedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker);
+            loggerFactory?.CreateLogger<RetrievalBroker>(),
+            releaser: releaser,
+            gates: verification.Gates,
+            observers: verification.Observers);
+        return new CopilotGuardRuntime(data, store, audit, embedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker) { Verification = verification };
     }
 
     /// <inheritdoc />
@@ -124,6 +150,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         Store.Dispose();
         Audit.Dispose();
         Embedder.Dispose();
+        Verification?.Dispose();
         return ValueTask.CompletedTask;
     }
 

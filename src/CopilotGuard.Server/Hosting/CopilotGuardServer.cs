@@ -1,7 +1,9 @@
 using System.Text.Json.Serialization;
+using CopilotGuard.Server.Audit;
+using CopilotGuard.Server.Admin;
+using CopilotGuard.Server.Identity;
 using CopilotGuard.Server.Policy;
 using CopilotGuard.Server.Retrieval;
-using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.Json;
 
@@ -17,8 +19,17 @@ public static class CopilotGuardServer
     /// <param name="args">The arguments.</param>
     /// <param name="seedingProgress">Receives ingestion progress when a new data folder is seeded.</param>
     /// <param name="cancellationToken">Cancels start-up.</param>
-    public static async Task<WebApplication> BuildAsync(string[] args, IProgress<Ingestion.IngestionProgress>? seedingProgress = null, CancellationToken cancellationToken = default)
+    public static Task<WebApplication> BuildAsync(string[] args, IProgress<Ingestion.IngestionProgress>? seedingProgress = null, CancellationToken cancellationToken = default) =>
+        BuildAsync(args, static _ => { }, seedingProgress, cancellationToken);
+
+    /// <summary>Builds the server from command-line arguments, letting the caller add services (e.g. an OIDC backchannel in tests).</summary>
+    /// <param name="args">The arguments.</param>
+    /// <param name="configure">Adds or replaces services before the application is built.</param>
+    /// <param name="seedingProgress">Receives ingestion progress when a new data folder is seeded.</param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder> configure, IProgress<Ingestion.IngestionProgress>? seedingProgress = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(configure);
         var builder = WebApplication.CreateSlimBuilder(args);
         var dataRoot = builder.Configuration["data"] ?? builder.Configuration["CopilotGuard:DataDirectory"] ?? "data";
         builder.WebHost.UseUrls(builder.Configuration["urls"] ?? DefaultUrls);
@@ -27,29 +38,27 @@ public static class CopilotGuardServer
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         }
 
-        var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(dataRoot), seed: true, seedingProgress, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var verification = Identity.ContinuousVerificationSettings.Bind(builder.Configuration);
+        var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(dataRoot), seed: true, seedingProgress, verificationSettings: verification, cancellationToken: cancellationToken).ConfigureAwait(false);
         builder.Services.AddSingleton(runtime);
         builder.Services.AddSingleton(runtime.Broker);
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         builder.Services.AddOpenApi();
+        builder.Services.AddAuditApi();
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.Configure<JsonOptions>(options =>
         {
             options.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            options.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Default);
         });
-        builder.Services
-            .AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
-            .AddJwtBearer(options =>
-            {
-                options.MapInboundClaims = false;
-                options.TokenValidationParameters = runtime.Issuer.ValidationParameters;
-                options.Events = new JwtBearerEvents { OnChallenge = ProblemExceptionHandler.WriteChallengeAsync };
-            });
+        builder.Services.AddCopilotGuardAuthentication(builder.Configuration, runtime.Issuer);
+        builder.Services.AddAdminApiJson();
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
 
+        configure(builder);
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -59,6 +68,8 @@ public static class CopilotGuardServer
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).AllowAnonymous();
         app.MapRetrievalApi();
         app.MapPolicyApi();
+        app.MapAdminApi();
+        app.MapAuditApi();
         app.Lifetime.ApplicationStopped.Register(() => runtime.DisposeAsync().AsTask().GetAwaiter().GetResult());
         return app;
     }

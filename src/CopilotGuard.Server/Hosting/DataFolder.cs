@@ -28,6 +28,9 @@ public sealed class DataFolder
     /// <summary>Gets the policy folder.</summary>
     public string PoliciesPath => Path.Combine(Root, "policies");
 
+    /// <summary>Gets the file of data-subject names (from structured rows) that the anonymizer recognizes.</summary>
+    public string SubjectNamesPath => Path.Combine(Root, "subject-names.json");
+
     /// <summary>Gets the marker written once the sample data is fully seeded.</summary>
     public string SeededMarkerPath => Path.Combine(Root, ".seeded");
 

@@ -201,12 +201,30 @@ public sealed partial class CorpusReader
         }
 
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        var fieldSchemas = ImmutableDictionary.CreateBuilder<string, FieldSchema>(StringComparer.Ordinal);
         foreach (var field in fieldList.OfType<YamlMappingNode>())
         {
             var name = Required(schemaPath, field, "name");
-            _ = Label(schemaPath, Required(schemaPath, field, "label"));
-            fields[name] = Required(schemaPath, field, "type");
+            var label = Label(schemaPath, Required(schemaPath, field, "label"));
+            var type = Required(schemaPath, field, "type");
+            if (type is not ("string" or "number" or "date" or "boolean"))
+            {
+                throw new IngestionException($"{schemaPath}: field '{name}' has type '{type}'; expected string, number, date or boolean");
+            }
+
+            fields[name] = type;
+            fieldSchemas[name] = new FieldSchema(type, label.Name);
         }
+
+        foreach (Match placeholder in Placeholder().Matches(textTemplate))
+        {
+            if (!fields.ContainsKey(placeholder.Groups[1].Value))
+            {
+                throw new IngestionException($"{schemaPath}: textTemplate names '{placeholder.Groups[1].Value}', which is not a declared field");
+            }
+        }
+
+        var rowSchema = new RowSchema(textTemplate, fieldSchemas.ToImmutable());
 
         var rowsPath = Path.Combine(folder, "rows.jsonl");
         var chunks = new List<Chunk>();
@@ -266,6 +284,7 @@ public sealed partial class CorpusReader
                 Attributes = attributes.Build(),
                 Subjects = subjects,
                 Fields = values.ToImmutable(),
+                Schema = rowSchema,
             });
         }
 

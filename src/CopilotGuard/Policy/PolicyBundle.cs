@@ -10,8 +10,9 @@ namespace CopilotGuard.Policy;
 public sealed class PolicyBundle
 {
     /// <summary>Creates a bundle.</summary>
-    public PolicyBundle(string version, string sha256, ImmutableArray<PolicyRule> rules, LabelTaxonomy labels)
+    public PolicyBundle(string version, string sha256, ImmutableArray<PolicyRule> rules, LabelTaxonomy labels, ImmutableArray<Obligations.ObligationRule> obligations = default)
     {
+        Obligations = obligations.IsDefault ? [] : obligations;
         Version = version ?? throw new ArgumentNullException(nameof(version));
         Sha256 = sha256 ?? throw new ArgumentNullException(nameof(sha256));
         Rules = rules;
@@ -28,6 +29,9 @@ public sealed class PolicyBundle
 
     /// <summary>Gets every rule.</summary>
     public ImmutableArray<PolicyRule> Rules { get; }
+
+    /// <summary>Gets the obligations (field and anonymization operators) that apply to released chunks.</summary>
+    public ImmutableArray<Obligations.ObligationRule> Obligations { get; }
 
     /// <summary>Gets the label taxonomy the rules were typed with.</summary>
     public LabelTaxonomy Labels { get; }
@@ -68,6 +72,14 @@ public sealed class PolicyBundle
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(principal);
         return PartialEvaluator.Evaluate(rule.Condition, PrincipalAttributes(principal), request, negate);
+    }
+
+    /// <summary>Reduces any condition (an obligation's, for example) for a principal and request.</summary>
+    public static FilterNode Residual(Expression condition, Principal principal, AttributeSet request)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        ArgumentNullException.ThrowIfNull(principal);
+        return PartialEvaluator.Evaluate(condition, PrincipalAttributes(principal), request);
     }
 
     /// <summary>Explains, rule by rule, why a resource is or is not visible to a caller.</summary>

@@ -54,7 +54,7 @@ public sealed class PolicyLoader
     /// <summary>The only file format version understood.</summary>
     public const string ApiVersion = "copilotguard/v1";
 
-    private static readonly ImmutableHashSet<string> FileKeys = ["apiVersion", "version", "description", "rules"];
+    private static readonly ImmutableHashSet<string> FileKeys = ["apiVersion", "version", "description", "rules", "obligations"];
     private static readonly ImmutableHashSet<string> RuleKeys = ["id", "effect", "description", "when"];
 
     private readonly LabelTaxonomy _labels;
@@ -95,6 +95,7 @@ public sealed class PolicyLoader
         ArgumentNullException.ThrowIfNull(files);
         var errors = new List<PolicyError>();
         var rules = ImmutableArray.CreateBuilder<PolicyRule>();
+        var obligations = ImmutableArray.CreateBuilder<Obligations.ObligationRule>();
         var versions = new SortedSet<string>(StringComparer.Ordinal);
         if (files.Count == 0)
         {
@@ -103,7 +104,7 @@ public sealed class PolicyLoader
 
         foreach (var (name, content) in files)
         {
-            LoadFile(name, content, rules, versions, errors);
+            LoadFile(name, content, rules, obligations, versions, errors);
         }
 
         foreach (var duplicate in rules.GroupBy(static rule => rule.Id, StringComparer.Ordinal).Where(static group => group.Count() > 1))
@@ -124,10 +125,23 @@ public sealed class PolicyLoader
             throw new PolicyValidationException(errors);
         }
 
-        return new PolicyBundle(versions.Count == 1 ? versions.Min! : "unversioned", Hash(files), rules.ToImmutable(), _labels);
+        foreach (var duplicate in obligations.GroupBy(static o => o.Id, StringComparer.Ordinal).Where(static group => group.Count() > 1))
+        {
+            foreach (var obligation in duplicate.Skip(1))
+            {
+                errors.Add(new PolicyError(obligation.File, obligation.Line, obligation.Id, $"obligation id '{obligation.Id}' is already used in {duplicate.First().File}:{duplicate.First().Line}"));
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new PolicyValidationException(errors);
+        }
+
+        return new PolicyBundle(versions.Count == 1 ? versions.Min! : "unversioned", Hash(files), rules.ToImmutable(), _labels, obligations.ToImmutable());
     }
 
-    private void LoadFile(string name, string content, ImmutableArray<PolicyRule>.Builder rules, SortedSet<string> versions, List<PolicyError> errors)
+    private void LoadFile(string name, string content, ImmutableArray<PolicyRule>.Builder rules, ImmutableArray<Obligations.ObligationRule>.Builder obligations, SortedSet<string> versions, List<PolicyError> errors)
     {
         var stream = new YamlStream();
         try
@@ -163,7 +177,29 @@ public sealed class PolicyLoader
             versions.Add(version);
         }
 
-        if (!root.Children.TryGetValue(new YamlScalarNode("rules"), out var rulesNode) || rulesNode is not YamlSequenceNode sequence)
+        if (root.Children.TryGetValue(new YamlScalarNode("obligations"), out var obligationsNode))
+        {
+            if (obligationsNode is YamlSequenceNode obligationList)
+            {
+                Obligations.ObligationParser.Parse(name, obligationList, _parser, obligations, errors);
+            }
+            else
+            {
+                errors.Add(new PolicyError(name, Line(obligationsNode), null, "obligations must be a list"));
+            }
+        }
+
+        if (!root.Children.TryGetValue(new YamlScalarNode("rules"), out var rulesNode))
+        {
+            if (!root.Children.ContainsKey(new YamlScalarNode("obligations")))
+            {
+                errors.Add(new PolicyError(name, Line(root), null, "a policy file needs rules or obligations"));
+            }
+
+            return;
+        }
+
+        if (rulesNode is not YamlSequenceNode sequence)
         {
             errors.Add(new PolicyError(name, Line(root), null, "rules must be a list"));
             return;

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using CopilotGuard.Audit;
 using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
+using CopilotGuard.Obligations;
 using CopilotGuard.Policy;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
@@ -28,6 +29,7 @@ public sealed partial class RetrievalBroker
     private readonly ILogger _logger;
     private readonly IAccessGate[] _gates;
     private readonly IRetrievalObserver[] _observers;
+    private readonly ChunkReleaser _releaser;
 
     /// <summary>Creates a broker from its parts.</summary>
     public RetrievalBroker(
@@ -41,8 +43,11 @@ public sealed partial class RetrievalBroker
         TimeProvider? time = null,
         ILogger<RetrievalBroker>? logger = null,
         IEnumerable<IAccessGate>? gates = null,
-        IEnumerable<IRetrievalObserver>? observers = null)
+        IEnumerable<IRetrievalObserver>? observers = null,
+        ChunkReleaser? releaser = null)
     {
+        // Without an anonymizer, field labels and obligations still apply; only entity anonymization is skipped.
+        _releaser = releaser ?? new ChunkReleaser(null, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         _gates = gates?.ToArray() ?? [];
         _observers = observers?.ToArray() ?? [];
         _entitlements = entitlements ?? throw new ArgumentNullException(nameof(entitlements));
@@ -164,10 +169,15 @@ public sealed partial class RetrievalBroker
             }
         }
 
-        var chunks = accepted.ToImmutable();
+        var recordId = "rcpt_" + Guid.CreateVersion7().ToString("N");
+        var beforeRelease = _time.GetTimestamp();
+        var plan = _releaser.Plan(_policy, caller, RequestAttributes(request.Purpose, request.Destination), residual, request.ConversationId ?? recordId);
+        var released = accepted.Select(scored => (scored, plan.Release(scored.Chunk))).ToList();
+        postFilterTicks += _time.GetTimestamp() - beforeRelease;
+        var chunks = released.Select(static r => new ScoredChunk(r.Item2.Chunk, r.scored.Score)).ToImmutableArray();
         var record = new AuditRecord
         {
-            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
+            RecordId = recordId,
             Kind = "retrieval",
             Time = _time.GetUtcNow(),
             SubjectId = caller.Subject.Id,
@@ -187,15 +197,17 @@ public sealed partial class RetrievalBroker
             },
             Store = _store.Name,
             PushedFilter = nativeFilter,
-            Chunks = [.. chunks.Select(static scored => new AuditedChunk
+            Chunks = [.. released.Select(static pair => new AuditedChunk
             {
-                ChunkId = scored.Chunk.Id,
-                DocumentId = scored.Chunk.DocumentId,
-                Version = scored.Chunk.Version,
-                ContentSha256 = scored.Chunk.ContentSha256,
-                Label = scored.Chunk.Label.Name,
-                Score = scored.Score,
-                Subjects = scored.Chunk.Subjects,
+                ChunkId = pair.scored.Chunk.Id,
+                DocumentId = pair.scored.Chunk.DocumentId,
+                Version = pair.scored.Chunk.Version,
+                ContentSha256 = pair.scored.Chunk.ContentSha256,
+                Label = pair.scored.Chunk.Label.Name,
+                Score = pair.scored.Score,
+                Subjects = pair.scored.Chunk.Subjects,
+                FieldsWithheld = pair.Item2.FieldsWithheld.IsEmpty ? null : pair.Item2.FieldsWithheld.ToImmutableSortedDictionary(StringComparer.Ordinal),
+                AnonymizedEntities = pair.Item2.Entities.IsEmpty ? null : pair.Item2.Entities.ToImmutableSortedDictionary(StringComparer.Ordinal),
             })],
             PostFilterDrops = drops.ToImmutable(),
             PushdownExact = isExact,

@@ -1,0 +1,36 @@
+using System.Collections.Immutable;
+
+namespace CopilotGuard.Audit;
+
+/// <summary>Binds a generated answer to the retrievals that grounded it; carried by records of kind <c>answer</c>.</summary>
+/// <remarks>Holds the answer's SHA-256, never its text.</remarks>
+public sealed record AnswerBinding
+{
+    /// <summary>Gets the SHA-256 of the answer text (UTF-8), lowercase hex.</summary>
+    public required string AnswerSha256 { get; init; }
+
+    /// <summary>Gets the model that produced the answer, if declared.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Gets the receipts (retrieval record ids) the answer used.</summary>
+    public required ImmutableArray<string> ReceiptIds { get; init; }
+
+    /// <summary>Gets the chunks the answer cites, if declared; each was returned by one of <see cref="ReceiptIds"/>.</summary>
+    public ImmutableArray<string> CitedChunkIds { get; init; } = [];
+}
+
+/// <summary>The record kinds CopilotGuard writes.</summary>
+public static class AuditRecordKinds
+{
+    /// <summary>One retrieval; its id is the receipt.</summary>
+    public const string Retrieval = "retrieval";
+
+    /// <summary>An answer bound to receipts.</summary>
+    public const string Answer = "answer";
+
+    /// <summary>A compliance query over the audit log itself.</summary>
+    public const string AuditQuery = "audit-query";
+
+    /// <summary>A policy explanation.</summary>
+    public const string PolicyExplain = "policy-explain";
+}

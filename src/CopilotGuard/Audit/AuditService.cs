@@ -1,0 +1,302 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Text;
+using CopilotGuard.Filtering;
+using CopilotGuard.Identity;
+using CopilotGuard.Retrieval;
+
+namespace CopilotGuard.Audit;
+
+/// <summary>Registers answers against receipts and answers compliance questions over the audit log.</summary>
+/// <remarks>Only principals with a compliance role (or the local operator of the data folder) may query; every query,
+/// allowed or denied, is itself appended to the log before any data is read (fail closed). Answers are bound by hash:
+/// their text is never stored.</remarks>
+public sealed class AuditService
+{
+    private readonly IAuditLog _log;
+    private readonly IAuditReader _reader;
+    private readonly RetrievalBroker _broker;
+    private readonly AuditServiceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly IAccessGate[] _gates;
+
+    /// <summary>Creates the service over a log.</summary>
+    /// <param name="log">The log to append answers and query records to.</param>
+    /// <param name="reader">The same log's query side.</param>
+    /// <param name="broker">Resolves callers and names the policy version in the records written.</param>
+    /// <param name="options">Roles and limits; the defaults when <see langword="null"/>.</param>
+    /// <param name="time">The clock for record times.</param>
+    /// <param name="gates">Checks (kill switch, rate limits) every network caller passes first.</param>
+    public AuditService(IAuditLog log, IAuditReader reader, RetrievalBroker broker, AuditServiceOptions? options = null, TimeProvider? time = null, IEnumerable<IAccessGate>? gates = null)
+    {
+        _log = log ?? throw new ArgumentNullException(nameof(log));
+        _reader = reader ?? throw new ArgumentNullException(nameof(reader));
+        _broker = broker ?? throw new ArgumentNullException(nameof(broker));
+        _options = options ?? new AuditServiceOptions();
+        _time = time ?? TimeProvider.System;
+        _gates = gates?.ToArray() ?? [];
+    }
+
+    /// <summary>Binds an answer (by hash) to the receipts that grounded it, as a hash-chained <c>answer</c> record.</summary>
+    /// <exception cref="RetrievalException">The request is invalid, the caller is refused, or the record could not be written.</exception>
+    /// <exception cref="AuditNotFoundException">A receipt does not exist or is not the caller's.</exception>
+    public async Task<RegisteredAnswer> RegisterAnswerAsync(CallerIdentity caller, AnswerRegistration registration, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(registration);
+        var sha256 = ValidateAnswer(registration);
+        var principals = await _broker.ResolveCallerAsync(caller, cancellationToken).ConfigureAwait(false);
+        await CheckGatesAsync(principals, "answer-register", cancellationToken).ConfigureAwait(false);
+        var compliance = IsCompliance(principals);
+        var returned = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var receiptId in registration.ReceiptIds)
+        {
+            var entry = await _log.GetAsync(receiptId, cancellationToken).ConfigureAwait(false);
+            var owned = entry is not null
+                && entry.Record.Kind == AuditRecordKinds.Retrieval
+                && (compliance || (entry.Record.SubjectId == caller.SubjectId && entry.Record.ActorId == caller.ActorId));
+            if (!owned)
+            {
+                throw new AuditNotFoundException($"Receipt '{receiptId}' was not found among your retrieval receipts.");
+            }
+
+            returned.UnionWith(entry!.Record.Chunks.Select(static c => c.ChunkId));
+        }
+
+        var uncited = registration.CitedChunkIds.FirstOrDefault(id => !returned.Contains(id));
+        if (uncited is not null)
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"Cited chunk '{uncited}' was not returned by any of the receipts.");
+        }
+
+        var record = NewRecord(AuditRecordKinds.Answer, "ans_", principals, registration.ClientAddress, "registered") with
+        {
+            Answer = new AnswerBinding
+            {
+                AnswerSha256 = sha256,
+                Model = registration.Model,
+                ReceiptIds = registration.ReceiptIds,
+                CitedChunkIds = registration.CitedChunkIds,
+            },
+        };
+        var appended = await AppendAsync(record, cancellationToken).ConfigureAwait(false);
+        return new RegisteredAnswer(record.RecordId, sha256, appended.Sequence);
+    }
+
+    /// <summary>Lists the receipts and exact chunks behind an answer.</summary>
+    /// <returns>The trace, or <see langword="null"/> when no answer has this id.</returns>
+    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    public async Task<AnswerTrace?> TraceAnswerAsync(AuditRequester requester, string answerId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(answerId);
+        await AuthorizeAsync(requester, "answer:" + answerId, cancellationToken).ConfigureAwait(false);
+        var answer = await _log.GetAsync(answerId, cancellationToken).ConfigureAwait(false);
+        if (answer?.Record is not { Kind: AuditRecordKinds.Answer, Answer: { } binding })
+        {
+            return null;
+        }
+
+        var receipts = new List<AuditEntry>(binding.ReceiptIds.Length);
+        foreach (var receiptId in binding.ReceiptIds)
+        {
+            // A receipt named by a hash-chained answer record must exist; a missing one means the log was damaged.
+            receipts.Add(await _log.GetAsync(receiptId, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidDataException($"Answer {answerId} names receipt {receiptId}, which is not in the log."));
+        }
+
+        return new AnswerTrace(answer, receipts);
+    }
+
+    /// <summary>Gets one retrieval's record and the answers bound to it.</summary>
+    /// <returns>The record, or <see langword="null"/> when no record has this id.</returns>
+    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    public async Task<ReceiptTrace?> GetReceiptAsync(AuditRequester requester, string receiptId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(receiptId);
+        await AuthorizeAsync(requester, "receipt:" + receiptId, cancellationToken).ConfigureAwait(false);
+        var entry = await _log.GetAsync(receiptId, cancellationToken).ConfigureAwait(false);
+        return entry is null ? null : new ReceiptTrace(entry, await _reader.GetAnswersForReceiptAsync(receiptId, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Lists the retrievals that returned a chunk of a document, one page at a time.</summary>
+    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    public async Task<AuditPage> GetDocumentAccessesAsync(AuditRequester requester, string documentId, AuditPageRequest page, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(documentId);
+        ValidatePage(page);
+        await AuthorizeAsync(requester, "document:" + documentId, cancellationToken).ConfigureAwait(false);
+        return await _reader.GetDocumentAccessesAsync(documentId, page, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Lists the retrievals that returned data about a data subject (the data-subject access report), one page at a time.</summary>
+    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    public async Task<AuditPage> GetSubjectAccessesAsync(AuditRequester requester, string subjectId, AuditPageRequest page, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(subjectId);
+        ValidatePage(page);
+        await AuthorizeAsync(requester, "subject:" + subjectId, cancellationToken).ConfigureAwait(false);
+        return await _reader.GetSubjectAccessesAsync(subjectId, page, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Verifies the whole log: chain, checkpoints and indexes.</summary>
+    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    public async Task<AuditVerification> VerifyAsync(AuditRequester requester, CancellationToken cancellationToken)
+    {
+        await AuthorizeAsync(requester, "verify", cancellationToken).ConfigureAwait(false);
+        return await _log.VerifyAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens every entry for export, oldest first.</summary>
+    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    public async Task<IAsyncEnumerable<StoredAuditEntry>> ExportAsync(AuditRequester requester, CancellationToken cancellationToken)
+    {
+        await AuthorizeAsync(requester, "export", cancellationToken).ConfigureAwait(false);
+        return _reader.ReadAsync(0, cancellationToken);
+    }
+
+    /// <summary>Builds an offline-checkable proof that a record is in the log, against the first signed checkpoint that covers it.</summary>
+    /// <returns>The proof, or <see langword="null"/> when no record has this id.</returns>
+    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    /// <exception cref="InvalidOperationException">No checkpoint covers the record yet.</exception>
+    public async Task<AuditInclusionProof?> ProveAsync(AuditRequester requester, string recordId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(recordId);
+        await AuthorizeAsync(requester, "proof:" + recordId, cancellationToken).ConfigureAwait(false);
+        var entry = await _log.GetAsync(recordId, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        var checkpoints = await _reader.GetCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+        var checkpoint = checkpoints.FirstOrDefault(c => c.TreeSize >= entry.Sequence)
+            ?? throw new InvalidOperationException($"Record {recordId} is not covered by a signed checkpoint yet; try again after the next checkpoint.");
+        return await AuditInclusionProof.BuildAsync(_reader, entry.Sequence, checkpoint, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task AuthorizeAsync(AuditRequester requester, string target, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        if (requester.Caller is null)
+        {
+            if (string.IsNullOrEmpty(requester.LocalOperator))
+            {
+                throw new ArgumentException("A requester is either a caller or the local operator.", nameof(requester));
+            }
+
+            await AppendAsync(NewRecord(AuditRecordKinds.AuditQuery, "aq_", requester.LocalOperator, null, requester.ClientAddress, "allowed") with { Target = target }, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var principals = await _broker.ResolveCallerAsync(requester.Caller, cancellationToken).ConfigureAwait(false);
+        await CheckGatesAsync(principals, "audit-query", cancellationToken).ConfigureAwait(false);
+        var allowed = IsCompliance(principals);
+        await AppendAsync(NewRecord(AuditRecordKinds.AuditQuery, "aq_", principals, requester.ClientAddress, allowed ? "allowed" : "denied") with { Target = target }, cancellationToken).ConfigureAwait(false);
+        if (!allowed)
+        {
+            throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ComplianceRoles)}, acting without an agent, may query the audit log.");
+        }
+    }
+
+    private async ValueTask CheckGatesAsync(CallerPrincipals caller, string operation, CancellationToken cancellationToken)
+    {
+        foreach (var gate in _gates)
+        {
+            await gate.CheckAsync(caller, new AccessRequest(operation, "compliance", "internal"), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private bool IsCompliance(CallerPrincipals principals) =>
+        principals.Actor is null
+        && principals.Subject.Attributes.TryGet("roles", out var roles)
+        && roles.Any(role => role.Kind == AttributeKind.String && _options.ComplianceRoles.Contains(role.Text, StringComparer.Ordinal));
+
+    private AuditRecord NewRecord(string kind, string prefix, CallerPrincipals principals, string? clientAddress, string decision) =>
+        NewRecord(kind, prefix, principals.Subject.Id, principals.Actor?.Id, clientAddress, decision);
+
+    private AuditRecord NewRecord(string kind, string prefix, string subjectId, string? actorId, string? clientAddress, string decision) => new()
+    {
+        RecordId = prefix + Guid.CreateVersion7().ToString("N"),
+        Kind = kind,
+        Time = _time.GetUtcNow(),
+        SubjectId = subjectId,
+        ActorId = actorId,
+        ClientAddress = clientAddress,
+        Purpose = kind == AuditRecordKinds.AuditQuery ? "compliance" : null,
+        PolicyVersion = _broker.Policy.Version,
+        PolicyHash = _broker.Policy.Sha256,
+        Decision = decision,
+    };
+
+    private async Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _log.AppendAsync(record, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            throw new RetrievalException(RetrievalErrorKind.AuditUnavailable, "The audit record could not be written, so the request was refused.", exception);
+        }
+    }
+
+    private string ValidateAnswer(AnswerRegistration registration)
+    {
+        if (registration.ReceiptIds.IsDefaultOrEmpty || registration.ReceiptIds.Length > _options.MaxReceiptsPerAnswer)
+        {
+            throw Invalid($"receiptIds must name between 1 and {_options.MaxReceiptsPerAnswer} receipts.");
+        }
+
+        if (registration.ReceiptIds.Any(static id => string.IsNullOrWhiteSpace(id) || id.Length > 128))
+        {
+            throw Invalid("Every receipt id must be non-empty and at most 128 characters long.");
+        }
+
+        if (registration.ReceiptIds.Distinct(StringComparer.Ordinal).Count() != registration.ReceiptIds.Length)
+        {
+            throw Invalid("receiptIds must not repeat a receipt.");
+        }
+
+        if (!registration.CitedChunkIds.IsDefault && (registration.CitedChunkIds.Length > _options.MaxCitedChunks || registration.CitedChunkIds.Any(static id => string.IsNullOrWhiteSpace(id) || id.Length > 512)))
+        {
+            throw Invalid($"citedChunkIds must hold at most {_options.MaxCitedChunks} non-empty chunk ids of at most 512 characters.");
+        }
+
+        if (registration.Model is { Length: > 256 })
+        {
+            throw Invalid("model is longer than 256 characters.");
+        }
+
+        string? declared = null;
+        if (registration.AnswerSha256 is { } given)
+        {
+            if (given.Length != 64 || !given.All(char.IsAsciiHexDigit))
+            {
+                throw Invalid("answerSha256 must be 64 hexadecimal characters.");
+            }
+
+            declared = given.ToLowerInvariant();
+        }
+
+        if (registration.Answer is null)
+        {
+            return declared ?? throw Invalid("Either answer or answerSha256 is required.");
+        }
+
+        var computed = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(registration.Answer)));
+        return declared is null || declared == computed
+            ? computed
+            : throw Invalid("answerSha256 is not the SHA-256 of answer.");
+
+        static RetrievalException Invalid(string message) => new(RetrievalErrorKind.InvalidRequest, message);
+    }
+
+    private static void ValidatePage(AuditPageRequest page)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        if (page.Limit < 1 || page.Limit > AuditPageRequest.MaxLimit || page.AfterSequence < 0)
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"limit must be between 1 and {AuditPageRequest.MaxLimit}, and the cursor must come from a previous page.");
+        }
+    }
+}

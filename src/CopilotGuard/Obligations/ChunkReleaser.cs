@@ -1,0 +1,260 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
+using System.Text.Json;
+using CopilotGuard.Anonymization;
+using CopilotGuard.Filtering;
+using CopilotGuard.Identity;
+using CopilotGuard.Ingestion;
+using CopilotGuard.Labels;
+using CopilotGuard.Policy;
+using CopilotGuard.Retrieval;
+
+namespace CopilotGuard.Obligations;
+
+/// <summary>A chunk as released to the caller, with what was withheld and anonymized.</summary>
+/// <param name="Chunk">The released chunk: fields transformed, text re-rendered and anonymized.</param>
+/// <param name="FieldsWithheld">Field name to the operator applied, for every field not returned as stored.</param>
+/// <param name="Entities">Entity type to how many were anonymized.</param>
+public sealed record ReleasedChunk(Chunk Chunk, ImmutableDictionary<string, string> FieldsWithheld, ImmutableDictionary<string, int> Entities);
+
+/// <summary>Applies field obligations and anonymization to chunks before they leave: the last stage before the audit record.</summary>
+/// <remarks>
+/// A field is returned in clear only when the caller would be allowed the chunk if it carried the field's own label
+/// (so field labels obey the same rules, ceilings and destinations as chunks); otherwise it is dropped. Fields that
+/// pass get the strictest obligation that applies. The row's text is re-rendered from its template with the
+/// transformed values, so a withheld value cannot survive in the text, and then anonymized like any other text.
+/// </remarks>
+public sealed class ChunkReleaser
+{
+    /// <summary>The text that stands in for a withheld field in re-rendered text.</summary>
+    public const string WithheldMarker = "[withheld]";
+
+    private static readonly FrozenDictionary<string, int> EntityStrictness = new Dictionary<string, int>
+    {
+        ["keep"] = 0,
+        ["generalize"] = 1,
+        ["mask"] = 2,
+        ["pseudonymize"] = 3,
+        ["encrypt"] = 4,
+        ["hash"] = 5,
+        ["replace"] = 6,
+        ["redact"] = 7,
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    private readonly Anonymizer? _anonymizer;
+    private readonly byte[] _hashKey;
+
+    /// <summary>Creates a releaser.</summary>
+    /// <param name="anonymizer">The anonymizer; <see langword="null"/> releases text without entity anonymization (tests only).</param>
+    /// <param name="hashKey">The tenant key for hashed fields (at least 32 bytes).</param>
+    public ChunkReleaser(Anonymizer? anonymizer, byte[] hashKey)
+    {
+        ArgumentNullException.ThrowIfNull(hashKey);
+        if (hashKey.Length < 32)
+        {
+            throw new ArgumentException("The field hashing key must be at least 32 bytes.", nameof(hashKey));
+        }
+
+        _anonymizer = anonymizer;
+        _hashKey = [.. hashKey];
+    }
+
+    /// <summary>Gets the anonymizer, if any.</summary>
+    public Anonymizer? Anonymizer => _anonymizer;
+
+    /// <summary>Prepares the per-request state: each obligation reduced to a residual for each principal.</summary>
+    public ReleasePlan Plan(PolicyBundle bundle, CallerPrincipals caller, AttributeSet request, FilterNode residual, string conversationId)
+    {
+        ArgumentNullException.ThrowIfNull(bundle);
+        ArgumentNullException.ThrowIfNull(caller);
+        var principals = caller.Actor is null ? [caller.Subject] : new[] { caller.Subject, caller.Actor };
+        var obligations = bundle.Obligations
+            .Select(o => (Rule: o, Residuals: principals.Select(p => PolicyBundle.Residual(o.Condition, p, request)).ToArray()))
+            .Where(static o => o.Residuals.Any(static r => r is not ConstantFilter { Value: false }))
+            .ToArray();
+        return new ReleasePlan(this, bundle.Labels, obligations, residual, new AnonymizationContext(conversationId));
+    }
+
+    /// <summary>The release state of one request.</summary>
+    public sealed class ReleasePlan
+    {
+        private readonly ChunkReleaser _owner;
+        private readonly LabelTaxonomy _labels;
+        private readonly (ObligationRule Rule, FilterNode[] Residuals)[] _obligations;
+        private readonly FilterNode _residual;
+        private readonly AnonymizationContext _context;
+
+        internal ReleasePlan(ChunkReleaser owner, LabelTaxonomy labels, (ObligationRule, FilterNode[])[] obligations, FilterNode residual, AnonymizationContext context)
+        {
+            _owner = owner;
+            _labels = labels;
+            _obligations = obligations;
+            _residual = residual;
+            _context = context;
+        }
+
+        /// <summary>Releases one chunk that passed the policy.</summary>
+        public ReleasedChunk Release(Chunk chunk)
+        {
+            ArgumentNullException.ThrowIfNull(chunk);
+            var attributes = chunk.ResourceAttributes;
+            var applying = _obligations.Where(o => o.Residuals.Any(r => FilterEvaluator.Matches(r, attributes))).Select(static o => o.Rule).ToList();
+            var withheld = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+            var text = chunk.Text;
+            ImmutableDictionary<string, JsonElement>? fields = chunk.Fields;
+            if (chunk.Fields is not null)
+            {
+                (fields, text) = ReleaseFields(chunk, applying, withheld);
+            }
+
+            var entities = ImmutableDictionary<string, int>.Empty;
+            if (_owner._anonymizer is { } anonymizer)
+            {
+                var policy = EntityPolicy(applying);
+                var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+                var result = anonymizer.Anonymize(text, policy, _context);
+                text = result.Text;
+                Add(counts, result.CountsByType);
+                if (fields is not null)
+                {
+                    var anonymized = fields.ToBuilder();
+                    foreach (var (name, value) in fields)
+                    {
+                        if (value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } s)
+                        {
+                            var fieldResult = anonymizer.Anonymize(s, policy, _context);
+                            if (!ReferenceEquals(fieldResult.Text, s) && fieldResult.Text != s)
+                            {
+                                anonymized[name] = JsonSerializer.SerializeToElement(fieldResult.Text);
+                                Add(counts, fieldResult.CountsByType);
+                                withheld.TryAdd(name, "anonymized");
+                            }
+                        }
+                    }
+
+                    fields = anonymized.ToImmutable();
+                }
+
+                entities = counts.ToImmutableDictionary(StringComparer.Ordinal);
+            }
+
+            return new ReleasedChunk(chunk with { Text = text, Fields = fields }, withheld.ToImmutable(), entities);
+        }
+
+        private (ImmutableDictionary<string, JsonElement> Fields, string Text) ReleaseFields(Chunk chunk, List<ObligationRule> applying, ImmutableDictionary<string, string>.Builder withheld)
+        {
+            var cleared = new Dictionary<int, bool>();
+            var released = ImmutableDictionary.CreateBuilder<string, JsonElement>(StringComparer.Ordinal);
+            var rendered = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            foreach (var (name, value) in chunk.Fields!)
+            {
+                var label = chunk.Schema?.Fields.TryGetValue(name, out var field) == true && _labels.TryGet(field.Label, out var fieldLabel) ? fieldLabel : chunk.Label;
+                FieldObligation obligation = FieldObligation.Keep;
+                if (!IsCleared(chunk, label, cleared))
+                {
+                    obligation = FieldObligation.Drop;
+                }
+                else
+                {
+                    foreach (var rule in applying)
+                    {
+                        if (rule.Fields.TryGetValue(name, out var candidate))
+                        {
+                            obligation = FieldObligation.Stricter(obligation, candidate);
+                        }
+                    }
+                }
+
+                var result = obligation.Apply(value, _owner._hashKey);
+                if (obligation is not KeepField)
+                {
+                    withheld[name] = result is null ? "drop" : obligation.Name;
+                }
+
+                if (result is { } kept)
+                {
+                    released[name] = kept;
+                    rendered[name] = kept;
+                }
+                else
+                {
+                    rendered[name] = JsonSerializer.SerializeToElement(WithheldMarker);
+                }
+            }
+
+            // Prose without a template keeps its text only when no field was withheld; otherwise it is rebuilt from the fields.
+            var text = chunk.Schema is { } schema
+                ? CorpusReader.Render(schema.TextTemplate, rendered)
+                : withheld.Count == 0 ? chunk.Text : string.Join("; ", rendered.Select(static pair => $"{pair.Key}: {CorpusReader.FormatValue(pair.Value)}"));
+            return (released.ToImmutable(), text);
+        }
+
+        private bool IsCleared(Chunk chunk, SensitivityLabel label, Dictionary<int, bool> cache)
+        {
+            // Labels compare by rank: at the chunk's own rank the answer is the chunk's, which passed.
+            if (label.Rank == chunk.Label.Rank)
+            {
+                return true;
+            }
+
+            if (!cache.TryGetValue(label.Rank, out var allowed))
+            {
+                allowed = FilterEvaluator.Matches(_residual, chunk.ResourceAttributes.With(ResourceAttributeNames.Label, [label.ToAttributeValue()]));
+                cache[label.Rank] = allowed;
+            }
+
+            return allowed;
+        }
+
+        /// <summary>For each entity type the strictest operator that any applying obligation gives it (its own entry,
+        /// else its default); a type no obligation covers is replaced with its typed placeholder (fail closed).</summary>
+        private static AnonymizationPolicy EntityPolicy(List<ObligationRule> applying)
+        {
+            AnonymizationOperator? fallback = null;
+            var named = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var rule in applying)
+            {
+                if (rule.Entities.TryGetValue(ObligationRule.DefaultEntity, out var ruleDefault))
+                {
+                    fallback = fallback is null ? ruleDefault : Stricter(fallback, ruleDefault);
+                }
+
+                named.UnionWith(rule.Entities.Keys.Where(static key => key != ObligationRule.DefaultEntity));
+            }
+
+            var operators = new Dictionary<string, AnonymizationOperator>(StringComparer.Ordinal);
+            foreach (var type in named)
+            {
+                AnonymizationOperator? effective = null;
+                foreach (var rule in applying)
+                {
+                    var op = rule.Entities.GetValueOrDefault(type) ?? rule.Entities.GetValueOrDefault(ObligationRule.DefaultEntity);
+                    if (op is not null)
+                    {
+                        effective = effective is null ? op : Stricter(effective, op);
+                    }
+                }
+
+                operators[type] = effective!;
+            }
+
+            return new AnonymizationPolicy
+            {
+                DefaultOperator = fallback ?? AnonymizationOperator.Replace(),
+                Operators = operators.ToFrozenDictionary(StringComparer.Ordinal),
+            };
+        }
+
+        private static AnonymizationOperator Stricter(AnonymizationOperator a, AnonymizationOperator b) => Strictness(b) > Strictness(a) ? b : a;
+
+        private static int Strictness(AnonymizationOperator op) => EntityStrictness.GetValueOrDefault(op.Name, int.MaxValue);
+
+        private static void Add(Dictionary<string, int> counts, IReadOnlyDictionary<string, int> more)
+        {
+            foreach (var (type, count) in more)
+            {
+                counts[type] = counts.GetValueOrDefault(type) + count;
+            }
+        }
+    }
+}

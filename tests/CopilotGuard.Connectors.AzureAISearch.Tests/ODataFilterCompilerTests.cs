@@ -1,0 +1,138 @@
+using System.Collections.Immutable;
+using CopilotGuard.Filtering;
+using CopilotGuard.Labels;
+using CopilotGuard.Testing;
+
+namespace CopilotGuard.Connectors.AzureAISearch.Tests;
+
+/// <summary>Golden <c>$filter</c> strings for the conformance cases, checked by reasoning about OData and the index
+/// schema; hostile values included.</summary>
+public sealed class ODataFilterCompilerTests
+{
+    private const string Account = "attributes/any(a: a/name eq 'account')";
+
+    public static TheoryData<string, FilterNode, string?> GoldenCases => new()
+    {
+        { "eq-plain", Eq("account", "contoso"), "attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq 'contoso')" },
+        { "eq-single-quote", Eq("account", "O'Brien"), "attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq 'O''Brien')" },
+        { "eq-sql-injection", Eq("account", "'; DROP TABLE chunks; --"), "attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq '''; DROP TABLE chunks; --')" },
+        { "eq-odata-injection", Eq("account", "' or true or 'x' eq '"), "attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq ''' or true or ''x'' eq ''')" },
+        { "eq-odata-dollar", Eq("account", "$filter"), "attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq '$filter')" },
+        { "eq-double-quote-and-backslash", Eq("tags", "x\"y\\z"), "attributes/any(a: a/name eq 'tags' and a/kind eq 0 and a/text eq 'x\"y\\z')" },
+        { "eq-hostile-attribute-name", Eq("a') or true or ('", "v"), "attributes/any(a: a/name eq 'a'') or true or (''' and a/kind eq 0 and a/text eq 'v')" },
+        { "eq-number", new ComparisonFilter("level", ComparisonOperator.Equal, AttributeValue.FromNumber(3)), "attributes/any(a: a/name eq 'level' and a/kind ne 0 and a/number eq 3)" },
+        { "eq-fraction", new ComparisonFilter("level", ComparisonOperator.LessThan, AttributeValue.FromNumber(-2.5)), "attributes/any(a: a/name eq 'level' and a/kind ne 0 and a/number lt -2.5)" },
+        { "eq-boolean", new ComparisonFilter("flag", ComparisonOperator.Equal, AttributeValue.FromBoolean(true)), "attributes/any(a: a/name eq 'flag' and a/kind ne 0 and a/number eq 1)" },
+        { "eq-string-never-equals-number", Eq("level", "3"), "attributes/any(a: a/name eq 'level' and a/kind eq 0 and a/text eq '3')" },
+        { "not-eq-excludes-missing", new NotFilter(Eq("account", "contoso")), $"({Account} and not (attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq 'contoso')))" },
+        { "label-le", Label(ComparisonOperator.LessThanOrEqual, "General"), "labelRank le 1" },
+        { "label-gt", Label(ComparisonOperator.GreaterThan, "Confidential"), "labelRank gt 2" },
+        { "not-label-le", new NotFilter(Label(ComparisonOperator.LessThanOrEqual, "General")), "not (labelRank le 1)" },
+        { "label-lt-fraction", new ComparisonFilter("label", ComparisonOperator.LessThan, AttributeValue.FromNumber(1.5)), "labelRank lt 2" },
+        { "label-le-fraction", new ComparisonFilter("label", ComparisonOperator.LessThanOrEqual, AttributeValue.FromNumber(1.5)), "labelRank le 1" },
+        { "label-eq-fraction-is-false", new ComparisonFilter("label", ComparisonOperator.Equal, AttributeValue.FromNumber(1.5)), "false" },
+        { "label-le-huge-is-true", new ComparisonFilter("label", ComparisonOperator.LessThanOrEqual, AttributeValue.FromNumber(1e12)), null },
+        { "label-eq-string-is-false", Eq("label", "General"), "false" },
+        { "not-label-eq-string-is-true", new NotFilter(Eq("label", "General")), null },
+        { "range-on-strings-reads-numbers-only", new ComparisonFilter("account", ComparisonOperator.GreaterThan, AttributeValue.FromNumber(0)), "attributes/any(a: a/name eq 'account' and a/kind ne 0 and a/number gt 0)" },
+        { "range-with-string-value-is-false", new ComparisonFilter("account", ComparisonOperator.GreaterThan, AttributeValue.FromString("a")), "false" },
+        { "in-empty-list", new InFilter("account", []), "false" },
+        { "not-in-empty-list-is-has", new NotFilter(new InFilter("account", [])), Account },
+        { "in-mixed-kinds", new InFilter("level", [AttributeValue.FromString("1"), AttributeValue.FromNumber(4)]), "attributes/any(a: a/name eq 'level' and ((a/kind eq 0 and a/text eq '1') or (a/kind ne 0 and a/number eq 4)))" },
+        { "overlap-sets", new InFilter("tags", [AttributeValue.FromString("🙂"), AttributeValue.FromString("b")]), "attributes/any(a: a/name eq 'tags' and (a/kind eq 0 and search.in(a/text, '🙂|b', '|')))" },
+        { "in-delimiter-avoids-values", new InFilter("tags", [AttributeValue.FromString("a|b"), AttributeValue.FromString("c,d"), AttributeValue.FromString("e")]), "attributes/any(a: a/name eq 'tags' and (a/kind eq 0 and search.in(a/text, 'a|b~c,d~e', '~')))" },
+        { "in-quotes-inside-list", new InFilter("account", [AttributeValue.FromString("O'Brien"), AttributeValue.FromString("x")]), "attributes/any(a: a/name eq 'account' and (a/kind eq 0 and search.in(a/text, 'O''Brien|x', '|')))" },
+        { "in-empty-string-falls-back-to-or", new InFilter("account", [AttributeValue.FromString(""), AttributeValue.FromString("x")]), "attributes/any(a: a/name eq 'account' and (a/kind eq 0 and (a/text eq '' or a/text eq 'x')))" },
+        { "in-source", new InFilter("source", [AttributeValue.FromString("kb"), AttributeValue.FromString("hr"), AttributeValue.FromNumber(1)]), "search.in(source, 'kb|hr', '|')" },
+        { "in-label-ranks", new InFilter("label", [AttributeValue.FromLabel("Public", 0), AttributeValue.FromLabel("General", 1)]), "(labelRank eq 0 or labelRank eq 1)" },
+        { "has", new HasFilter("level"), "attributes/any(a: a/name eq 'level')" },
+        { "not-has", new NotFilter(new HasFilter("level")), "not (attributes/any(a: a/name eq 'level'))" },
+        { "has-source-is-true", new HasFilter("source"), null },
+        { "not-has-source-is-false", new NotFilter(new HasFilter("source")), "false" },
+        { "subjects-eq", Eq("subjects", "p-1"), "subjects/any(s: s eq 'p-1')" },
+        { "subjects-in", new InFilter("subjects", [AttributeValue.FromString("p-1"), AttributeValue.FromString("p-2")]), "subjects/any(s: search.in(s, 'p-1|p-2', '|'))" },
+        { "not-subjects-eq", new NotFilter(Eq("subjects", "p-1")), "(subjects/any() and not (subjects/any(s: s eq 'p-1')))" },
+        { "or", new OrFilter([Eq("source", "hr"), Eq("account", "$filter")]), "(source eq 'hr' or attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq '$filter'))" },
+        { "and-with-missing-negation", new AndFilter([Eq("source", "kb"), new NotFilter(Eq("account", "contoso"))]), $"(source eq 'kb' and ({Account} and not (attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq 'contoso'))))" },
+        { "not-or", new NotFilter(new OrFilter([Eq("source", "kb"), Eq("account", "O'Brien")])), $"(not (source eq 'kb') and ({Account} and not (attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq 'O''Brien'))))" },
+        { "double-negation", new NotFilter(new NotFilter(Eq("account", "contoso"))), "attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq 'contoso')" },
+        { "document-id", Eq("documentId", "doc-c4"), "documentId eq 'doc-c4'" },
+        { "version-ge", new ComparisonFilter("version", ComparisonOperator.GreaterThanOrEqual, AttributeValue.FromNumber(2)), "version ge 2" },
+        { "true", FilterNode.True, null },
+        { "false", FilterNode.False, "false" },
+    };
+
+    [Theory]
+    [MemberData(nameof(GoldenCases))]
+    public void Compile_ConformanceCase_ProducesTheGoldenFilter(string name, FilterNode filter, string? expected)
+    {
+        Assert.False(string.IsNullOrEmpty(name));
+        Assert.Equal(expected, ODataFilterCompiler.Compile(filter));
+    }
+
+    [Fact]
+    public void Compile_5000Values_IsOneSearchIn()
+    {
+        var values = Enumerable.Range(0, 5000).Select(static i => AttributeValue.FromString($"account-{i:D5}")).ToImmutableArray();
+
+        var filter = ODataFilterCompiler.Compile(new InFilter("account", values))!;
+
+        Assert.StartsWith("attributes/any(a: a/name eq 'account' and (a/kind eq 0 and search.in(a/text, 'account-00000|account-00001|", filter, StringComparison.Ordinal);
+        Assert.EndsWith("|account-04999', '|')))", filter, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(filter, "search\\.in"));
+    }
+
+    [Fact]
+    public void Compile_AllHostileValues_FallsBackToEqualityChainAndQuotesEachValue()
+    {
+        var filter = ODataFilterCompiler.Compile(new InFilter("account", [.. RandomScenarios.HostileValues.Select(AttributeValue.FromString)]))!;
+
+        Assert.DoesNotContain("search.in(", filter, StringComparison.Ordinal);
+        Assert.Contains("a/text eq 'O''Brien'", filter, StringComparison.Ordinal);
+        Assert.Contains("a/text eq '''; DROP TABLE chunks; --'", filter, StringComparison.Ordinal);
+        Assert.Contains("a/text eq ''' OR ''1''=''1'", filter, StringComparison.Ordinal);
+        Assert.Contains("a/text eq 'any(x: x eq ''a'')'", filter, StringComparison.Ordinal);
+        Assert.Contains("a/text eq ''", filter, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compile_EveryDelimiterTaken_FallsBackToEqualityChain()
+    {
+        var filter = ODataFilterCompiler.Compile(new InFilter("tags", [AttributeValue.FromString("|,~^`\u001F\u001E\u241F"), AttributeValue.FromString("b")]));
+
+        Assert.Equal("attributes/any(a: a/name eq 'tags' and (a/kind eq 0 and (a/text eq '|,~^`\u001F\u001E\u241F' or a/text eq 'b')))", filter);
+    }
+
+    [Theory]
+    [InlineData("c")]
+    [InlineData("")]
+    public void Compile_StartsWith_IsNotSupported(string prefix)
+    {
+        Assert.Throws<NotSupportedException>(() => ODataFilterCompiler.Compile(new StartsWithFilter("account", prefix)));
+        Assert.Throws<NotSupportedException>(() => ODataFilterCompiler.Compile(new NotFilter(new StartsWithFilter("account", prefix))));
+        Assert.False(ODataFilterCompiler.Capabilities.HasFlag(FilterCapabilities.StartsWith));
+    }
+
+    [Fact]
+    public void Compile_Split_KeepsPrefixesForThePostFilter()
+    {
+        var filter = new AndFilter([Eq("source", "kb"), new NotFilter(new StartsWithFilter("account", "c"))]);
+
+        var (pushed, _, isExact) = Filters.Split(filter, ODataFilterCompiler.Capabilities);
+
+        Assert.False(isExact);
+        Assert.Equal("source eq 'kb'", ODataFilterCompiler.Compile(pushed));
+    }
+
+    [Fact]
+    public void Evaluator_NotBeforeBareComparison_IsASyntaxError()
+    {
+        // Guards the golden strings above: OData's not binds tighter than eq, so the compiler must parenthesize.
+        Assert.Throws<FormatException>(() => ODataEvaluator.Evaluate("not source eq 'kb'", []));
+        Assert.True(ODataEvaluator.Evaluate("not (source eq 'kb')", []));
+    }
+
+    private static ComparisonFilter Eq(string attribute, string value) => new(attribute, ComparisonOperator.Equal, AttributeValue.FromString(value));
+
+    private static ComparisonFilter Label(ComparisonOperator op, string label) => new("label", op, LabelTaxonomy.Default.Get(label).ToAttributeValue());
+}

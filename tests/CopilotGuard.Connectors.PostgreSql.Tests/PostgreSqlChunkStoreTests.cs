@@ -1,0 +1,169 @@
+using System.Collections.Immutable;
+using System.Text;
+using CopilotGuard.Filtering;
+using CopilotGuard.Labels;
+using CopilotGuard.Retrieval;
+using CopilotGuard.Testing;
+
+namespace CopilotGuard.Connectors.PostgreSql.Tests;
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgreSqlChunkStoreTests(PostgresServer server)
+{
+    [PostgresFact]
+    public async Task Search_NulInAttributeValue_IsAnOrdinaryValue()
+    {
+        var store = await CreateAsync();
+        await store.UpsertAsync(
+        [
+            Stored("n1", b => b.Add("account", "a\0b")),
+            Stored("n2", b => b.Add("account", "a")),
+            Stored("n3", b => b.Add("account", "\0")),
+        ], CancellationToken.None);
+
+        Assert.Equal(["n1"], await IdsAsync(store, Eq("account", "a\0b")));
+        Assert.Equal(["n1", "n2"], await IdsAsync(store, new StartsWithFilter("account", "a")));
+        Assert.Equal(["n1"], await IdsAsync(store, new StartsWithFilter("account", "a\0")));
+        Assert.Equal(["n3"], await IdsAsync(store, new InFilter("account", [AttributeValue.FromString("\0")])));
+        Assert.Equal(["n2", "n3"], await IdsAsync(store, new NotFilter(Eq("account", "a\0b"))));
+        var loaded = await store.GetAsync("n1", CancellationToken.None);
+        Assert.True(loaded!.Attributes.TryGet("account", out var values));
+        Assert.Equal("a\0b", Assert.Single(values).Text);
+    }
+
+    [PostgresFact]
+    public async Task Upsert_NulInChunkText_IsRefusedBeforeWriting()
+    {
+        var store = await CreateAsync();
+        var chunk = Stored("t1", _ => { }) is var stored ? stored with { Chunk = stored.Chunk with { Text = "bad\0text" } } : null!;
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => store.UpsertAsync([Stored("ok", _ => { }), chunk], CancellationToken.None));
+
+        Assert.Contains("U+0000", error.Message, StringComparison.Ordinal);
+        Assert.Contains("text", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await store.CountAsync(CancellationToken.None));
+    }
+
+    [PostgresFact]
+    public async Task Search_PrefixEndingInHighSurrogate_MatchesLikeOrdinalStartsWith()
+    {
+        var store = await CreateAsync();
+        await store.UpsertAsync([Stored("e1", b => b.Add("tags", "🙂")), Stored("e2", b => b.Add("tags", "😀x")), Stored("e3", b => b.Add("tags", "a"))], CancellationToken.None);
+
+        // "🙂" is D83D DE42 and "😀" is D83D DE00: both start with the lone high surrogate D83D under ordinal comparison.
+        Assert.Equal(["e1", "e2"], await IdsAsync(store, new StartsWithFilter("tags", "\uD83D")));
+        Assert.Empty(await IdsAsync(store, new StartsWithFilter("tags", "\uDE42")));
+    }
+
+    [PostgresFact]
+    public async Task Search_CollationIsNotApplied_CaseAndAccentsAreDistinct()
+    {
+        var store = await CreateAsync();
+        await store.UpsertAsync([Stored("k1", b => b.Add("account", "Contoso")), Stored("k2", b => b.Add("account", "contoso")), Stored("k3", b => b.Add("account", "contosö"))], CancellationToken.None);
+
+        Assert.Equal(["k2"], await IdsAsync(store, Eq("account", "contoso")));
+        Assert.Equal(["k1"], await IdsAsync(store, new StartsWithFilter("account", "C")));
+    }
+
+    [PostgresFact]
+    public async Task Initialize_PgVectorRequiredButMissing_FailsAtStartUp()
+    {
+        var store = new PostgreSqlChunkStore(server.DataSource, LabelTaxonomy.Default, new PostgreSqlChunkStoreOptions { Schema = server.NewSchema(), VectorSearch = PostgreSqlVectorSearch.PgVector });
+
+        // Debian's postgresql package does not ship the vector extension.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.InitializeAsync(CancellationToken.None));
+        Assert.Contains("vector", error.Message, StringComparison.Ordinal);
+    }
+
+    [PostgresFact]
+    public async Task Search_SecondInstanceAfterUpsert_SeesNewVectors()
+    {
+        var schema = server.NewSchema();
+        var first = await CreateAsync(schema);
+        var second = await CreateAsync(schema);
+        await first.UpsertAsync([Stored("v1", _ => { })], CancellationToken.None);
+        Assert.Single((await second.SearchAsync(new ChunkQuery(new float[] { 1, 0 }, FilterNode.True, 5), CancellationToken.None)).Chunks);
+
+        await first.UpsertAsync([Stored("v2", _ => { })], CancellationToken.None);
+
+        Assert.Equal(2, (await second.SearchAsync(new ChunkQuery(new float[] { 1, 0 }, FilterNode.True, 5), CancellationToken.None)).Chunks.Count);
+    }
+
+    [Fact]
+    public void Compile_HostileValues_NeverEnterTheSqlText()
+    {
+        foreach (var value in RandomScenarios.HostileValues.Where(static v => v.Length > 1))
+        {
+            var filter = PostgreSqlFilterCompiler.Compile(
+                new OrFilter([Eq("account", value), new NotFilter(new StartsWithFilter("tags", value)), new InFilter("x", [AttributeValue.FromString(value)])]),
+                "s.chunk_attributes");
+
+            Assert.DoesNotContain(value, filter.Sql, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Compile_LongList_IsOneArrayParameter()
+    {
+        var values = Enumerable.Range(0, 5000).Select(static i => AttributeValue.FromString($"g{i}")).ToImmutableArray();
+
+        var filter = PostgreSqlFilterCompiler.Compile(new InFilter("groups", values), "s.chunk_attributes");
+
+        Assert.Equal(2, filter.Parameters.Count);
+        Assert.Equal(5000, ((byte[][])filter.Parameters[1].Value).Length);
+        Assert.Equal(
+            "EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p0 AND (a.kind = 0 AND a.value = ANY(@p1)))",
+            filter.Sql);
+    }
+
+    [Fact]
+    public void Compile_NegatedLeaf_GuardsPresence()
+    {
+        var filter = PostgreSqlFilterCompiler.Compile(new NotFilter(new ComparisonFilter("label", ComparisonOperator.LessThanOrEqual, AttributeValue.FromLabel("General", 1))), "s.chunk_attributes");
+
+        Assert.Equal(
+            "(EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p0) AND NOT EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p1 AND a.kind <> 0 AND a.num <= @p2))",
+            filter.Sql);
+    }
+
+    [Fact]
+    public void PrefixRange_AsciiPrefix_IsHalfOpenByteRange()
+    {
+        var (lower, upper) = PostgreSqlFilterCompiler.PrefixRange("ab")!.Value;
+
+        Assert.Equal("ab"u8.ToArray(), lower);
+        Assert.Equal("ac"u8.ToArray(), upper);
+        Assert.Null(PostgreSqlFilterCompiler.PrefixRange("\uDC00x"));
+        Assert.Equal(Encoding.UTF8.GetBytes("\U0001F400"), PostgreSqlFilterCompiler.PrefixRange("\uD83D")!.Value.Lower);
+    }
+
+    [Fact]
+    public void Options_InvalidSchema_AreRefused()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new PostgreSqlChunkStoreOptions { Schema = "x; DROP SCHEMA public" }.Validate());
+        Assert.Contains("Schema", error.Message, StringComparison.Ordinal);
+    }
+
+    private async Task<PostgreSqlChunkStore> CreateAsync(string? schema = null)
+    {
+        var store = new PostgreSqlChunkStore(server.DataSource, LabelTaxonomy.Default, new PostgreSqlChunkStoreOptions { Schema = schema ?? server.NewSchema() });
+        await store.InitializeAsync(CancellationToken.None);
+        return store;
+    }
+
+    private static async Task<string[]> IdsAsync(IChunkStore store, FilterNode filter)
+    {
+        var result = await store.SearchAsync(new ChunkQuery(new float[] { 1, 0 }, filter, 50), CancellationToken.None);
+        return [.. result.Chunks.Select(static c => c.Chunk.Id).Order(StringComparer.Ordinal)];
+    }
+
+    private static ComparisonFilter Eq(string attribute, string value) => new(attribute, ComparisonOperator.Equal, AttributeValue.FromString(value));
+
+    private static StoredChunk Stored(string id, Action<AttributeSetBuilder> attributes)
+    {
+        var builder = new AttributeSetBuilder();
+        attributes(builder);
+        var chunk = new Chunk { Id = id, DocumentId = "doc-" + id, Source = "kb", Label = LabelTaxonomy.Default.Get("General"), Text = "text " + id, Attributes = builder.Build() };
+        return new StoredChunk(chunk, new float[] { 1, 0 });
+    }
+}
