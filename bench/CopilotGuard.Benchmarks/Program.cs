@@ -2,6 +2,26 @@ using System.Diagnostics;
 using BenchmarkDotNet.Running;
 using CopilotGuard.Benchmarks;
 
+if (args.Length > 0 && args[0] == "--audit-quick")
+{
+    // Durable appends per second, Stopwatch only; the BenchmarkDotNet run (--filter *AuditBenchmarks*) is the reference.
+    foreach (var (batch, concurrency) in new[] { (1, 1), (1, 64), (512, 1), (512, 64) })
+    {
+        var bench = new AuditBenchmarks { MaxBatchSize = batch, Concurrency = concurrency };
+        bench.Setup();
+        var id = 0;
+        await AuditBenchmarks.RunAsync(bench.Log, concurrency, 64, () => Interlocked.Increment(ref id));
+        const int count = 2048;
+        var sw = Stopwatch.StartNew();
+        await AuditBenchmarks.RunAsync(bench.Log, concurrency, count, () => Interlocked.Increment(ref id));
+        sw.Stop();
+        Console.WriteLine($"batch {batch,3}, {concurrency,2} callers: {count / sw.Elapsed.TotalSeconds,8:F0} durable appends/s, {sw.Elapsed.TotalMilliseconds * concurrency / count,6:F2} ms per append as seen by a caller");
+        bench.Cleanup();
+    }
+
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--quick")
 {
     // A Stopwatch run for a quick look; the BenchmarkDotNet run is the reference.

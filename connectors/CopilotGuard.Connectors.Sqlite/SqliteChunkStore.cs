@@ -186,6 +186,46 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var rowids = new List<long>();
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT rowid FROM chunks WHERE document_id = $document ORDER BY id";
+            command.Parameters.AddWithValue("$document", documentId);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                rowids.Add(reader.GetInt64(0));
+            }
+        }
+
+        var chunks = await LoadAsync(connection, rowids, cancellationToken).ConfigureAwait(false);
+        return [.. rowids.Select(rowid => chunks[rowid])];
+    }
+
+    /// <inheritdoc />
+    public async Task<int> SetDocumentLabelAsync(string documentId, SensitivityLabel label, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var update = Command(connection, transaction, """
+            UPDATE chunk_attributes SET kind = $kind, text = $label, num = $rank
+            WHERE name = 'label' AND chunk_rowid IN (SELECT rowid FROM chunks WHERE document_id = $document);
+            UPDATE chunks SET label = $label WHERE document_id = $document;
+            """);
+        update.Parameters.AddWithValue("$kind", (int)AttributeKind.Label);
+        update.Parameters.AddWithValue("$label", label.Name);
+        update.Parameters.AddWithValue("$rank", (double)label.Rank);
+        update.Parameters.AddWithValue("$document", documentId);
+        var changed = await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return changed / 2;
+    }
+
+    /// <inheritdoc />
     public string DescribeFilter(FilterNode filter) => SqliteFilterCompiler.Describe(SqliteFilterCompiler.Compile(filter));
 
     /// <inheritdoc />

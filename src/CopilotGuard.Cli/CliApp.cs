@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CopilotGuard.Anonymization;
 using CopilotGuard.Identity;
+using CopilotGuard.Labeling;
 using CopilotGuard.Ingestion;
 using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
@@ -32,6 +34,7 @@ public static class CliApp
         root.Subcommands.Add(Ingest(data, json));
         root.Subcommands.Add(Retrieve(data, json));
         root.Subcommands.Add(PolicyCommands.Build(data, json));
+        root.Subcommands.Add(AnonymizeCommand.Build(data, json));
         root.Subcommands.Add(AuditCommands.Build(data, json));
         return root;
     }
@@ -104,7 +107,9 @@ public static class CliApp
         command.SetAction(async (parse, cancellationToken) => await Guarded(async () =>
         {
             await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
-            var chunks = await new CorpusReader(CopilotGuardRuntime.Labels).ReadAsync(parse.GetValue(path)!, cancellationToken).ConfigureAwait(false);
+            var labeling = await CopilotGuardRuntime.LoadLabelingAsync(runtime.Data, cancellationToken).ConfigureAwait(false);
+            var labeler = new ChunkLabeler(labeling, EntityAnalyzer.CreateDefault());
+            var chunks = (await new CorpusReader(labeling.Taxonomy).ReadAsync(parse.GetValue(path)!, cancellationToken).ConfigureAwait(false)).Select(labeler.Apply).ToList();
             var ingestor = new Ingestor(runtime.Store, runtime.Embedder);
             await SubjectNames.MergeIntoFileAsync(runtime.Data.SubjectNamesPath, SubjectNames.Extract(chunks), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))

@@ -68,6 +68,9 @@ public sealed record AuditRecord
 
     /// <summary>Gets the answer an <c>answer</c> record binds to its receipts.</summary>
     public AnswerBinding? Answer { get; init; }
+
+    /// <summary>Gets the record format version (<c>schemas/audit-record.schema.json</c>). The default is 1; records written before it existed are version 1.</summary>
+    public int SchemaVersion { get; init; } = 1;
 }
 
 /// <summary>Time spent in each stage of a retrieval, in milliseconds.</summary>

@@ -47,6 +47,17 @@ public interface IChunkStore
 
     /// <summary>Compiles a filter to the store's dialect without running it, for explanations.</summary>
     string DescribeFilter(FilterNode filter);
+
+    /// <summary>Gets every chunk of a document, in chunk id order (empty when the document is unknown).</summary>
+    /// <exception cref="NotSupportedException">The store cannot list a document's chunks.</exception>
+    Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} store cannot list a document's chunks.");
+
+    /// <summary>Sets the label of every chunk of a document at once; the next search sees the new label.</summary>
+    /// <returns>How many chunks were relabelled.</returns>
+    /// <exception cref="NotSupportedException">The store cannot change labels in place.</exception>
+    Task<int> SetDocumentLabelAsync(string documentId, SensitivityLabel label, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"The {Name} store cannot change labels in place.");
 }
 
 /// <summary>Resolves label names stored by a store back into taxonomy labels.</summary>

@@ -4,6 +4,7 @@ using CopilotGuard.Connectors.LocalEmbeddings;
 using CopilotGuard.Connectors.Sqlite;
 using CopilotGuard.Identity;
 using CopilotGuard.Ingestion;
+using CopilotGuard.Labeling;
 using CopilotGuard.Labels;
 using CopilotGuard.Obligations;
 using CopilotGuard.Policy;
@@ -76,6 +77,14 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <summary>Gets the label taxonomy.</summary>
     public static LabelTaxonomy Labels => LabelTaxonomy.Default;
 
+    /// <summary>Reads the data folder's <c>labels.yaml</c> (taxonomy, label rules, auto-elevation), or the defaults when it has none.</summary>
+    /// <exception cref="PolicyValidationException">The labels file is invalid.</exception>
+    public static async Task<LabelingPolicy> LoadLabelingAsync(DataFolder data, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return File.Exists(data.LabelsPath) ? await LabelFile.LoadAsync(data.LabelsPath, cancellationToken).ConfigureAwait(false) : LabelingPolicy.Default;
+    }
+
     /// <summary>Opens a data folder, seeding it with the sample directory, policies and corpus on first use.</summary>
     /// <param name="data">The data folder.</param>
     /// <param name="seed">Whether to copy and ingest the samples into a new folder.</param>
@@ -98,21 +107,26 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             CopySamples(data);
         }
 
-        var policy = await new PolicyLoader(Labels).LoadDirectoryAsync(data.PoliciesPath, cancellationToken).ConfigureAwait(false);
+        var labeling = await LoadLabelingAsync(data, cancellationToken).ConfigureAwait(false);
+        var labels = labeling.Taxonomy;
+        var policy = await new PolicyLoader(labels).LoadDirectoryAsync(data.PoliciesPath, cancellationToken).ConfigureAwait(false);
         if (!File.Exists(data.DirectoryPath))
         {
             throw new FileNotFoundException($"The directory file {data.DirectoryPath} does not exist.", data.DirectoryPath);
         }
 
-        var directory = await DirectoryFile.LoadAsync(data.DirectoryPath, Labels, cancellationToken).ConfigureAwait(false);
-        var store = new SqliteChunkStore(data.StorePath, Labels);
+        var directory = await DirectoryFile.LoadAsync(data.DirectoryPath, labels, cancellationToken).ConfigureAwait(false);
+        var store = new SqliteChunkStore(data.StorePath, labels);
         var audit = new SqliteAuditLog(data.AuditPath, new SqliteAuditLogOptions(), EcdsaAuditSigner.LoadOrCreate(Path.Combine(data.KeysPath, "audit-checkpoint.pem")));
         var embedder = new MiniLmEmbeddingGenerator();
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
         await audit.InitializeAsync(cancellationToken).ConfigureAwait(false);
         if (seed && !File.Exists(data.SeededMarkerPath))
         {
-            var chunks = await new CorpusReader(Labels).ReadAsync(Path.Combine(DataFolder.SamplesPath, "corpus"), cancellationToken).ConfigureAwait(false);
+            var labeler = new ChunkLabeler(labeling, EntityAnalyzer.CreateDefault());
+            var chunks = (await new CorpusReader(labels).ReadAsync(Path.Combine(DataFolder.SamplesPath, "corpus"), cancellationToken).ConfigureAwait(false))
+                .Select(labeler.Apply)
+                .ToList();
             await new Ingestor(store, embedder).IngestAsync(chunks, progress, cancellationToken).ConfigureAwait(false);
             await SubjectNames.MergeIntoFileAsync(data.SubjectNamesPath, SubjectNames.Extract(chunks), cancellationToken).ConfigureAwait(false);
             await File.WriteAllTextAsync(data.SeededMarkerPath, DateTimeOffset.UtcNow.ToString("O"), cancellationToken).ConfigureAwait(false);
@@ -159,6 +173,11 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         if (!File.Exists(data.DirectoryPath))
         {
             File.Copy(Path.Combine(DataFolder.SamplesPath, "directory.yaml"), data.DirectoryPath);
+        }
+
+        if (!File.Exists(data.LabelsPath) && !File.Exists(data.SeededMarkerPath))
+        {
+            File.Copy(Path.Combine(DataFolder.SamplesPath, "labels.yaml"), data.LabelsPath);
         }
 
         if (!System.IO.Directory.Exists(data.PoliciesPath))

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using CopilotGuard.Server.Audit;
 using CopilotGuard.Server.Admin;
 using CopilotGuard.Server.Identity;
+using CopilotGuard.Server.Labeling;
 using CopilotGuard.Server.Policy;
 using CopilotGuard.Server.Retrieval;
 using Microsoft.AspNetCore.Authorization;
@@ -31,6 +32,7 @@ public static class CopilotGuardServer
     {
         ArgumentNullException.ThrowIfNull(configure);
         var builder = WebApplication.CreateSlimBuilder(args);
+        configure(builder);
         var dataRoot = builder.Configuration["data"] ?? builder.Configuration["CopilotGuard:DataDirectory"] ?? "data";
         builder.WebHost.UseUrls(builder.Configuration["urls"] ?? DefaultUrls);
         if (builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
@@ -39,6 +41,7 @@ public static class CopilotGuardServer
         }
 
         var verification = Identity.ContinuousVerificationSettings.Bind(builder.Configuration);
+        verification.Remote = GraphEntitlementSettings.CreateSource(builder.Configuration, builder.Services, CopilotGuardRuntime.Labels);
         var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(dataRoot), seed: true, seedingProgress, verificationSettings: verification, cancellationToken: cancellationToken).ConfigureAwait(false);
         builder.Services.AddSingleton(runtime);
         builder.Services.AddSingleton(runtime.Broker);
@@ -58,7 +61,6 @@ public static class CopilotGuardServer
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
 
-        configure(builder);
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -68,6 +70,7 @@ public static class CopilotGuardServer
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).AllowAnonymous();
         app.MapRetrievalApi();
         app.MapPolicyApi();
+        app.MapDocumentsApi();
         app.MapAdminApi();
         app.MapAuditApi();
         app.Lifetime.ApplicationStopped.Register(() => runtime.DisposeAsync().AsTask().GetAwaiter().GetResult());

@@ -25,6 +25,9 @@ public sealed class DataFolder
     /// <summary>Gets the directory file.</summary>
     public string DirectoryPath => Path.Combine(Root, "directory.yaml");
 
+    /// <summary>Gets the label taxonomy and labeling rules file.</summary>
+    public string LabelsPath => Path.Combine(Root, "labels.yaml");
+
     /// <summary>Gets the policy folder.</summary>
     public string PoliciesPath => Path.Combine(Root, "policies");
 

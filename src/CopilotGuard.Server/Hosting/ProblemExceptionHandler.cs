@@ -14,6 +14,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         {
             RetrievalException { Kind: RetrievalErrorKind.InvalidRequest } e => (StatusCodes.Status400BadRequest, "Invalid request", e.Message),
             RetrievalException { Kind: RetrievalErrorKind.Forbidden } e => (StatusCodes.Status403Forbidden, "Forbidden", e.Message),
+            RetrievalException { Kind: RetrievalErrorKind.NotFound } e => (StatusCodes.Status404NotFound, "Not found", e.Message),
             RetrievalException { Kind: RetrievalErrorKind.RateLimited } e => (StatusCodes.Status429TooManyRequests, "Too many requests", e.Message),
             RetrievalException e => (StatusCodes.Status503ServiceUnavailable, "No data was released", e.Message),
             BadHttpRequestException e => (e.StatusCode, "Invalid request", Describe(e)),

@@ -21,6 +21,10 @@ public sealed class ContinuousVerificationSettings
     /// <summary>Gets or sets the entitlement cache settings (used when a remote entitlement source is configured).</summary>
     public EntitlementCacheOptions EntitlementCache { get; set; } = new();
 
+    /// <summary>Gets or sets a remote entitlement source (Microsoft Graph) composed after the directory and cached;
+    /// <see langword="null"/> uses the directory alone.</summary>
+    public EntitlementSource? Remote { get; set; }
+
     /// <summary>Binds the settings from configuration and validates them, reporting every problem at once.</summary>
     /// <exception cref="OptionsValidationException">A setting is invalid.</exception>
     public static ContinuousVerificationSettings Bind(IConfiguration configuration)
@@ -163,7 +167,7 @@ public sealed class ContinuousVerification : IDisposable
             agents,
             state,
             killSwitch,
-            new RegisteredAgentEntitlementProvider(directory, agents),
+            new RegisteredAgentEntitlementProvider(Compose(directory, policy, settings, time), agents),
             new RateLimiter(Options.Create(settings.RateLimits), time),
             detector,
             anomalies);
@@ -171,4 +175,13 @@ public sealed class ContinuousVerification : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => Anomalies.Dispose();
+
+    private static IEntitlementProvider Compose(IEntitlementProvider directory, PolicyBundle policy, ContinuousVerificationSettings settings, TimeProvider time) =>
+        settings.Remote is null
+            ? directory
+            : new CachingEntitlementProvider(
+                new CompositeEntitlementProvider([new EntitlementSource(directory, EntitlementSourceRole.Authoritative), settings.Remote]),
+                policy.Version,
+                Options.Create(settings.EntitlementCache),
+                time);
 }

@@ -19,7 +19,29 @@ public static class RetrievalApi
         group.MapPost("/retrieve", RetrieveAsync)
             .WithName("Retrieve")
             .WithSummary("Retrieves the grounding chunks the caller may see for a query, and returns the audit receipt.");
+        group.MapPost("/deanonymize", DeanonymizeAsync)
+            .WithName("Deanonymize")
+            .WithSummary("Restores pseudonymized values in a text for the caller's own conversation, where the policy allows it.");
         return app;
+    }
+
+    /// <summary>Handles one de-anonymization.</summary>
+    public static async Task<Results<Ok<DeanonymizeResponse>, ProblemHttpResult>> DeanonymizeAsync(
+        DeanonymizeBody body,
+        HttpContext context,
+        RetrievalBroker broker,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(broker);
+        var caller = DevelopmentIssuer.ReadCaller(context.User);
+        if (caller is null)
+        {
+            return TypedResults.Problem("The token does not name a caller (sub) or has a malformed act claim.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+        }
+
+        var result = await broker.DeanonymizeAsync(new DeanonymizeRequest(caller, body?.ConversationId ?? string.Empty, body?.Text!), cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new DeanonymizeResponse(result.Text, result.Restored));
     }
 
     /// <summary>Handles one retrieval.</summary>
@@ -70,6 +92,16 @@ public static class RetrievalApi
     }
 }
 
+/// <summary>The body of <c>POST /v1/deanonymize</c>.</summary>
+/// <param name="ConversationId">The conversation whose pseudonyms to restore (the one given to retrieve).</param>
+/// <param name="Text">The text with placeholders such as &lt;PERSON_1&gt;.</param>
+public sealed record DeanonymizeBody(string? ConversationId, string? Text);
+
+/// <summary>The answer of <c>POST /v1/deanonymize</c>.</summary>
+/// <param name="Text">The restored text.</param>
+/// <param name="Restored">How many placeholders were replaced.</param>
+public sealed record DeanonymizeResponse(string Text, int Restored);
+
 /// <summary>The body of <c>POST /v1/retrieve</c>.</summary>
 /// <param name="Query">The query text (required, at most 4,096 characters).</param>
 /// <param name="Top">How many chunks to return (1-50; the default is 5).</param>
@@ -109,6 +141,10 @@ public sealed record RetrievedChunk(
 [JsonSerializable(typeof(RetrieveRequest))]
 [JsonSerializable(typeof(RetrieveResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(DeanonymizeBody))]
+[JsonSerializable(typeof(CopilotGuard.Server.Labeling.LabelChangeBody))]
+[JsonSerializable(typeof(CopilotGuard.Server.Labeling.LabelChangeResponse))]
+[JsonSerializable(typeof(DeanonymizeResponse))]
 [JsonSerializable(typeof(CopilotGuard.Server.Policy.ExplainBody))]
 [JsonSerializable(typeof(CopilotGuard.Server.Policy.ExplainResponse))]
 internal sealed partial class ServerJsonContext : JsonSerializerContext;

@@ -40,7 +40,7 @@ public sealed partial class CorpusReader
     public const int MaxChunkLength = 1200;
 
     private static readonly ImmutableHashSet<string> SourceKeys = ["source", "displayName", "label", "owner", "department"];
-    private static readonly ImmutableHashSet<string> DocumentKeys = ["id", "title", "label", "version", "subjects"];
+    private static readonly ImmutableHashSet<string> DocumentKeys = ["id", "title", "label", "purviewLabelId", "version", "subjects"];
     private readonly LabelTaxonomy _labels;
 
     /// <summary>Creates a reader that validates labels against the taxonomy.</summary>
@@ -138,6 +138,12 @@ public sealed partial class CorpusReader
         }
 
         var label = Scalar(front, "label") is { } labelName ? Label(path, labelName) : defaultLabel;
+        if (Scalar(front, "purviewLabelId") is { } purviewId)
+        {
+            label = _labels.TryGetByPurviewId(purviewId, out var mapped)
+                ? (mapped.Rank > label.Rank ? mapped : label)
+                : throw new IngestionException($"{path}: Purview label id '{purviewId}' is not mapped in the label taxonomy");
+        }
         var version = 1;
         if (Scalar(front, "version") is { } versionText && (!int.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out version) || version < 1))
         {

@@ -10,9 +10,10 @@ namespace CopilotGuard.Policy;
 public sealed class PolicyBundle
 {
     /// <summary>Creates a bundle.</summary>
-    public PolicyBundle(string version, string sha256, ImmutableArray<PolicyRule> rules, LabelTaxonomy labels, ImmutableArray<Obligations.ObligationRule> obligations = default)
+    public PolicyBundle(string version, string sha256, ImmutableArray<PolicyRule> rules, LabelTaxonomy labels, ImmutableArray<Obligations.ObligationRule> obligations = default, ImmutableArray<PolicyRule> deanonymization = default)
     {
         Obligations = obligations.IsDefault ? [] : obligations;
+        Deanonymization = deanonymization.IsDefault ? [] : deanonymization;
         Version = version ?? throw new ArgumentNullException(nameof(version));
         Sha256 = sha256 ?? throw new ArgumentNullException(nameof(sha256));
         Rules = rules;
@@ -32,6 +33,20 @@ public sealed class PolicyBundle
 
     /// <summary>Gets the obligations (field and anonymization operators) that apply to released chunks.</summary>
     public ImmutableArray<Obligations.ObligationRule> Obligations { get; }
+
+    /// <summary>Gets the grants that let a caller restore pseudonymized values (conditions over principal and request).</summary>
+    public ImmutableArray<PolicyRule> Deanonymization { get; }
+
+    /// <summary>Returns the id of the grant that lets the caller de-anonymize (both principals, when delegated), or <see langword="null"/>.</summary>
+    /// <remarks>A grant that reads <c>resource.*</c> never matches: there is no resource when restoring an answer.</remarks>
+    public string? DeanonymizationGrant(CallerPrincipals caller, AttributeSet request)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        string? Grant(Principal principal) => Deanonymization
+            .FirstOrDefault(rule => PartialEvaluator.Evaluate(rule.Condition, PrincipalAttributes(principal), request) is ConstantFilter { Value: true })?.Id;
+        var subject = Grant(caller.Subject);
+        return subject is not null && (caller.Actor is null || Grant(caller.Actor) is not null) ? subject : null;
+    }
 
     /// <summary>Gets the label taxonomy the rules were typed with.</summary>
     public LabelTaxonomy Labels { get; }

@@ -54,8 +54,9 @@ public sealed class PolicyLoader
     /// <summary>The only file format version understood.</summary>
     public const string ApiVersion = "copilotguard/v1";
 
-    private static readonly ImmutableHashSet<string> FileKeys = ["apiVersion", "version", "description", "rules", "obligations"];
+    private static readonly ImmutableHashSet<string> FileKeys = ["apiVersion", "version", "description", "rules", "obligations", "deanonymization"];
     private static readonly ImmutableHashSet<string> RuleKeys = ["id", "effect", "description", "when"];
+    private static readonly ImmutableHashSet<string> DeanonymizationKeys = ["id", "description", "when"];
 
     private readonly LabelTaxonomy _labels;
     private readonly ExpressionParser _parser;
@@ -96,6 +97,7 @@ public sealed class PolicyLoader
         var errors = new List<PolicyError>();
         var rules = ImmutableArray.CreateBuilder<PolicyRule>();
         var obligations = ImmutableArray.CreateBuilder<Obligations.ObligationRule>();
+        var deanonymization = ImmutableArray.CreateBuilder<PolicyRule>();
         var versions = new SortedSet<string>(StringComparer.Ordinal);
         if (files.Count == 0)
         {
@@ -104,7 +106,7 @@ public sealed class PolicyLoader
 
         foreach (var (name, content) in files)
         {
-            LoadFile(name, content, rules, obligations, versions, errors);
+            LoadFile(name, content, rules, obligations, deanonymization, versions, errors);
         }
 
         foreach (var duplicate in rules.GroupBy(static rule => rule.Id, StringComparer.Ordinal).Where(static group => group.Count() > 1))
@@ -138,10 +140,10 @@ public sealed class PolicyLoader
             throw new PolicyValidationException(errors);
         }
 
-        return new PolicyBundle(versions.Count == 1 ? versions.Min! : "unversioned", Hash(files), rules.ToImmutable(), _labels, obligations.ToImmutable());
+        return new PolicyBundle(versions.Count == 1 ? versions.Min! : "unversioned", Hash(files), rules.ToImmutable(), _labels, obligations.ToImmutable(), deanonymization.ToImmutable());
     }
 
-    private void LoadFile(string name, string content, ImmutableArray<PolicyRule>.Builder rules, ImmutableArray<Obligations.ObligationRule>.Builder obligations, SortedSet<string> versions, List<PolicyError> errors)
+    private void LoadFile(string name, string content, ImmutableArray<PolicyRule>.Builder rules, ImmutableArray<Obligations.ObligationRule>.Builder obligations, ImmutableArray<PolicyRule>.Builder deanonymization, SortedSet<string> versions, List<PolicyError> errors)
     {
         var stream = new YamlStream();
         try
@@ -189,9 +191,39 @@ public sealed class PolicyLoader
             }
         }
 
+        if (root.Children.TryGetValue(new YamlScalarNode("deanonymization"), out var deanonymizationNode))
+        {
+            if (deanonymizationNode is YamlSequenceNode grants)
+            {
+                foreach (var grant in grants)
+                {
+                    if (grant is not YamlMappingNode grantMap || Scalar(grantMap, "id") is not { Length: > 0 } grantId)
+                    {
+                        errors.Add(new PolicyError(name, Line(grant), null, "each de-anonymization grant is a mapping with id and when"));
+                        continue;
+                    }
+
+                    ReportUnknownKeys(name, grantMap, DeanonymizationKeys, grantId, errors);
+                    try
+                    {
+                        var when = Scalar(grantMap, "when") ?? "false";
+                        deanonymization.Add(new PolicyRule(grantId, PolicyEffect.Allow, _parser.Parse(when), when, Scalar(grantMap, "description"), name, Line(grantMap)));
+                    }
+                    catch (PolicySyntaxException exception)
+                    {
+                        errors.Add(new PolicyError(name, Line(grantMap), grantId, $"in 'when' {exception.Message}"));
+                    }
+                }
+            }
+            else
+            {
+                errors.Add(new PolicyError(name, Line(deanonymizationNode), null, "deanonymization must be a list of {id, when}"));
+            }
+        }
+
         if (!root.Children.TryGetValue(new YamlScalarNode("rules"), out var rulesNode))
         {
-            if (!root.Children.ContainsKey(new YamlScalarNode("obligations")))
+            if (!root.Children.ContainsKey(new YamlScalarNode("obligations")) && !root.Children.ContainsKey(new YamlScalarNode("deanonymization")))
             {
                 errors.Add(new PolicyError(name, Line(root), null, "a policy file needs rules or obligations"));
             }

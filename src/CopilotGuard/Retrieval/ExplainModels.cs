@@ -39,3 +39,19 @@ public sealed record ChunkExplanation(
     PolicyExplanation? Details,
     ImmutableDictionary<string, string> Filters,
     Chunk? Chunk);
+
+/// <summary>A request to restore pseudonymized values in a text for the caller's own conversation.</summary>
+/// <param name="Caller">The authenticated caller.</param>
+/// <param name="ConversationId">The conversation whose pseudonyms to restore.</param>
+/// <param name="Text">The text, e.g. a model's answer with &lt;PERSON_1&gt; placeholders.</param>
+public sealed record DeanonymizeRequest(CallerIdentity Caller, string ConversationId, string Text);
+
+/// <summary>The restored text and how many pseudonyms were replaced.</summary>
+public sealed record DeanonymizeResult(string Text, int Restored);
+
+/// <summary>The outcome of a label change.</summary>
+/// <param name="DocumentId">The document.</param>
+/// <param name="Previous">The labels its chunks had.</param>
+/// <param name="Label">The new label.</param>
+/// <param name="Chunks">How many chunks were relabelled.</param>
+public sealed record LabelChange(string DocumentId, IReadOnlyList<string> Previous, string Label, int Chunks);

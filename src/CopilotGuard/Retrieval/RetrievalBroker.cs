@@ -171,7 +171,7 @@ public sealed partial class RetrievalBroker
 
         var recordId = "rcpt_" + Guid.CreateVersion7().ToString("N");
         var beforeRelease = _time.GetTimestamp();
-        var plan = _releaser.Plan(_policy, caller, RequestAttributes(request.Purpose, request.Destination), residual, request.ConversationId ?? recordId);
+        var plan = _releaser.Plan(_policy, caller, RequestAttributes(request.Purpose, request.Destination), residual, ConversationKey(caller, request.ConversationId ?? recordId));
         var released = accepted.Select(scored => (scored, plan.Release(scored.Chunk))).ToList();
         postFilterTicks += _time.GetTimestamp() - beforeRelease;
         var chunks = released.Select(static r => new ScoredChunk(r.Item2.Chunk, r.scored.Score)).ToImmutableArray();
@@ -303,6 +303,113 @@ public sealed partial class RetrievalBroker
     }
 
     private double Milliseconds(long from, long to) => _time.GetElapsedTime(from, to).TotalMilliseconds;
+
+    /// <summary>Restores pseudonymized values in a text (e.g. a model's answer) for the caller's own conversation.</summary>
+    /// <remarks>Allowed only when a de-anonymization grant of the policy matches the caller (both principals, when an
+    /// agent acts for a user). Pseudonyms are scoped to the caller, so nobody can restore another caller's conversation.
+    /// Every attempt, granted or refused, is audited with the number of values restored (never the values).</remarks>
+    /// <exception cref="RetrievalException">The caller may not de-anonymize, the input is invalid, or the audit write failed.</exception>
+    public async Task<DeanonymizeResult> DeanonymizeAsync(DeanonymizeRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.ConversationId) || request.ConversationId.Length > 256)
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "conversationId is required and at most 256 characters long.");
+        }
+
+        if (request.Text is null || request.Text.Length > 1_000_000)
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "text is required and at most 1,000,000 characters long.");
+        }
+
+        var caller = await ResolveCallerAsync(request.Caller, cancellationToken).ConfigureAwait(false);
+        await CheckGatesAsync(caller, new AccessRequest("deanonymize", null, "internal"), cancellationToken).ConfigureAwait(false);
+        var grant = _policy.DeanonymizationGrant(caller, RequestAttributes(null, "internal"));
+        var anonymizer = _releaser.Anonymizer;
+        var restored = 0;
+        string? text = null;
+        if (grant is not null && anonymizer is not null)
+        {
+            var result = anonymizer.Deanonymize(request.Text, new Anonymization.AnonymizationPolicy { AllowDeanonymization = true }, new Anonymization.AnonymizationContext(ConversationKey(caller, request.ConversationId)));
+            (text, restored) = (result.Text, result.Restored);
+        }
+
+        await AppendAsync(new AuditRecord
+        {
+            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
+            Kind = "deanonymize",
+            Time = _time.GetUtcNow(),
+            SubjectId = caller.Subject.Id,
+            ActorId = caller.Actor?.Id,
+            Destination = "internal",
+            ConversationId = request.ConversationId,
+            PolicyVersion = _policy.Version,
+            PolicyHash = _policy.Sha256,
+            Decision = text is null ? "refused" : $"restored:{restored}",
+            Target = grant is null ? null : $"grant:{grant}",
+        }, cancellationToken).ConfigureAwait(false);
+
+        return text is null
+            ? throw new RetrievalException(RetrievalErrorKind.Forbidden, "The policy does not allow this caller to restore pseudonymized values.")
+            : new DeanonymizeResult(text, restored);
+    }
+
+    /// <summary>Changes the label of a document, for the data owner of its source; audited with the old and new label.</summary>
+    /// <remarks>The caller must be the document's owner (its <c>owner</c> attribute, set per source) or hold the
+    /// <c>data-owner</c> role with the source in <c>principal.ownedSources</c>. A caller who may not relabel a document
+    /// learns nothing about it (404 and 403 are not distinguished for documents the caller cannot see). The record is
+    /// written before the change, so no change is ever unaudited.</remarks>
+    /// <exception cref="RetrievalException">Unknown document, not the owner, unknown label, or the audit write failed.</exception>
+    public async Task<LabelChange> SetDocumentLabelAsync(CallerIdentity identity, string documentId, string labelName, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        if (string.IsNullOrWhiteSpace(documentId) || documentId.Length > 512)
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "The document id is required and at most 512 characters long.");
+        }
+
+        if (!_policy.Labels.TryGet(labelName ?? string.Empty, out var label))
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"Unknown sensitivity label '{labelName}'. Known labels: {string.Join(", ", _policy.Labels.Labels)}.");
+        }
+
+        var caller = await ResolveCallerAsync(identity, cancellationToken).ConfigureAwait(false);
+        if (caller.Actor is not null)
+        {
+            throw new RetrievalException(RetrievalErrorKind.Forbidden, "Labels are changed by data owners themselves, not by agents acting for them.");
+        }
+
+        await CheckGatesAsync(caller, new AccessRequest("label-change", null, "internal"), cancellationToken).ConfigureAwait(false);
+        var chunks = await _store.GetDocumentAsync(documentId, cancellationToken).ConfigureAwait(false);
+        if (chunks.Count == 0 || !chunks.All(chunk => OwnsSource(caller.Subject, chunk)))
+        {
+            throw new RetrievalException(RetrievalErrorKind.NotFound, $"No document '{documentId}' that you own was found.");
+        }
+
+        var previous = chunks.Select(static c => c.Label.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        await AppendAsync(new AuditRecord
+        {
+            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
+            Kind = "label-change",
+            Time = _time.GetUtcNow(),
+            SubjectId = caller.Subject.Id,
+            PolicyVersion = _policy.Version,
+            PolicyHash = _policy.Sha256,
+            Decision = $"{string.Join("|", previous)} -> {label.Name}",
+            Store = _store.Name,
+            Target = $"document:{documentId}",
+        }, cancellationToken).ConfigureAwait(false);
+        var changed = await _store.SetDocumentLabelAsync(documentId, label, cancellationToken).ConfigureAwait(false);
+        return new LabelChange(documentId, previous, label.Name, changed);
+    }
+
+    private static bool OwnsSource(Principal principal, Chunk chunk) =>
+        (chunk.Attributes.TryGet("owner", out var owners) && owners.Any(owner => owner.Kind == AttributeKind.String && owner.Text == principal.Id))
+        || (principal.Attributes.TryGet("roles", out var roles) && roles.Any(static r => r.Text == "data-owner")
+            && principal.Attributes.TryGet("ownedSources", out var sources) && sources.Any(s => s.Text == chunk.Source));
+
+    /// <summary>Scopes a conversation to its subject, so pseudonyms are never shared across callers.</summary>
+    private static string ConversationKey(CallerPrincipals caller, string conversationId) => $"{caller.Subject.Id}\u001f{conversationId}";
 
     private bool HasExplainRole(Principal principal) =>
         principal.Attributes.TryGet("roles", out var roles)

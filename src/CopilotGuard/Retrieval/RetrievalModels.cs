@@ -53,6 +53,9 @@ public enum RetrievalErrorKind
 
     /// <summary>The caller exceeded a rate limit; retry after <see cref="RetrievalException.RetryAfter"/>.</summary>
     RateLimited,
+
+    /// <summary>The thing asked about does not exist (or the caller may not know it exists).</summary>
+    NotFound,
 }
 
 /// <summary>Thrown when a retrieval is refused; the message is safe to show to the caller.</summary>
