@@ -44,6 +44,13 @@ public sealed class DependencyDirectionTests
     }
 
     [Fact]
+    public void Client_DependsOnNoProjectOfOurs_AndTheChatMiddlewareOnlyOnTheClient()
+    {
+        Assert.Empty(ProjectReferences(Load("src/CopilotGuard.Client/CopilotGuard.Client.csproj")));
+        Assert.Equal(["CopilotGuard.Client"], ProjectReferences(Load("src/CopilotGuard.Extensions.AI/CopilotGuard.Extensions.AI.csproj")));
+    }
+
+    [Fact]
     public void OnlyCompositionRoots_ReferenceTheEngineAndAConnectorTogether()
     {
         var roots = new HashSet<string>(StringComparer.Ordinal) { "CopilotGuard.Server", "CopilotGuard.Cli" };

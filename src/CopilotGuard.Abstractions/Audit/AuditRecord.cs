@@ -15,6 +15,12 @@ public sealed record AuditRecord
     /// <summary>Gets when the retrieval was decided.</summary>
     public required DateTimeOffset Time { get; init; }
 
+    /// <summary>Gets the tenant the record belongs to.</summary>
+    public string? Tenant { get; init; }
+
+    /// <summary>Gets the ids of the policy rules that took part in the decision (allow rules that could grant, deny rules that could deny).</summary>
+    public ImmutableArray<string> DecidingRules { get; init; } = [];
+
     /// <summary>Gets the subject principal id (the user the data is for).</summary>
     public required string SubjectId { get; init; }
 

@@ -52,7 +52,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     public SqliteAuditLog Audit { get; }
 
     /// <summary>Gets answer registration and the compliance queries over the audit log.</summary>
-    public AuditService AuditService => _auditService ??= new AuditService(Audit, Audit, Broker);
+    public AuditService AuditService => _auditService ??= new AuditService(Audit, Audit, Broker, gates: Broker.Gates);
 
     private AuditService? _auditService;
 

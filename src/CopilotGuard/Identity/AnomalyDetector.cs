@@ -102,20 +102,26 @@ public sealed class AnomalyOptions
     /// Highly Confidential 4.</summary>
     public IDictionary<string, double> LabelWeights { get; set; } = RateLimitOptions.DefaultLabelWeights();
 
-    /// <summary>Gets or sets the responses per severity. The default is Low: alert; Medium: alert and throttle;
-    /// High: alert and suspend.</summary>
-    public IDictionary<AnomalySeverity, IList<AnomalyResponse>> Responses { get; set; } = new Dictionary<AnomalySeverity, IList<AnomalyResponse>>
-    {
-        [AnomalySeverity.Low] = [AnomalyResponse.Alert],
-        [AnomalySeverity.Medium] = [AnomalyResponse.Alert, AnomalyResponse.Throttle],
-        [AnomalySeverity.High] = [AnomalyResponse.Alert, AnomalyResponse.Suspend],
-    };
+    /// <summary>Gets or sets the responses per severity; a severity not listed keeps its default. The defaults are
+    /// Low and Medium: alert; High: alert and throttle. Automatic suspension is opt-in (e.g. <c>Responses:High:0=Alert</c>
+    /// and <c>Responses:High:1=Suspend</c>), because only an administrator lifts it.</summary>
+    public IDictionary<AnomalySeverity, IList<AnomalyResponse>> Responses { get; set; } = new Dictionary<AnomalySeverity, IList<AnomalyResponse>>();
 
     /// <summary>Gets or sets how long a throttle lasts. The default is 15 minutes.</summary>
     public TimeSpan ThrottleDuration { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Gets or sets how long a principal must declare a specific purpose. The default is one hour.</summary>
     public TimeSpan NarrowPurposeDuration { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Gets the responses configured for a severity, or its default.</summary>
+    public IReadOnlyList<AnomalyResponse> ResponsesFor(AnomalySeverity severity) =>
+        Responses.TryGetValue(severity, out var configured) ? [.. configured.Distinct()]
+        : severity switch
+        {
+            AnomalySeverity.High => [AnomalyResponse.Alert, AnomalyResponse.Throttle],
+            AnomalySeverity.None => [],
+            _ => [AnomalyResponse.Alert],
+        };
 
     /// <summary>Gets or sets purposes that count as not specific. The default is <c>general</c> and <c>any</c>.</summary>
     public IList<string> BroadPurposes { get; set; } = ["general", "any"];

@@ -42,7 +42,7 @@ public static class AnomalyReplay
             {
                 foreach (var finding in detector.Observe(observation))
                 {
-                    yield return new ReplayedFinding(record, finding, options.Responses.TryGetValue(finding.Severity, out var responses) ? [.. responses] : []);
+                    yield return new ReplayedFinding(record, finding, options.ResponsesFor(finding.Severity));
                 }
             }
         }

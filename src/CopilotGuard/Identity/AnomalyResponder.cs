@@ -193,7 +193,7 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
 
     private async Task RespondAsync(AnomalyFinding worst, IReadOnlyList<AnomalyFinding> findings, CancellationToken cancellationToken)
     {
-        var responses = _detector.Options.Responses.TryGetValue(worst.Severity, out var configured) ? configured : [];
+        var responses = _detector.Options.ResponsesFor(worst.Severity);
         var now = _time.GetUtcNow();
         foreach (var finding in findings)
         {
@@ -202,7 +202,7 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
 
         var summary = string.Join("; ", findings.Select(static f => $"{f.Severity}: {f.Detail}"));
         LogAnomaly(_logger, worst.PrincipalId, worst.Severity, string.Join(",", responses), summary);
-        foreach (var response in responses.Distinct())
+        foreach (var response in responses)
         {
             switch (response)
             {

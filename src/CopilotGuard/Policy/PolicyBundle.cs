@@ -64,6 +64,37 @@ public sealed class PolicyBundle
         return caller.Actor is null ? subject : Filters.And(subject, Decide(caller.Actor, request));
     }
 
+    /// <summary>Reduces the bundle for a caller and names the rules that took part: allow rules that can still grant,
+    /// and deny rules that can still deny, for either principal.</summary>
+    public FilterNode Decide(CallerPrincipals caller, AttributeSet request, out ImmutableArray<string> decidingRules)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(request);
+        var ids = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var principal in caller.Actor is null ? [caller.Subject] : new[] { caller.Subject, caller.Actor })
+        {
+            var attributes = PrincipalAttributes(principal);
+            foreach (var rule in AllowRules)
+            {
+                if (PartialEvaluator.Evaluate(rule.Condition, attributes, request) is not ConstantFilter { Value: false })
+                {
+                    ids.Add(rule.Id);
+                }
+            }
+
+            foreach (var rule in DenyRules)
+            {
+                if (PartialEvaluator.Evaluate(rule.Condition, attributes, request, negate: true) is not ConstantFilter { Value: true })
+                {
+                    ids.Add(rule.Id);
+                }
+            }
+        }
+
+        decidingRules = [.. ids];
+        return Decide(caller, request);
+    }
+
     /// <summary>Reduces the bundle to the residual filter for one principal.</summary>
     public FilterNode Decide(Principal principal, AttributeSet request)
     {

@@ -64,6 +64,12 @@ public sealed partial class RetrievalBroker
     /// <summary>Gets the policy bundle the broker decides with.</summary>
     public PolicyBundle Policy => _policy;
 
+    /// <summary>Gets the checks every request passes first (kill switch, rate limits, anomaly responses), for other services to share.</summary>
+    public IReadOnlyList<IAccessGate> Gates => _gates;
+
+    /// <summary>Gets the tenant recorded in every audit record.</summary>
+    public string Tenant => _options.Tenant;
+
     /// <summary>Resolves the caller's principals, failing closed on unknown principals or unreachable entitlements.</summary>
     /// <exception cref="RetrievalException">The caller or its agent is unknown, or entitlements are unavailable.</exception>
     public async Task<CallerPrincipals> ResolveCallerAsync(CallerIdentity caller, CancellationToken cancellationToken)
@@ -113,7 +119,7 @@ public sealed partial class RetrievalBroker
         var destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination;
         await CheckGatesAsync(caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
         var resolved = _time.GetTimestamp();
-        var residual = _policy.Decide(caller, RequestAttributes(request.Purpose, request.Destination));
+        var residual = _policy.Decide(caller, RequestAttributes(request.Purpose, request.Destination), out var decidingRules);
         var (pushed, exact, isExact) = Filters.Split(residual, _store.Capabilities);
         var decided = _time.GetTimestamp();
         long embedded = decided, storeTicks = 0, postFilterTicks = 0;
@@ -179,6 +185,8 @@ public sealed partial class RetrievalBroker
         {
             RecordId = recordId,
             Kind = "retrieval",
+            Tenant = _options.Tenant,
+            DecidingRules = decidingRules,
             Time = _time.GetUtcNow(),
             SubjectId = caller.Subject.Id,
             ActorId = caller.Actor?.Id,
@@ -265,6 +273,7 @@ public sealed partial class RetrievalBroker
         {
             RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
             Kind = "policy-explain",
+            Tenant = _options.Tenant,
             Time = _time.GetUtcNow(),
             SubjectId = requester.Subject.Id,
             ActorId = requester.Actor?.Id,
@@ -338,6 +347,7 @@ public sealed partial class RetrievalBroker
         {
             RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
             Kind = "deanonymize",
+            Tenant = _options.Tenant,
             Time = _time.GetUtcNow(),
             SubjectId = caller.Subject.Id,
             ActorId = caller.Actor?.Id,
@@ -391,6 +401,7 @@ public sealed partial class RetrievalBroker
         {
             RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
             Kind = "label-change",
+            Tenant = _options.Tenant,
             Time = _time.GetUtcNow(),
             SubjectId = caller.Subject.Id,
             PolicyVersion = _policy.Version,

@@ -21,4 +21,8 @@ public sealed class RetrievalBrokerOptions
     /// <summary>Gets or sets the roles (values of <c>principal.roles</c>) that may explain other principals' views.
     /// The default is <c>security-admin</c> and <c>compliance-officer</c>.</summary>
     public IList<string> ExplainRoles { get; set; } = ["security-admin", "compliance-officer"];
+
+    /// <summary>Gets or sets the tenant recorded in audit records. The default is <c>default</c>.</summary>
+    [Required]
+    public string Tenant { get; set; } = "default";
 }

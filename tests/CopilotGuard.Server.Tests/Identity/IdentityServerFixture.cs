@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace CopilotGuard.Server.Tests.Identity;
 
 /// <summary>Runs the real server over its own data folder with tight limits: <c>frank</c> may make 3 requests per
-/// window, the anomaly cold-start baseline is small so a burst of Highly Confidential chunks is High, and the
+/// window, the anomaly cold-start baseline is small so a burst of Highly Confidential chunks is High (which suspends), and the
 /// directory has an agent (<c>rogue-agent</c>) that is not in the agent registry.</summary>
 public sealed class IdentityServerFixture : IAsyncLifetime
 {
@@ -43,6 +43,8 @@ public sealed class IdentityServerFixture : IAsyncLifetime
             "--CopilotGuard:RateLimits:Overrides:frank:RequestsPerWindow=3",
             "--CopilotGuard:RateLimits:Overrides:frank:ChunkWeightPerWindow=100000",
             "--CopilotGuard:Anomaly:MinimumVolume=20",
+            "--CopilotGuard:Anomaly:Responses:High:0=Alert",
+            "--CopilotGuard:Anomaly:Responses:High:1=Suspend",
             "--CopilotGuard:Anomaly:ColdStart:requests:Mean=5",
             "--CopilotGuard:Anomaly:ColdStart:requests:Deviation=2",
             "--CopilotGuard:Anomaly:ColdStart:chunks:Mean=10",

@@ -87,7 +87,10 @@ public sealed class AnomalyDetectorTests
     [Fact]
     public async Task OnRecordedAsync_HighAnomaly_AlertsAndSuspendsThroughTheKillSwitch()
     {
-        var (responder, store, audit) = CreateResponder(new AnomalyOptions());
+        var (responder, store, audit) = CreateResponder(new AnomalyOptions
+        {
+            Responses = new Dictionary<AnomalySeverity, IList<AnomalyResponse>> { [AnomalySeverity.High] = [AnomalyResponse.Alert, AnomalyResponse.Suspend] },
+        });
         var mallory = new CallerPrincipals(People.User("mallory", "Finance"));
         for (var i = 0; i < 10; i++)
         {

@@ -26,7 +26,7 @@ public sealed class AnomalyReplayTests
 
         var worst = findings.MaxBy(static f => f.Finding.Severity)!;
         Assert.Equal(AnomalySeverity.High, worst.Finding.Severity);
-        Assert.Equal([AnomalyResponse.Alert, AnomalyResponse.Suspend], worst.Responses);
+        Assert.Equal([AnomalyResponse.Alert, AnomalyResponse.Throttle], worst.Responses);
         Assert.All(findings, static f => Assert.Equal("paul", f.Finding.PrincipalId));
     }
 }
