@@ -22,6 +22,21 @@ if (args.Length > 0 && args[0] == "--audit-quick")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--pipeline")
+{
+    // Per-retrieval p50/p95/p99 of the in-process broker; optional seconds per row (default 3).
+    await PipelineLatencyRun.RunAsync(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3).ConfigureAwait(false);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "--scaling")
+{
+    // Corpus sizes (comma-separated, default 1000,10000; add 100000 explicitly) and retrievals per row (default 40).
+    var sizes = args.Length > 1 ? args[1].Split(',').Select(static s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : [1_000, 10_000];
+    await ScalingRun.RunAsync(sizes, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 40).ConfigureAwait(false);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--quick")
 {
     // A Stopwatch run for a quick look; the BenchmarkDotNet run is the reference.

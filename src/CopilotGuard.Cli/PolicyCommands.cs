@@ -16,7 +16,11 @@ internal static class PolicyCommands
     /// <summary>What each store can run natively, by the names <c>policy check --store</c> accepts.</summary>
     private static readonly Dictionary<string, FilterCapabilities> StoreCapabilities = new(StringComparer.OrdinalIgnoreCase)
     {
+        // Mirrors each connector's Capabilities (the CLI does not reference every connector):
+        // Azure AI Search's OData has no ordinal string prefix, so startsWith stays a post-filter there.
         ["sqlite"] = FilterCapabilities.All,
+        ["postgresql"] = FilterCapabilities.All,
+        ["azure-ai-search"] = FilterCapabilities.All & ~FilterCapabilities.StartsWith,
         ["memory"] = FilterCapabilities.All,
     };
 

@@ -73,6 +73,7 @@ public static class CopilotGuardServer
         app.MapDocumentsApi();
         app.MapAdminApi();
         app.MapAuditApi();
+        app.MapConsole();
         app.Lifetime.ApplicationStopped.Register(() => runtime.DisposeAsync().AsTask().GetAwaiter().GetResult());
         return app;
     }

@@ -202,35 +202,55 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
 
         var summary = string.Join("; ", findings.Select(static f => $"{f.Severity}: {f.Detail}"));
         LogAnomaly(_logger, worst.PrincipalId, worst.Severity, string.Join(",", responses), summary);
-        foreach (var response in responses)
+        // Protective responses first, so a failing audit write never leaves a principal unthrottled or unsuspended;
+        // every response is attempted and the first failure is reported afterwards.
+        Exception? failure = null;
+        foreach (var response in responses.OrderBy(static r => r switch { AnomalyResponse.Alert => 3, AnomalyResponse.Suspend => 2, _ => 1 }))
         {
-            switch (response)
+            try
             {
-                case AnomalyResponse.Alert:
-                    await _audit.AppendAsync(
-                        new AuditRecord
-                        {
-                            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
-                            Kind = AlertKind,
-                            Time = now,
-                            SubjectId = worst.PrincipalId,
-                            PolicyVersion = _policy.Version,
-                            PolicyHash = _policy.Sha256,
-                            Decision = worst.Severity.ToString().ToLowerInvariant(),
-                            Target = $"principal:{worst.PrincipalId} metric:{worst.Metric} baseline:{worst.Baseline} responses:{string.Join(",", responses).ToLowerInvariant()}",
-                        },
-                        cancellationToken).ConfigureAwait(false);
-                    break;
-                case AnomalyResponse.Throttle:
-                    _throttledUntil[worst.PrincipalId] = now + _detector.Options.ThrottleDuration;
-                    break;
-                case AnomalyResponse.RequireNarrowerPurpose:
-                    _narrowUntil[worst.PrincipalId] = now + _detector.Options.NarrowPurposeDuration;
-                    break;
-                case AnomalyResponse.Suspend:
-                    await _killSwitch.SuspendAsync(worst.PrincipalId, $"automatic suspension after a {worst.Severity.ToString().ToLowerInvariant()} anomaly ({worst.Metric})", SystemActor, cancellationToken).ConfigureAwait(false);
-                    break;
+                await RespondAsync(response, worst, responses, now, cancellationToken).ConfigureAwait(false);
             }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                failure ??= exception;
+            }
+        }
+
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    private async Task RespondAsync(AnomalyResponse response, AnomalyFinding worst, IReadOnlyList<AnomalyResponse> responses, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        switch (response)
+        {
+            case AnomalyResponse.Alert:
+                await _audit.AppendAsync(
+                    new AuditRecord
+                    {
+                        RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
+                        Kind = AlertKind,
+                        Time = now,
+                        SubjectId = worst.PrincipalId,
+                        PolicyVersion = _policy.Version,
+                        PolicyHash = _policy.Sha256,
+                        Decision = worst.Severity.ToString().ToLowerInvariant(),
+                        Target = $"principal:{worst.PrincipalId} metric:{worst.Metric} baseline:{worst.Baseline} responses:{string.Join(",", responses).ToLowerInvariant()}",
+                    },
+                    cancellationToken).ConfigureAwait(false);
+                break;
+            case AnomalyResponse.Throttle:
+                _throttledUntil[worst.PrincipalId] = now + _detector.Options.ThrottleDuration;
+                break;
+            case AnomalyResponse.RequireNarrowerPurpose:
+                _narrowUntil[worst.PrincipalId] = now + _detector.Options.NarrowPurposeDuration;
+                break;
+            case AnomalyResponse.Suspend:
+                await _killSwitch.SuspendAsync(worst.PrincipalId, $"automatic suspension after a {worst.Severity.ToString().ToLowerInvariant()} anomaly ({worst.Metric})", SystemActor, cancellationToken).ConfigureAwait(false);
+                break;
         }
     }
 

@@ -199,6 +199,7 @@ public sealed partial class CorpusReader
         var schema = ParseMapping(schemaPath, await File.ReadAllTextAsync(schemaPath, cancellationToken).ConfigureAwait(false));
         var idField = Required(schemaPath, schema, "idField");
         var subjectField = Scalar(schema, "subjectField");
+        var labelField = Scalar(schema, "labelField");
         var titleTemplate = Scalar(schema, "titleTemplate");
         var textTemplate = Required(schemaPath, schema, "textTemplate");
         if (!schema.Children.TryGetValue(new YamlScalarNode("fields"), out var fieldsNode) || fieldsNode is not YamlSequenceNode fieldList)
@@ -211,6 +212,12 @@ public sealed partial class CorpusReader
         foreach (var field in fieldList.OfType<YamlMappingNode>())
         {
             var name = Required(schemaPath, field, "name");
+            if (name == labelField)
+            {
+                fields[name] = "string";
+                continue;
+            }
+
             var label = Label(schemaPath, Required(schemaPath, field, "label"));
             var type = Required(schemaPath, field, "type");
             if (type is not ("string" or "number" or "date" or "boolean"))
@@ -274,6 +281,16 @@ public sealed partial class CorpusReader
                 throw new IngestionException($"{rowsPath}:{lineNumber}: the id field '{idField}' must be a lowercase id");
             }
 
+            var rowLabel = defaultLabel;
+            if (labelField is not null && values.TryGetValue(labelField, out var labelValue))
+            {
+                // The row's own label (per-row labeling by the data owner); it is metadata, not a returned field.
+                rowLabel = labelValue.ValueKind == JsonValueKind.String
+                    ? Label($"{rowsPath}:{lineNumber}", labelValue.GetString()!)
+                    : throw new IngestionException($"{rowsPath}:{lineNumber}: the label field '{labelField}' must be a label name");
+                values.Remove(labelField);
+            }
+
             var documentId = $"{source}-{idValue.GetString()}";
             var attributes = Copy(common);
             var subjects = subjectField is not null && values.TryGetValue(subjectField, out var subject) && subject.ValueKind == JsonValueKind.String
@@ -284,7 +301,7 @@ public sealed partial class CorpusReader
                 Id = $"{documentId}#0",
                 DocumentId = documentId,
                 Source = source,
-                Label = defaultLabel,
+                Label = rowLabel,
                 Title = titleTemplate is null ? documentId : Render(titleTemplate, values),
                 Text = Render(textTemplate, values),
                 Attributes = attributes.Build(),

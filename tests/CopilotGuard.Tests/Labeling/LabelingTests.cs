@@ -95,3 +95,45 @@ public sealed class LabelingTests
         Assert.Throws<IngestionException>(() => reader.ReadDocument("doc-2.md", document.Replace("5f13", "ffff", StringComparison.Ordinal), "finance", labeling.Taxonomy.Get("General"), new AttributeSetBuilder()).ToList());
     }
 }
+
+public sealed class RowLabelTests
+{
+    [Fact]
+    public async Task ReadAsync_RowWithALabelField_GetsThatLabel_AndTheFieldIsNotReturned()
+    {
+        var folder = Directory.CreateTempSubdirectory("copilotguard-rows-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "source.yaml"), "source: deals\nlabel: General\n");
+            File.WriteAllText(Path.Combine(folder, "schema.yaml"), """
+                source: deals
+                idField: id
+                labelField: sensitivity
+                textTemplate: "Deal {id} worth {amount}"
+                fields:
+                  - { name: id, type: string, label: General }
+                  - { name: amount, type: number, label: Confidential }
+                  - { name: sensitivity, type: string, label: General }
+                """);
+            File.WriteAllText(Path.Combine(folder, "rows.jsonl"), """
+                {"id":"d-1","amount":10,"sensitivity":"Highly Confidential"}
+                {"id":"d-2","amount":20}
+                {"id":"d-3","amount":30,"sensitivity":"Top Secret"}
+                """);
+            var reader = new CorpusReader(LabelTaxonomy.Default);
+            var exception = await Assert.ThrowsAsync<IngestionException>(() => reader.ReadAsync(folder, CancellationToken.None));
+            Assert.Contains("rows.jsonl:3", exception.Message, StringComparison.Ordinal);
+            Assert.Contains("Top Secret", exception.Message, StringComparison.Ordinal);
+
+            File.WriteAllText(Path.Combine(folder, "rows.jsonl"), "{\"id\":\"d-1\",\"amount\":10,\"sensitivity\":\"Highly Confidential\"}\n{\"id\":\"d-2\",\"amount\":20}\n");
+            var chunks = await reader.ReadAsync(folder, CancellationToken.None);
+
+            Assert.Equal(["Highly Confidential", "General"], chunks.Select(static c => c.Label.Name));
+            Assert.All(chunks, static c => Assert.False(c.Fields!.ContainsKey("sensitivity")));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

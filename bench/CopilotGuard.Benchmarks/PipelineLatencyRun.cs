@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using System.Globalization;
+using CopilotGuard.Retrieval;
+
+namespace CopilotGuard.Benchmarks;
+
+/// <summary>Per-retrieval latency percentiles of the in-process broker (10 chunks of 1 KB, in-memory store and
+/// embedder), with in-memory or durable group-committed audit, at several concurrencies. BenchmarkDotNet reports
+/// means; the target is a p99, so this run times every operation.</summary>
+internal static class PipelineLatencyRun
+{
+    public static async Task RunAsync(double seconds)
+    {
+        Console.WriteLine($"Broker pipeline, 10 chunks of 1 KB, bob, internal destination; {seconds:F0} s per row after 1 s warm-up; {Environment.ProcessorCount} cores");
+        Console.WriteLine("| audit | callers | retrievals/s | p50 ms | p95 ms | p99 ms | broker-only p99 ms | allocated/retrieval |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var audit in new[] { "memory", "sqlite-group" })
+        {
+            foreach (var callers in new[] { 1, 4, 16, 64 })
+            {
+                using var fixture = new PipelineFixture(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), audit);
+                var request = PipelineFixture.BobRequest();
+                await Drive(fixture.Broker, request, callers, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                var allocated = GC.GetTotalAllocatedBytes(precise: true);
+                var sw = Stopwatch.StartNew();
+                var samples = await Drive(fixture.Broker, request, callers, TimeSpan.FromSeconds(seconds)).ConfigureAwait(false);
+                sw.Stop();
+                allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+                var total = samples.Select(static s => s.Total).Order().ToArray();
+                var brokerOnly = samples.Select(static s => s.Total - s.EmbedAndStore).Order().ToArray();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {audit} | {callers} | {samples.Count / sw.Elapsed.TotalSeconds:F0} | {Percentile(total, 0.50):F3} | {Percentile(total, 0.95):F3} | {Percentile(total, 0.99):F3} | {Percentile(brokerOnly, 0.99):F3} | {allocated / (double)samples.Count / 1024:F1} KB |"));
+            }
+        }
+    }
+
+    private static async Task<List<(double Total, double EmbedAndStore)>> Drive(RetrievalBroker broker, RetrievalRequest request, int callers, TimeSpan duration)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var perWorker = await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
+        {
+            var samples = new List<(double, double)>(4096);
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                var start = Stopwatch.GetTimestamp();
+                var result = await broker.RetrieveAsync(request, CancellationToken.None).ConfigureAwait(false);
+                var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                var timings = result.Record.Timings!;
+                samples.Add((elapsed, timings.Embedding + timings.Store));
+            }
+
+            return samples;
+        }))).ConfigureAwait(false);
+        return [.. perWorker.SelectMany(static s => s)];
+    }
+
+    public static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+}
