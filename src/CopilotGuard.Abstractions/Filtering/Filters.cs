@@ -6,78 +6,59 @@ namespace CopilotGuard.Filtering;
 public static class Filters
 {
     /// <summary>Returns the conjunction of the operands, folding constants and flattening nested ands.</summary>
-    public static FilterNode And(IEnumerable<FilterNode> operands)
-    {
-        ArgumentNullException.ThrowIfNull(operands);
-        var builder = ImmutableArray.CreateBuilder<FilterNode>();
-        foreach (var operand in operands)
-        {
-            switch (operand)
-            {
-                case ConstantFilter { Value: false }:
-                    return FilterNode.False;
-                case ConstantFilter { Value: true }:
-                    continue;
-                case AndFilter nested:
-                    builder.AddRange(nested.Operands);
-                    break;
-                default:
-                    if (!builder.Contains(operand))
-                    {
-                        builder.Add(operand);
-                    }
-
-                    break;
-            }
-        }
-
-        return builder.Count switch
-        {
-            0 => FilterNode.True,
-            1 => builder[0],
-            _ => new AndFilter(builder.ToImmutable()),
-        };
-    }
+    public static FilterNode And(IEnumerable<FilterNode> operands) =>
+        Combine(operands, absorbing: false, static nested => nested is AndFilter and ? and.Operands : default, static items => new AndFilter(items));
 
     /// <summary>Returns the conjunction of two operands.</summary>
     public static FilterNode And(FilterNode left, FilterNode right) => And([left, right]);
 
     /// <summary>Returns the disjunction of the operands, folding constants and flattening nested ors.</summary>
-    public static FilterNode Or(IEnumerable<FilterNode> operands)
+    public static FilterNode Or(IEnumerable<FilterNode> operands) =>
+        Combine(operands, absorbing: true, static nested => nested is OrFilter or ? or.Operands : default, static items => new OrFilter(items));
+
+    /// <summary>Returns the disjunction of two operands.</summary>
+    public static FilterNode Or(FilterNode left, FilterNode right) => Or([left, right]);
+
+    /// <summary>Builds an and (<paramref name="absorbing"/> false) or an or (true): the absorbing constant wins, the
+    /// identity constant is dropped, nested nodes of the same kind are flattened and repeated operands removed.</summary>
+    private static FilterNode Combine(
+        IEnumerable<FilterNode> operands,
+        bool absorbing,
+        Func<FilterNode, ImmutableArray<FilterNode>> nestedOperands,
+        Func<ImmutableArray<FilterNode>, FilterNode> create)
     {
         ArgumentNullException.ThrowIfNull(operands);
         var builder = ImmutableArray.CreateBuilder<FilterNode>();
         foreach (var operand in operands)
         {
-            switch (operand)
+            if (operand is ConstantFilter constant)
             {
-                case ConstantFilter { Value: true }:
-                    return FilterNode.True;
-                case ConstantFilter { Value: false }:
-                    continue;
-                case OrFilter nested:
-                    builder.AddRange(nested.Operands);
-                    break;
-                default:
-                    if (!builder.Contains(operand))
-                    {
-                        builder.Add(operand);
-                    }
+                if (constant.Value == absorbing)
+                {
+                    return constant;
+                }
 
-                    break;
+                continue;
+            }
+
+            var nested = nestedOperands(operand);
+            if (!nested.IsDefault)
+            {
+                builder.AddRange(nested);
+            }
+            else if (!builder.Contains(operand))
+            {
+                builder.Add(operand);
             }
         }
 
         return builder.Count switch
         {
-            0 => FilterNode.False,
+            0 => absorbing ? FilterNode.False : FilterNode.True,
             1 => builder[0],
-            _ => new OrFilter(builder.ToImmutable()),
+            _ => create(builder.ToImmutable()),
         };
     }
-
-    /// <summary>Returns the disjunction of two operands.</summary>
-    public static FilterNode Or(FilterNode left, FilterNode right) => Or([left, right]);
 
     /// <summary>Returns the negation of a leaf or constant, or pushes the negation inward (three-valued De Morgan).</summary>
     public static FilterNode Not(FilterNode operand) => ToNegationNormalForm(operand, negate: true);
