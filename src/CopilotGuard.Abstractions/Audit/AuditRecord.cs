@@ -96,6 +96,9 @@ public sealed record AuditedChunk
     /// <summary>Gets the document id.</summary>
     public required string DocumentId { get; init; }
 
+    /// <summary>Gets the source the document comes from.</summary>
+    public string? Source { get; init; }
+
     /// <summary>Gets the document version.</summary>
     public required int Version { get; init; }
 

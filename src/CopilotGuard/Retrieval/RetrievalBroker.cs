@@ -209,6 +209,7 @@ public sealed partial class RetrievalBroker
             {
                 ChunkId = pair.scored.Chunk.Id,
                 DocumentId = pair.scored.Chunk.DocumentId,
+                Source = pair.scored.Chunk.Source,
                 Version = pair.scored.Chunk.Version,
                 ContentSha256 = pair.scored.Chunk.ContentSha256,
                 Label = pair.scored.Chunk.Label.Name,
@@ -288,11 +289,34 @@ public sealed partial class RetrievalBroker
         return result;
     }
 
+    /// <summary>Runs every gate; a refusal is itself audited (kind <c>refused</c>) before it reaches the caller.</summary>
     private async ValueTask CheckGatesAsync(CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken)
     {
         foreach (var gate in _gates)
         {
-            await gate.CheckAsync(caller, request, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await gate.CheckAsync(caller, request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RetrievalException refusal) when (refusal.Kind is RetrievalErrorKind.Forbidden or RetrievalErrorKind.RateLimited)
+            {
+                await AppendAsync(new AuditRecord
+                {
+                    RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
+                    Kind = "refused",
+                    Tenant = _options.Tenant,
+                    Time = _time.GetUtcNow(),
+                    SubjectId = caller.Subject.Id,
+                    ActorId = caller.Actor?.Id,
+                    Purpose = request.Purpose,
+                    Destination = request.Destination,
+                    PolicyVersion = _policy.Version,
+                    PolicyHash = _policy.Sha256,
+                    Decision = refusal.Kind == RetrievalErrorKind.RateLimited ? "rate-limited" : "forbidden",
+                    Target = $"operation:{request.Operation} gate:{gate.GetType().Name}",
+                }, cancellationToken).ConfigureAwait(false);
+                throw;
+            }
         }
     }
 

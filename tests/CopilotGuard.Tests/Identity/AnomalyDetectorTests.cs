@@ -136,6 +136,29 @@ public sealed class AnomalyDetectorTests
         await responder.CheckAsync(erin, new AccessRequest("retrieve", null, "internal"), CancellationToken.None);
     }
 
+    [Fact]
+    public async Task OnRecordedAsync_AlertCannotBeWritten_StillThrottles()
+    {
+        var (responder, _, audit) = CreateResponder(new AnomalyOptions(), new ManualClock(Start));
+        var mallory = new CallerPrincipals(People.User("mallory", "Finance"));
+        audit.Fail = true;
+
+        for (var i = 0; i < 10; i++)
+        {
+            try
+            {
+                await responder.OnRecordedAsync(RateLimiterTests.Record("mallory", "Highly Confidential", 50, Start, $"r{i}"), mallory, CancellationToken.None);
+            }
+            catch (IOException)
+            {
+                // The audit log is down; the broker logs observer failures and goes on.
+            }
+        }
+
+        var throttled = await Assert.ThrowsAsync<RetrievalException>(async () => await responder.CheckAsync(mallory, new AccessRequest("retrieve", "x", "internal"), CancellationToken.None));
+        Assert.Equal(RetrievalErrorKind.RateLimited, throttled.Kind);
+    }
+
     private static (AnomalyResponder Responder, InMemoryPrincipalStateStore Store, InMemoryAuditLog Audit) CreateResponder(AnomalyOptions options, TimeProvider? clock = null)
     {
         var store = new InMemoryPrincipalStateStore();
