@@ -118,6 +118,7 @@ public sealed class ConsoleViewTests(ConsoleFixture fixture)
     {
         var page = await fixture.OpenConsoleAsync("cora", "integrity");
         await Expect(page.Locator("#integrity-result")).ToContainTextAsync("Latest signed checkpoint");
+        await Expect(page.Locator("#integrity-result")).ToContainTextAsync("tree size");
         await page.FocusAsync("#verify-now");
         await page.Keyboard.PressAsync("Enter");
         await Expect(page.Locator("#verify-status")).ToContainTextAsync("intact");

@@ -25,7 +25,16 @@ public sealed record Principal(string Id, PrincipalKind Kind, AttributeSet Attri
 /// <summary>The authenticated identities of one request, before entitlements are resolved.</summary>
 /// <param name="SubjectId">The user (or service) the request is for.</param>
 /// <param name="ActorId">The agent acting on behalf of <paramref name="SubjectId"/>, if any.</param>
-public sealed record CallerIdentity(string SubjectId, string? ActorId = null);
+public sealed record CallerIdentity(string SubjectId, string? ActorId = null)
+{
+    /// <summary>Gets entitlement attributes carried by the validated token for the subject (e.g. <c>groups</c>,
+    /// <c>roles</c>); the broker adds them to what the directory says. Empty when the token carries none.</summary>
+    public AttributeSet SubjectClaims { get; init; } = AttributeSet.Empty;
+
+    /// <summary>Returns whether two identities name the same subject and actor, whatever claims they carry.</summary>
+    public bool SamePrincipalsAs(CallerIdentity other) =>
+        other is not null && SubjectId == other.SubjectId && ActorId == other.ActorId;
+}
 
 /// <summary>The resolved principals of one request.</summary>
 /// <param name="Subject">The principal the data is for.</param>

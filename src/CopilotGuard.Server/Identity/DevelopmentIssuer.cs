@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
+using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
 using CopilotGuard.Server.Hosting;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -61,11 +62,16 @@ public sealed class DevelopmentIssuer
     };
 
     /// <summary>Mints a token for a user, optionally with an agent acting for it.</summary>
-    public string CreateToken(string subject, string? actor = null, TimeSpan? lifetime = null, DateTimeOffset? now = null)
+    public string CreateToken(string subject, string? actor = null, TimeSpan? lifetime = null, DateTimeOffset? now = null, IReadOnlyDictionary<string, string[]>? extraClaims = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
         var issuedAt = (now ?? DateTimeOffset.UtcNow).UtcDateTime;
         var claims = new Dictionary<string, object> { ["sub"] = subject };
+        foreach (var (name, values) in extraClaims ?? new Dictionary<string, string[]>())
+        {
+            claims[name] = values;
+        }
+
         if (actor is not null)
         {
             claims["act"] = new Dictionary<string, object> { ["sub"] = actor };
@@ -94,10 +100,20 @@ public sealed class DevelopmentIssuer
             return null;
         }
 
+        var claims = new AttributeSetBuilder();
+        foreach (var claim in user.Claims.Where(static c => c.Type is "groups" or "roles"))
+        {
+            if (!string.IsNullOrWhiteSpace(claim.Value) && claim.Value.Length <= 256)
+            {
+                claims.Add(claim.Type, claim.Value);
+            }
+        }
+
+        var subjectClaims = claims.Build();
         var act = user.FindFirst("act")?.Value;
         if (act is null)
         {
-            return new CallerIdentity(subject);
+            return new CallerIdentity(subject) { SubjectClaims = subjectClaims };
         }
 
         try
@@ -107,7 +123,7 @@ public sealed class DevelopmentIssuer
                    && document.RootElement.TryGetProperty("sub", out var actor)
                    && actor.ValueKind == JsonValueKind.String
                    && !string.IsNullOrWhiteSpace(actor.GetString())
-                ? new CallerIdentity(subject, actor.GetString())
+                ? new CallerIdentity(subject, actor.GetString()) { SubjectClaims = subjectClaims }
                 : null;
         }
         catch (JsonException)

@@ -77,6 +77,7 @@ public sealed partial class RetrievalBroker
         ArgumentNullException.ThrowIfNull(caller);
         var subject = await ResolveAsync(caller.SubjectId, cancellationToken).ConfigureAwait(false)
             ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Principal '{caller.SubjectId}' is not in the directory.");
+        subject = WithTokenClaims(subject, caller.SubjectClaims);
         if (subject.Kind == PrincipalKind.Agent && caller.ActorId is not null)
         {
             throw new RetrievalException(RetrievalErrorKind.Forbidden, "An agent cannot be the subject of a delegated request.");
@@ -94,6 +95,32 @@ public sealed partial class RetrievalBroker
         }
 
         return new CallerPrincipals(subject, actor);
+    }
+
+    /// <summary>Adds the token's entitlement claims (only the names in <see cref="RetrievalBrokerOptions.ClaimAttributes"/>)
+    /// to a principal resolved from the directory: the token provider composed with the directory provider.</summary>
+    /// <remarks>Claims only add values; they never remove what the directory grants, and never set id or kind.</remarks>
+    private Principal WithTokenClaims(Principal principal, AttributeSet claims)
+    {
+        if (claims.Count == 0)
+        {
+            return principal;
+        }
+
+        var attributes = principal.Attributes;
+        foreach (var (name, values) in claims)
+        {
+            if (!_options.ClaimAttributes.Contains(name, StringComparer.Ordinal) || name is "id" or "kind")
+            {
+                continue;
+            }
+
+            var merged = attributes.TryGet(name, out var existing) ? existing : [];
+            merged = [.. merged, .. values.Where(value => !merged.Any(m => m.Kind == value.Kind && m.ValueEquals(value)))];
+            attributes = attributes.With(name, merged);
+        }
+
+        return ReferenceEquals(attributes, principal.Attributes) ? principal : principal with { Attributes = attributes };
     }
 
     /// <summary>Builds the <c>request.*</c> attributes of a request.</summary>
@@ -249,12 +276,12 @@ public sealed partial class RetrievalBroker
         await CheckGatesAsync(requester, new AccessRequest("policy-explain", request.Purpose, string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination), cancellationToken).ConfigureAwait(false);
         var privileged = HasExplainRole(requester.Subject) && requester.Actor is null;
         var subjectIdentity = request.Subject ?? request.Requester;
-        if (subjectIdentity != request.Requester && !privileged)
+        if (!subjectIdentity.SamePrincipalsAs(request.Requester) && !privileged)
         {
             throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ExplainRoles)} may explain another principal's view.");
         }
 
-        var caller = subjectIdentity == request.Requester ? requester : await ResolveCallerAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
+        var caller = subjectIdentity.SamePrincipalsAs(request.Requester) ? requester : await ResolveCallerAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
         var requestAttributes = RequestAttributes(request.Purpose, request.Destination);
         var residual = _policy.Decide(caller, requestAttributes);
         var (pushed, _, _) = Filters.Split(residual, _store.Capabilities);

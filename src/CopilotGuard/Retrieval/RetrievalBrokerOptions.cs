@@ -25,4 +25,8 @@ public sealed class RetrievalBrokerOptions
     /// <summary>Gets or sets the tenant recorded in audit records. The default is <c>default</c>.</summary>
     [Required]
     public string Tenant { get; set; } = "default";
+
+    /// <summary>Gets or sets the token claims that add to a principal's directory attributes (the token-claims
+    /// entitlement provider). The default is <c>groups</c> and <c>roles</c>.</summary>
+    public IList<string> ClaimAttributes { get; set; } = ["groups", "roles"];
 }

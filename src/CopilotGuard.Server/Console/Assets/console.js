@@ -20,7 +20,7 @@
       else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
       else node.setAttribute(key, value === true ? '' : value);
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -32,14 +32,14 @@
     for (const [key, value] of Object.entries(attrs || {})) {
       if (value !== null && value !== undefined) node.setAttribute(key, String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
     return node;
   }
 
-  const fill = (target, ...children) => { const node = typeof target === 'string' ? $(target) : target; node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined)); return node; };
+  const fill = (target, ...children) => { const node = typeof target === 'string' ? $(target) : target; node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined)); return node; };
   const fmtTime = (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
   const short = (text, n) => (text && text.length > n ? text.slice(0, n - 1) + '…' : text || '');
   const code = (text) => el('code', { text: text ?? '' });
@@ -132,7 +132,7 @@
 
   const labelColor = (name) => (state.labels && state.labels.get(name) && state.labels.get(name).color) || '#777';
   const chip = (name) => el('span', { class: 'label-chip', bg: labelColor(name), text: name });
-  const sourceColor = (name) => PALETTE[Math.abs([...(name || '')].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7)) % PALETTE.length];
+  const sourceColor = (name) => (state.sources.includes(name) ? PALETTE[state.sources.indexOf(name) % PALETTE.length] : PALETTE[Math.abs([...(name || '')].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7)) % PALETTE.length]);
 
   // ---------- router ----------
   const VIEWS = ['trace', 'access', 'activity', 'integrity', 'labels'];
@@ -219,6 +219,7 @@
 
   // ---------- Answer trace ----------
   async function trace(id) {
+    fill('trace-summary'); fill('trace-graph'); fill('trace-details');
     await loadLabels();
     const result = await api('/v1/console/trace/' + encodeURIComponent(id));
     const answer = result.answer;
@@ -308,15 +309,15 @@
     const entities = (c) => (c.anonymizedEntities ? el('span', { class: 'tags' }, Object.entries(c.anonymizedEntities).map(([k, v]) => el('span', { text: `${k} × ${v}` }))) : '—');
     return el('article', { class: 'receipt', 'aria-label': 'Receipt ' + r.receiptId },
       el('h3', {}, 'Receipt ', code(r.receiptId), ` · ${r.kind} · #${r.sequence}`),
-      el('dl', { class: 'card' },
+      el('div', { class: 'card' }, el('dl', {},
         el('dt', { text: 'time' }), el('dd', { text: fmtTime(r.time) }),
         el('dt', { text: 'principal' }), el('dd', { text: r.principal + (r.agent ? ' via agent ' + r.agent : '') }),
         el('dt', { text: 'purpose / destination' }), el('dd', { text: `${r.purpose || '(none)'} → ${r.destination || '(undeclared)'}` }),
         el('dt', { text: 'policy version' }), el('dd', { text: r.policyVersion }),
         el('dt', { text: 'decision' }), el('dd', { text: r.decision }),
         el('dt', { text: 'deciding rules' }), el('dd', { class: 'tags' }, r.decidingRules.length ? r.decidingRules.map((x) => el('span', { text: x })) : '—'),
-        el('dt', { text: 'pushed filter' }), el('dd', {}, r.pushedFilter ? code(r.pushedFilter) : '—'),
-        el('dt', { text: 'post-filter drops' }), el('dd', { class: r.postFilterDrops.length ? 'bad' : null, text: r.postFilterDrops.length ? r.postFilterDrops.join(', ') + (r.pushdownExact ? ' (pushdown miss: security event)' : '') : 'none' })),
+        el('dt', { text: 'pushed filter' }), el('dd', {}, r.pushedFilter ? el('details', {}, el('summary', { text: `${r.pushedFilter.length} characters` }), code(r.pushedFilter)) : '—'),
+        el('dt', { text: 'post-filter drops' }), el('dd', { class: r.postFilterDrops.length ? 'bad' : null, text: r.postFilterDrops.length ? r.postFilterDrops.join(', ') + (r.pushdownExact ? ' (pushdown miss: security event)' : '') : 'none' }))),
       table(['chunk', 'document', 'source', 'label', 'score', 'cited', 'fields withheld', 'entities anonymized', 'subjects'], r.chunks.map((c) => {
         const doc = documents.get(c.documentId);
         return [code(c.id), (doc && doc.title ? doc.title + ' ' : '') + `(${c.documentId} v${c.version})`, doc ? doc.source : '(deleted)', chip(c.label), c.score.toFixed(3),
