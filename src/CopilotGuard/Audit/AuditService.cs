@@ -174,7 +174,10 @@ public sealed class AuditService
         return await AuditInclusionProof.BuildAsync(_reader, entry.Sequence, checkpoint, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task AuthorizeAsync(AuditRequester requester, string target, CancellationToken cancellationToken)
+    /// <summary>Audits and authorizes one compliance query about <paramref name="target"/>: the record is written first,
+    /// and only compliance officers acting without an agent pass. Other read models (the console) share this one check.</summary>
+    /// <exception cref="RetrievalException">The requester is refused, or the query could not be audited.</exception>
+    public async Task AuthorizeAsync(AuditRequester requester, string target, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
         if (requester.Caller is null)
@@ -202,7 +205,8 @@ public sealed class AuditService
     {
         foreach (var gate in _gates)
         {
-            await gate.CheckAsync(caller, new AccessRequest(operation, "compliance", "internal"), cancellationToken).ConfigureAwait(false);
+            // Registering an answer is not a data access for a purpose; only audit queries are done "for compliance".
+            await gate.CheckAsync(caller, new AccessRequest(operation, operation == "audit-query" ? "compliance" : null, "internal"), cancellationToken).ConfigureAwait(false);
         }
     }
 
