@@ -93,10 +93,31 @@ public static class FilterEvaluator
             ComparisonOperator.GreaterThanOrEqual => value.Number >= comparison.Value.Number,
             _ => false,
         },
-        InFilter @in => ContainsValue(@in.Values, value),
+        InFilter @in => @in.Values.Length > LinearScanLimit ? Lookup.GetValue(@in, static f => ValueLookup.Create(f.Values)).Contains(value) : ContainsValue(@in.Values, value),
         StartsWithFilter startsWith => value.Kind == AttributeKind.String && value.Text.StartsWith(startsWith.Prefix, StringComparison.Ordinal),
         _ => throw new ArgumentException($"{leaf.GetType().Name} is not a leaf.", nameof(leaf)),
     };
+
+    /// <summary>Lists longer than this are looked up through a hash set built once per filter node.</summary>
+    private const int LinearScanLimit = 16;
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<InFilter, ValueLookup> Lookup = new();
+
+    /// <summary>A set of list values under <see cref="AttributeValue.ValueEquals"/>: strings by ordinal text, the numeric kinds by number.</summary>
+    private sealed class ValueLookup
+    {
+        private readonly HashSet<string> _strings;
+        private readonly HashSet<double> _numbers;
+
+        private ValueLookup(HashSet<string> strings, HashSet<double> numbers) => (_strings, _numbers) = (strings, numbers);
+
+        public static ValueLookup Create(ImmutableArray<AttributeValue> values) =>
+            new(
+                [.. values.Where(static v => !v.IsNumeric).Select(static v => v.Text)],
+                [.. values.Where(static v => v.IsNumeric).Select(static v => v.Number)]);
+
+        public bool Contains(AttributeValue value) => value.IsNumeric ? _numbers.Contains(value.Number) : _strings.Contains(value.Text);
+    }
 
     private static bool ContainsValue(ImmutableArray<AttributeValue> candidates, AttributeValue value)
     {
