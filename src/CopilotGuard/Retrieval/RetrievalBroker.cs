@@ -140,8 +140,24 @@ public sealed partial class RetrievalBroker
     public async Task<RetrievalResult> RetrieveAsync(RetrievalRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        Validate(request);
+        using var activity = RetrievalTelemetry.Start(_store.Name);
         var started = _time.GetTimestamp();
+        try
+        {
+            var result = await RetrieveCoreAsync(request, started, cancellationToken).ConfigureAwait(false);
+            RetrievalTelemetry.Completed(activity, result.Record, _time.GetElapsedTime(started).TotalMilliseconds);
+            return result;
+        }
+        catch (RetrievalException refusal)
+        {
+            RetrievalTelemetry.Refused(activity, refusal.Kind);
+            throw;
+        }
+    }
+
+    private async Task<RetrievalResult> RetrieveCoreAsync(RetrievalRequest request, long started, CancellationToken cancellationToken)
+    {
+        Validate(request);
         var caller = await ResolveCallerAsync(request.Caller, cancellationToken).ConfigureAwait(false);
         var destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination;
         await CheckGatesAsync(caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
