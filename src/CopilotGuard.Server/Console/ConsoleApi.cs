@@ -65,8 +65,9 @@ public static class ConsoleApi
     public static async Task<JsonHttpResult<ConsoleLabelsResponse>> GetLabelsAsync(HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(runtime);
-        await ConsoleAccess.AuthorizeAsync(context, runtime, "labels", cancellationToken).ConfigureAwait(false);
-        var (counts, sources) = await Model(runtime).CountLabelsAsync(cancellationToken).ConfigureAwait(false);
+        var model = Model(runtime);
+        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, "labels", cancellationToken).ConfigureAwait(false);
+        var (counts, sources) = await model.CountLabelsAsync(cancellationToken, owned).ConfigureAwait(false);
         var taxonomy = runtime.Broker.Policy.Labels.Labels;
         var colors = taxonomy.ToDictionary(static l => l.Name, static l => l.Color, StringComparer.Ordinal);
         var labels = taxonomy.Select(l => new ConsoleLabel(
@@ -95,8 +96,9 @@ public static class ConsoleApi
             return BadRequest($"limit must be between 1 and {ConsoleReadModel.MaxLimit}.");
         }
 
-        await ConsoleAccess.AuthorizeAsync(context, runtime, $"documents label={Empty(label)} source={Empty(source)}", cancellationToken).ConfigureAwait(false);
-        var (documents, next) = await Model(runtime).ListDocumentsAsync(Empty(label), Empty(source), size, Empty(cursor), cancellationToken).ConfigureAwait(false);
+        var model = Model(runtime);
+        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, $"documents label={Empty(label)} source={Empty(source)}", cancellationToken).ConfigureAwait(false);
+        var (documents, next) = await model.ListDocumentsAsync(Empty(label), Empty(source), size, Empty(cursor), cancellationToken, owned).ConfigureAwait(false);
         return TypedResults.Json(new ConsoleDocumentsResponse([.. documents], next), ConsoleJsonContext.Default.ConsoleDocumentsResponse);
     }
 
@@ -115,10 +117,15 @@ public static class ConsoleApi
             return BadPage();
         }
 
-        await ConsoleAccess.AuthorizeAsync(context, runtime, "label-history:" + documentId, cancellationToken).ConfigureAwait(false);
         var model = Model(runtime);
-        var (changes, next) = await model.GetLabelHistoryAsync(documentId, size, after, cancellationToken).ConfigureAwait(false);
+        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, "label-history:" + documentId, cancellationToken).ConfigureAwait(false);
         var current = (await model.GetDocumentsAsync([documentId], cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+        if (owned is not null && (current is null || !owned.Contains(current.Source)))
+        {
+            throw new RetrievalException(RetrievalErrorKind.NotFound, $"No document '{documentId}' of a source you own was found.");
+        }
+
+        var (changes, next) = await model.GetLabelHistoryAsync(documentId, size, after, cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(new LabelHistoryResponse(documentId, current, [.. changes], Cursor(next)), ConsoleJsonContext.Default.LabelHistoryResponse);
     }
 

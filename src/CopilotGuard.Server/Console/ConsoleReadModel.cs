@@ -29,14 +29,37 @@ internal sealed class ConsoleReadModel(DataFolder data)
     private readonly string _audit = new SqliteConnectionStringBuilder { DataSource = data.AuditPath, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30 }.ToString();
     private readonly string _store = new SqliteConnectionStringBuilder { DataSource = data.StorePath, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30 }.ToString();
 
-    /// <summary>Counts the documents carrying each label, and lists the sources.</summary>
-    public async Task<(Dictionary<string, long> Documents, List<string> Sources)> CountLabelsAsync(CancellationToken cancellationToken)
+    /// <summary>Lists the sources whose chunks name the principal as their owner.</summary>
+    public async Task<List<string>> GetOwnedSourcesAsync(string principalId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(_store, cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT DISTINCT c.source FROM chunks c
+            WHERE EXISTS (SELECT 1 FROM chunk_attributes a WHERE a.chunk_rowid = c.rowid AND a.name = 'owner' AND a.kind = 0 AND a.text = $owner)
+            ORDER BY c.source
+            """;
+        command.Parameters.AddWithValue("$owner", principalId);
+        var sources = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            sources.Add(reader.GetString(0));
+        }
+
+        return sources;
+    }
+
+    /// <summary>Counts the documents carrying each label, and lists the sources (only <paramref name="onlySources"/>, when given).</summary>
+    public async Task<(Dictionary<string, long> Documents, List<string> Sources)> CountLabelsAsync(CancellationToken cancellationToken, IReadOnlySet<string>? onlySources = null)
     {
         await using var connection = await OpenAsync(_store, cancellationToken).ConfigureAwait(false);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        var sourceList = onlySources is null ? null : System.Text.Json.JsonSerializer.Serialize(onlySources);
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT label, count(DISTINCT document_id) FROM chunks GROUP BY label";
+            command.CommandText = "SELECT label, count(DISTINCT document_id) FROM chunks WHERE $sources IS NULL OR source IN (SELECT value FROM json_each($sources)) GROUP BY label";
+            command.Parameters.AddWithValue("$sources", (object?)sourceList ?? DBNull.Value);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -47,7 +70,8 @@ internal sealed class ConsoleReadModel(DataFolder data)
         var sources = new List<string>();
         await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT DISTINCT source FROM chunks ORDER BY source";
+            command.CommandText = "SELECT DISTINCT source FROM chunks WHERE $sources IS NULL OR source IN (SELECT value FROM json_each($sources)) ORDER BY source";
+            command.Parameters.AddWithValue("$sources", (object?)sourceList ?? DBNull.Value);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -59,7 +83,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
     }
 
     /// <summary>Lists documents by id, optionally only those with a chunk of a label or from a source.</summary>
-    public async Task<(List<ConsoleDocument> Documents, string? Next)> ListDocumentsAsync(string? label, string? source, int limit, string? afterDocumentId, CancellationToken cancellationToken)
+    public async Task<(List<ConsoleDocument> Documents, string? Next)> ListDocumentsAsync(string? label, string? source, int limit, string? afterDocumentId, CancellationToken cancellationToken, IReadOnlySet<string>? onlySources = null)
     {
         await using var connection = await OpenAsync(_store, cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
@@ -67,6 +91,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
             SELECT document_id, min(source), min(title), group_concat(DISTINCT label), max(version), count(*)
             FROM chunks
             WHERE document_id > $after AND ($source IS NULL OR source = $source)
+              AND ($sources IS NULL OR source IN (SELECT value FROM json_each($sources)))
             GROUP BY document_id
             HAVING $label IS NULL OR sum(label = $label) > 0
             ORDER BY document_id
@@ -76,6 +101,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
         command.Parameters.AddWithValue("$source", (object?)source ?? DBNull.Value);
         command.Parameters.AddWithValue("$label", (object?)label ?? DBNull.Value);
         command.Parameters.AddWithValue("$limit", limit + 1);
+        command.Parameters.AddWithValue("$sources", onlySources is null ? DBNull.Value : System.Text.Json.JsonSerializer.Serialize(onlySources));
         var documents = await ReadDocumentsAsync(command, cancellationToken).ConfigureAwait(false);
         if (documents.Count <= limit)
         {

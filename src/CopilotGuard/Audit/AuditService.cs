@@ -177,7 +177,15 @@ public sealed class AuditService
     /// <summary>Audits and authorizes one compliance query about <paramref name="target"/>: the record is written first,
     /// and only compliance officers acting without an agent pass. Other read models (the console) share this one check.</summary>
     /// <exception cref="RetrievalException">The requester is refused, or the query could not be audited.</exception>
-    public async Task AuthorizeAsync(AuditRequester requester, string target, CancellationToken cancellationToken)
+    public Task AuthorizeAsync(AuditRequester requester, string target, CancellationToken cancellationToken) =>
+        AuthorizeAsync(requester, target, alsoAllowed: null, cancellationToken);
+
+    /// <summary>Audits and authorizes one query, letting <paramref name="alsoAllowed"/> admit callers other than
+    /// compliance officers (for example data owners reading their own sources' labels).</summary>
+    /// <returns>True when the requester is a compliance officer (or the local operator); false when only
+    /// <paramref name="alsoAllowed"/> admitted it, so the caller must narrow what it returns.</returns>
+    /// <exception cref="RetrievalException">The requester is refused, or the query could not be audited.</exception>
+    public async Task<bool> AuthorizeAsync(AuditRequester requester, string target, Func<CallerPrincipals, bool>? alsoAllowed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
         if (requester.Caller is null)
@@ -188,17 +196,17 @@ public sealed class AuditService
             }
 
             await AppendAsync(NewRecord(AuditRecordKinds.AuditQuery, "aq_", requester.LocalOperator, null, requester.ClientAddress, "allowed") with { Target = target }, cancellationToken).ConfigureAwait(false);
-            return;
+            return true;
         }
 
         var principals = await _broker.ResolveCallerAsync(requester.Caller, cancellationToken).ConfigureAwait(false);
         await CheckGatesAsync(principals, "audit-query", cancellationToken).ConfigureAwait(false);
-        var allowed = IsCompliance(principals);
+        var compliance = IsCompliance(principals);
+        var allowed = compliance || (principals.Actor is null && alsoAllowed?.Invoke(principals) == true);
         await AppendAsync(NewRecord(AuditRecordKinds.AuditQuery, "aq_", principals, requester.ClientAddress, allowed ? "allowed" : "denied") with { Target = target }, cancellationToken).ConfigureAwait(false);
-        if (!allowed)
-        {
-            throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ComplianceRoles)}, acting without an agent, may query the audit log.");
-        }
+        return allowed
+            ? compliance
+            : throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ComplianceRoles)}, acting without an agent, may query the audit log{(alsoAllowed is null ? string.Empty : " (data owners: only the labels of their own sources)")}.");
     }
 
     private async ValueTask CheckGatesAsync(CallerPrincipals caller, string operation, CancellationToken cancellationToken)
