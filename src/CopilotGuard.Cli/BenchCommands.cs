@@ -62,9 +62,10 @@ internal static class BenchCommands
         var warmup = new Option<double>("--warmup") { Description = "Seconds of load before measuring (0 to 60).", DefaultValueFactory = _ => 3 };
         var top = new Option<int>("--top") { Description = "Chunks asked for per request.", DefaultValueFactory = _ => 5 };
         var noCache = new Option<bool>("--no-embedding-cache") { Description = "Embed every query (the default wiring); without it, query embeddings are cached by query text." };
+        var baseline = new Option<bool>("--baseline") { Description = "Afterwards, drive GET /healthz the same way for 5 s: the ceiling of HTTP and the load generator on this machine." };
         var command = new Command("load", "Start the server on a loopback port and drive POST /v1/retrieve with a mix of sample people and queries for a fixed time.")
         {
-            duration, concurrency, warmup, top, noCache,
+            duration, concurrency, warmup, top, noCache, baseline,
         };
         command.SetAction(async (parse, cancellationToken) => await CliApp.Guarded(async () =>
         {
@@ -73,7 +74,8 @@ internal static class BenchCommands
                 parse.GetValue(concurrency),
                 parse.GetValue(warmup),
                 parse.GetValue(top),
-                !parse.GetValue(noCache));
+                !parse.GetValue(noCache),
+                parse.GetValue(baseline));
             if (settings.Validate() is { } problem)
             {
                 await Console.Error.WriteLineAsync($"copilotguard: {problem}").ConfigureAwait(false);
@@ -160,7 +162,8 @@ internal static class BenchCommands
                 var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
                 var gen2 = GC.CollectionCount(2) - gen2Before;
                 var timed = await ReadTimingsAsync(runtime.Audit, audit!, samples, cancellationToken).ConfigureAwait(false);
-                return LoadReport.Create(settings, samples, timed, clock.Elapsed, allocated, gen2, cache is null ? null : (cache.Hits - hitsBefore, cache.Misses - missesBefore));
+                var report = LoadReport.Create(settings, samples, timed, clock.Elapsed, allocated, gen2, cache is null ? null : (cache.Hits - hitsBefore, cache.Misses - missesBefore));
+                return settings.Baseline ? report with { HealthzRequestsPerSecond = await BaselineAsync(client, settings.Concurrency, cancellationToken).ConfigureAwait(false) } : report;
             }
             finally
             {
@@ -186,6 +189,28 @@ internal static class BenchCommands
             },
             cancellationToken));
         return [.. (await Task.WhenAll(workers).ConfigureAwait(false)).SelectMany(static s => s)];
+    }
+
+    /// <summary>Drives the anonymous liveness route for 5 s: what HTTP and the load generator alone reach.</summary>
+    private static async Task<double> BaselineAsync(HttpClient client, int concurrency, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var deadline = Stopwatch.GetTimestamp() + 5 * Stopwatch.Frequency;
+        var counts = await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(
+            async () =>
+            {
+                var count = 0;
+                while (Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested)
+                {
+                    using var response = await client.GetAsync(new Uri("/healthz", UriKind.Relative), cancellationToken).ConfigureAwait(false);
+                    _ = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+                    count++;
+                }
+
+                return count;
+            },
+            cancellationToken))).ConfigureAwait(false);
+        return counts.Sum() / clock.Elapsed.TotalSeconds;
     }
 
     private static async Task<LoadSample> SendAsync(HttpClient client, LoadCall call, int index, int top, CancellationToken cancellationToken)
@@ -279,6 +304,11 @@ internal static class BenchCommands
 
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"Allocated {report.AllocatedBytesPerRequest / 1024.0:F1} KB per request (server and load generator, same process); {report.Gen2Collections} gen-2 collections. Stage timings from {report.TimedRequests:N0} audit receipts.");
+        if (report.HealthzRequestsPerSecond is { } healthz)
+        {
+            AnsiConsole.MarkupLine($"Baseline: GET /healthz with the same callers reached {healthz:F0} requests/s (HTTP and load generator alone).");
+        }
+
         if (report.CacheHits is not null)
         {
             AnsiConsole.MarkupLine($"Embedding cache: {report.CacheHits:N0} hits, {report.CacheMisses:N0} misses.");
@@ -301,7 +331,7 @@ internal static class BenchCommands
 
     private readonly record struct TimedSample(LoadSample Sample, StageTimings Timings, double AuditAppend);
 
-    private sealed record LoadSettings(double DurationSeconds, int Concurrency, double WarmupSeconds, int Top, bool EmbeddingCache)
+    private sealed record LoadSettings(double DurationSeconds, int Concurrency, double WarmupSeconds, int Top, bool EmbeddingCache, bool Baseline)
     {
         public string? Validate() =>
             DurationSeconds is < 1 or > MaxDurationSeconds ? $"--duration must be between 1 and {MaxDurationSeconds} seconds."
@@ -350,6 +380,8 @@ internal static class BenchCommands
         public required double AllocatedBytesPerRequest { get; init; }
 
         public required int Gen2Collections { get; init; }
+
+        public double? HealthzRequestsPerSecond { get; init; }
 
         public long? CacheHits { get; init; }
 

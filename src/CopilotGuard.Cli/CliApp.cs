@@ -187,7 +187,7 @@ public static class CliApp
         {
             return await action().ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or RetrievalException or FileNotFoundException or DirectoryNotFoundException)
+        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or RetrievalException or Anonymization.AnonymizationConfigurationException or FileNotFoundException or DirectoryNotFoundException)
         {
             await Console.Error.WriteLineAsync($"copilotguard: {exception.Message}").ConfigureAwait(false);
             return exception is RetrievalException { Kind: RetrievalErrorKind.Forbidden } ? 3 : 2;

@@ -136,8 +136,11 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
             .Select(static p => (p.DisplayName!, EntityTypes.Person, (string?)p.Id))
             .Concat((await SubjectNames.ReadFileAsync(data.SubjectNamesPath, cancellationToken).ConfigureAwait(false)).Select(static n => (n.Name, n.Type, n.SubjectId)));
+        IEntityRecognizer[] recognizers = File.Exists(data.RecognizersPath)
+            ? [DictionaryRecognizer.Create(names), await RecognizerFile.LoadAsync(data.RecognizersPath, cancellationToken).ConfigureAwait(false)]
+            : [DictionaryRecognizer.Create(names)];
         var anonymizer = new Anonymizer(
-            EntityAnalyzer.CreateDefault(DictionaryRecognizer.Create(names)),
+            EntityAnalyzer.CreateDefault(recognizers),
             new AnonymizerKeys(data.GetOrCreateSecret("anonymizer-hash.key"), data.GetOrCreateSecret("anonymizer-encryption.key")),
             new InMemoryPseudonymVault(data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24)));
         var releaser = new ChunkReleaser(anonymizer, data.GetOrCreateSecret("field-hash.key"));

@@ -28,6 +28,9 @@ public sealed class DataFolder
     /// <summary>Gets the label taxonomy and labeling rules file.</summary>
     public string LabelsPath => Path.Combine(Root, "labels.yaml");
 
+    /// <summary>Gets the optional custom recognizers file (regex + validator + context words), validated at start-up.</summary>
+    public string RecognizersPath => Path.Combine(Root, "recognizers.yaml");
+
     /// <summary>Gets the policy folder.</summary>
     public string PoliciesPath => Path.Combine(Root, "policies");
 
