@@ -273,8 +273,11 @@ internal static class BenchCommands
             .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
             .Select(static p => (p.DisplayName!, EntityTypes.Person, (string?)p.Id))
             .Concat(SubjectNames.ReadFileAsync(data.SubjectNamesPath, CancellationToken.None).GetAwaiter().GetResult().Select(static n => (n.Name, n.Type, n.SubjectId)));
+        IEntityRecognizer[] recognizers = File.Exists(data.RecognizersPath)
+            ? [DictionaryRecognizer.Create(names), RecognizerFile.LoadAsync(data.RecognizersPath, CancellationToken.None).GetAwaiter().GetResult()]
+            : [DictionaryRecognizer.Create(names)];
         var anonymizer = new Anonymizer(
-            EntityAnalyzer.CreateDefault(DictionaryRecognizer.Create(names)),
+            EntityAnalyzer.CreateDefault(recognizers),
             new AnonymizerKeys(data.GetOrCreateSecret("anonymizer-hash.key"), data.GetOrCreateSecret("anonymizer-encryption.key")),
             new InMemoryPseudonymVault(data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24)));
         return new RetrievalBroker(
