@@ -69,46 +69,51 @@ public sealed class PolicyBundle
     public FilterNode Decide(CallerPrincipals caller, AttributeSet request, out ImmutableArray<string> decidingRules)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        ArgumentNullException.ThrowIfNull(request);
         var ids = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var principal in caller.Actor is null ? [caller.Subject] : new[] { caller.Subject, caller.Actor })
-        {
-            var attributes = PrincipalAttributes(principal);
-            foreach (var rule in AllowRules)
-            {
-                if (PartialEvaluator.Evaluate(rule.Condition, attributes, request) is not ConstantFilter { Value: false })
-                {
-                    ids.Add(rule.Id);
-                }
-            }
-
-            foreach (var rule in DenyRules)
-            {
-                if (PartialEvaluator.Evaluate(rule.Condition, attributes, request, negate: true) is not ConstantFilter { Value: true })
-                {
-                    ids.Add(rule.Id);
-                }
-            }
-        }
-
+        var subject = Decide(caller.Subject, request, ids);
+        var residual = caller.Actor is null ? subject : Filters.And(subject, Decide(caller.Actor, request, ids));
         decidingRules = [.. ids];
-        return Decide(caller, request);
+        return residual;
     }
 
     /// <summary>Reduces the bundle to the residual filter for one principal.</summary>
-    public FilterNode Decide(Principal principal, AttributeSet request)
+    public FilterNode Decide(Principal principal, AttributeSet request) => Decide(principal, request, decidingRules: null);
+
+    /// <summary>Reduces the bundle for one principal, each rule evaluated once; collects the rules that took part when asked.</summary>
+    private FilterNode Decide(Principal principal, AttributeSet request, SortedSet<string>? decidingRules)
     {
         ArgumentNullException.ThrowIfNull(principal);
         ArgumentNullException.ThrowIfNull(request);
         var attributes = PrincipalAttributes(principal);
-        var allowed = Filters.Or(AllowRules.Select(rule => PartialEvaluator.Evaluate(rule.Condition, attributes, request)));
-        if (allowed is ConstantFilter { Value: false })
+        var grants = new List<FilterNode>(AllowRules.Length);
+        foreach (var rule in AllowRules)
+        {
+            var residual = PartialEvaluator.Evaluate(rule.Condition, attributes, request);
+            if (residual is not ConstantFilter { Value: false })
+            {
+                grants.Add(residual);
+                decidingRules?.Add(rule.Id);
+            }
+        }
+
+        var allowed = Filters.Or(grants);
+        if (allowed is ConstantFilter { Value: false } && decidingRules is null)
         {
             return allowed;
         }
 
-        var notDenied = Filters.And(DenyRules.Select(rule => PartialEvaluator.Evaluate(rule.Condition, attributes, request, negate: true)));
-        return Filters.And(allowed, notDenied);
+        var guards = new List<FilterNode>(DenyRules.Length);
+        foreach (var rule in DenyRules)
+        {
+            var notDenied = PartialEvaluator.Evaluate(rule.Condition, attributes, request, negate: true);
+            if (notDenied is not ConstantFilter { Value: true })
+            {
+                guards.Add(notDenied);
+                decidingRules?.Add(rule.Id);
+            }
+        }
+
+        return allowed is ConstantFilter { Value: false } ? allowed : Filters.And(allowed, Filters.And(guards));
     }
 
     /// <summary>Reduces one rule's condition (or, with <paramref name="negate"/>, its negation) for a principal and request.</summary>
