@@ -28,12 +28,12 @@ public class AuditBenchmarks
     public int Concurrency { get; set; }
 
     [GlobalSetup]
-    public void Setup()
+    public async Task Setup()
     {
         _folder = Directory.CreateTempSubdirectory("copilotguard-bench-").FullName;
         _signer = EcdsaAuditSigner.LoadOrCreate(Path.Combine(_folder, "audit-checkpoint.pem"));
         _log = new SqliteAuditLog(Path.Combine(_folder, "audit.db"), new SqliteAuditLogOptions { MaxBatchSize = MaxBatchSize }, _signer);
-        _log.InitializeAsync(CancellationToken.None).GetAwaiter().GetResult();
+        await _log.InitializeAsync(CancellationToken.None);
     }
 
     [GlobalCleanup]

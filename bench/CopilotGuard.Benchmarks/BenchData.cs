@@ -17,8 +17,8 @@ namespace CopilotGuard.Benchmarks;
 internal static class BenchData
 {
     private static readonly Lazy<string> s_samples = new(FindSamples);
-    private static readonly Lazy<LabelingPolicy> s_labeling = new(() => LabelFile.LoadAsync(Path.Combine(Samples, "labels.yaml"), CancellationToken.None).GetAwaiter().GetResult());
-    private static readonly Lazy<DirectoryFile> s_directory = new(() => DirectoryFile.LoadAsync(Path.Combine(Samples, "directory.yaml"), Labels, CancellationToken.None).GetAwaiter().GetResult());
+    private static readonly Lazy<LabelingPolicy> s_labeling = new(() => LabelFile.Parse("labels.yaml", File.ReadAllText(Path.Combine(Samples, "labels.yaml"))));
+    private static readonly Lazy<DirectoryFile> s_directory = new(() => DirectoryFile.Parse("directory.yaml", File.ReadAllText(Path.Combine(Samples, "directory.yaml")), Labels));
 
     /// <summary>Gets the repository's <c>samples</c> folder (found by walking up from the binaries, which BenchmarkDotNet moves).</summary>
     public static string Samples => s_samples.Value;
@@ -136,15 +136,22 @@ internal sealed class FixedEntitlements(IEnumerable<Principal> principals) : IEn
 /// <summary>An in-memory store over a fixed set of chunks: the shared evaluator as native filter and the testing kit's
 /// ranking, without the recording of <see cref="InMemoryChunkStore"/> (which keeps every filter it was asked and would
 /// grow without bound over millions of benchmark operations).</summary>
-internal sealed class FixedChunkStore(IReadOnlyList<StoredChunk> chunks) : IChunkStore
+internal sealed class FixedChunkStore(IReadOnlyList<StoredChunk> initial) : IChunkStore
 {
+    private volatile IReadOnlyList<StoredChunk> chunks = initial;
+
     public string Name => "memory";
 
     public FilterCapabilities Capabilities => FilterCapabilities.All;
 
     public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task UpsertAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task UpsertAsync(IReadOnlyList<StoredChunk> added, CancellationToken cancellationToken)
+    {
+        var ids = added.Select(static c => c.Chunk.Id).ToHashSet(StringComparer.Ordinal);
+        chunks = [.. chunks.Where(c => !ids.Contains(c.Chunk.Id)), .. added];
+        return Task.CompletedTask;
+    }
 
     public Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken)
     {

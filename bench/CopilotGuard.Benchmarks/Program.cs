@@ -8,7 +8,7 @@ if (args.Length > 0 && args[0] == "--audit-quick")
     foreach (var (batch, concurrency) in new[] { (1, 1), (1, 64), (512, 1), (512, 64) })
     {
         var bench = new AuditBenchmarks { MaxBatchSize = batch, Concurrency = concurrency };
-        bench.Setup();
+        await bench.Setup();
         var id = 0;
         await AuditBenchmarks.RunAsync(bench.Log, concurrency, 64, () => Interlocked.Increment(ref id));
         const int count = 2048;

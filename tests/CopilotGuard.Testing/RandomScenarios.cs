@@ -168,32 +168,6 @@ public sealed class RandomScenarios(int seed)
 
     public T Pick<T>(IReadOnlyList<T> items) => items[Random.Next(items.Count)];
 
-    /// <summary>Quotes a string as a policy literal, escaping backslashes, quotes and control characters.</summary>
-    public static string Quote(string value)
-    {
-        var builder = new StringBuilder("\"");
-        foreach (var c in value)
-        {
-            switch (c)
-            {
-                case '"' or '\\':
-                    builder.Append('\\').Append(c);
-                    break;
-                case '\n':
-                    builder.Append("\\n");
-                    break;
-                case '\t':
-                    builder.Append("\\t");
-                    break;
-                case < ' ':
-                    builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    break;
-                default:
-                    builder.Append(c);
-                    break;
-            }
-        }
-
-        return builder.Append('"').ToString();
-    }
+    /// <summary>Quotes a string as a policy literal (the formatter's one escaping method).</summary>
+    public static string Quote(string value) => FilterFormatter.Quote(value);
 }

@@ -113,6 +113,15 @@ public static class FilterFormatter
         }
     }
 
+    /// <summary>Quotes a string as a policy-language literal, escaping quotes, backslashes and control characters.</summary>
+    public static string Quote(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var builder = new StringBuilder(text.Length + 2);
+        WriteString(builder, text);
+        return builder.ToString();
+    }
+
     private static void WriteString(StringBuilder builder, string text)
     {
         builder.Append('"');

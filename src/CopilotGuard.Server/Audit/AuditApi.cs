@@ -208,7 +208,7 @@ public static class AuditApi
     private static string? Cursor(long? next) => next?.ToString(CultureInfo.InvariantCulture);
 
     private static ProblemHttpResult Unauthorized() =>
-        TypedResults.Problem("The token does not name a caller (sub) or has a malformed act claim.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+        DevelopmentIssuer.MissingCallerProblem();
 
     private static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");

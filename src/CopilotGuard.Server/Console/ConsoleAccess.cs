@@ -18,7 +18,7 @@ internal static class ConsoleAccess
     public static async Task<string> AuthorizeAsync(HttpContext context, CopilotGuardRuntime runtime, string target, CancellationToken cancellationToken)
     {
         var identity = DevelopmentIssuer.ReadCaller(context.User)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, "The token does not name a caller (sub) or has a malformed act claim.");
+            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
         await runtime.AuditService.AuthorizeAsync(new AuditRequester(identity, ClientAddress: context.Connection.RemoteIpAddress?.ToString()), "console:" + target, cancellationToken).ConfigureAwait(false);
         return identity.SubjectId;
     }
@@ -30,7 +30,7 @@ internal static class ConsoleAccess
     public static async Task<IReadOnlySet<string>?> AuthorizeLabelsAsync(HttpContext context, CopilotGuardRuntime runtime, ConsoleReadModel model, string target, CancellationToken cancellationToken)
     {
         var identity = DevelopmentIssuer.ReadCaller(context.User)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, "The token does not name a caller (sub) or has a malformed act claim.");
+            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
         var principals = await runtime.Broker.ResolveCallerAsync(identity, cancellationToken).ConfigureAwait(false);
         var owned = new HashSet<string>(await model.GetOwnedSourcesAsync(principals.Subject.Id, cancellationToken).ConfigureAwait(false), StringComparer.Ordinal);
         if (principals.Subject.Attributes.TryGet("roles", out var roles) && roles.Any(static r => r.Text == "data-owner")

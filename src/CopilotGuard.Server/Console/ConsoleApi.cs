@@ -275,7 +275,7 @@ public static class ConsoleApi
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(runtime);
         var caller = DevelopmentIssuer.ReadCaller(context.User)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, "The token does not name a caller (sub) or has a malformed act claim.");
+            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
         var requester = AuditRequester.Remote(caller, context.Connection.RemoteIpAddress?.ToString());
         TraceAnswer? answer = null;
         IReadOnlyList<AuditEntry> receipts;
@@ -322,7 +322,7 @@ public static class ConsoleApi
     private static async Task<JsonHttpResult<ConsoleVerification>> VerifyAsync(HttpContext context, CopilotGuardRuntime runtime, LastVerification verifications, CancellationToken cancellationToken)
     {
         var caller = DevelopmentIssuer.ReadCaller(context.User)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, "The token does not name a caller (sub) or has a malformed act claim.");
+            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
         var result = await runtime.AuditService.VerifyAsync(AuditRequester.Remote(caller, context.Connection.RemoteIpAddress?.ToString()), cancellationToken).ConfigureAwait(false);
         var verification = new ConsoleVerification(DateTimeOffset.UtcNow, caller.SubjectId, VerifyResponse.From(result));
         verifications.Current = verification;

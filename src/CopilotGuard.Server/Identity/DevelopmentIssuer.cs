@@ -89,6 +89,13 @@ public sealed class DevelopmentIssuer
         });
     }
 
+    /// <summary>The message for a validated token that names no usable caller.</summary>
+    public const string MissingCallerMessage = "The token does not name a caller (sub) or has a malformed act claim.";
+
+    /// <summary>Returns the 401 problem for a validated token that names no usable caller.</summary>
+    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult MissingCallerProblem() =>
+        TypedResults.Problem(MissingCallerMessage, statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+
     /// <summary>Reads the caller's identities from validated claims: <c>sub</c>, and <c>act.sub</c> when delegated.</summary>
     /// <returns>The identities, or <see langword="null"/> when the claims are not usable.</returns>
     public static CallerIdentity? ReadCaller(ClaimsPrincipal user)

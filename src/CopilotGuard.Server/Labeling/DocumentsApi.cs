@@ -30,7 +30,7 @@ public static class DocumentsApi
         var caller = DevelopmentIssuer.ReadCaller(context.User);
         if (caller is null)
         {
-            return TypedResults.Problem("The token does not name a caller (sub) or has a malformed act claim.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+            return DevelopmentIssuer.MissingCallerProblem();
         }
 
         var change = await broker.SetDocumentLabelAsync(caller, documentId, body?.Label ?? string.Empty, cancellationToken).ConfigureAwait(false);

@@ -32,7 +32,7 @@ public static class PolicyApi
         var caller = DevelopmentIssuer.ReadCaller(context.User);
         if (caller is null)
         {
-            return TypedResults.Problem("The token does not name a caller (sub) or has a malformed act claim.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+            return DevelopmentIssuer.MissingCallerProblem();
         }
 
         if (body is null)

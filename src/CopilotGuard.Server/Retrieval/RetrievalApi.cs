@@ -37,7 +37,7 @@ public static class RetrievalApi
         var caller = DevelopmentIssuer.ReadCaller(context.User);
         if (caller is null)
         {
-            return TypedResults.Problem("The token does not name a caller (sub) or has a malformed act claim.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+            return DevelopmentIssuer.MissingCallerProblem();
         }
 
         var result = await broker.DeanonymizeAsync(new DeanonymizeRequest(caller, body?.ConversationId ?? string.Empty, body?.Text!), cancellationToken).ConfigureAwait(false);
@@ -56,7 +56,7 @@ public static class RetrievalApi
         var caller = DevelopmentIssuer.ReadCaller(context.User);
         if (caller is null)
         {
-            return TypedResults.Problem("The token does not name a caller (sub) or has a malformed act claim.", statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
+            return DevelopmentIssuer.MissingCallerProblem();
         }
 
         if (body is null)

@@ -313,19 +313,10 @@ public sealed partial class RetrievalBroker
             ? new ChunkExplanation(request.ChunkId, visible, explanation?.Reason ?? "No chunk has this id.", _policy.Version, explanation, filters, privileged ? chunk : null)
             : new ChunkExplanation(request.ChunkId, false, "The chunk does not exist or is not visible to you.", _policy.Version, null, filters, null);
 
-        await AppendAsync(new AuditRecord
+        await AppendAsync(NewRecord("policy-explain", requester, visible ? "visible" : "hidden") with
         {
-            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
-            Kind = "policy-explain",
-            Tenant = _options.Tenant,
-            Time = _time.GetUtcNow(),
-            SubjectId = requester.Subject.Id,
-            ActorId = requester.Actor?.Id,
             Purpose = request.Purpose,
             Destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination,
-            PolicyVersion = _policy.Version,
-            PolicyHash = _policy.Sha256,
-            Decision = visible ? "visible" : "hidden",
             Store = _store.Name,
             Target = $"chunk:{request.ChunkId} as:{caller.Subject.Id}{(caller.Actor is null ? string.Empty : "+" + caller.Actor.Id)}",
         }, cancellationToken).ConfigureAwait(false);
@@ -343,19 +334,10 @@ public sealed partial class RetrievalBroker
             }
             catch (RetrievalException refusal) when (refusal.Kind is RetrievalErrorKind.Forbidden or RetrievalErrorKind.RateLimited)
             {
-                await AppendAsync(new AuditRecord
+                await AppendAsync(NewRecord("refused", caller, refusal.Kind == RetrievalErrorKind.RateLimited ? "rate-limited" : "forbidden") with
                 {
-                    RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
-                    Kind = "refused",
-                    Tenant = _options.Tenant,
-                    Time = _time.GetUtcNow(),
-                    SubjectId = caller.Subject.Id,
-                    ActorId = caller.Actor?.Id,
                     Purpose = request.Purpose,
                     Destination = request.Destination,
-                    PolicyVersion = _policy.Version,
-                    PolicyHash = _policy.Sha256,
-                    Decision = refusal.Kind == RetrievalErrorKind.RateLimited ? "rate-limited" : "forbidden",
                     Target = $"operation:{request.Operation} gate:{gate.GetType().Name}",
                 }, cancellationToken).ConfigureAwait(false);
                 throw;
@@ -410,19 +392,10 @@ public sealed partial class RetrievalBroker
             (text, restored) = (result.Text, result.Restored);
         }
 
-        await AppendAsync(new AuditRecord
+        await AppendAsync(NewRecord("deanonymize", caller, text is null ? "refused" : $"restored:{restored}") with
         {
-            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
-            Kind = "deanonymize",
-            Tenant = _options.Tenant,
-            Time = _time.GetUtcNow(),
-            SubjectId = caller.Subject.Id,
-            ActorId = caller.Actor?.Id,
             Destination = "internal",
             ConversationId = request.ConversationId,
-            PolicyVersion = _policy.Version,
-            PolicyHash = _policy.Sha256,
-            Decision = text is null ? "refused" : $"restored:{restored}",
             Target = grant is null ? null : $"grant:{grant}",
         }, cancellationToken).ConfigureAwait(false);
 
@@ -464,16 +437,8 @@ public sealed partial class RetrievalBroker
         }
 
         var previous = chunks.Select(static c => c.Label.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        await AppendAsync(new AuditRecord
+        await AppendAsync(NewRecord("label-change", caller, $"{string.Join("|", previous)} -> {label.Name}") with
         {
-            RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
-            Kind = "label-change",
-            Tenant = _options.Tenant,
-            Time = _time.GetUtcNow(),
-            SubjectId = caller.Subject.Id,
-            PolicyVersion = _policy.Version,
-            PolicyHash = _policy.Sha256,
-            Decision = $"{string.Join("|", previous)} -> {label.Name}",
             Store = _store.Name,
             Target = $"document:{documentId}",
         }, cancellationToken).ConfigureAwait(false);
@@ -485,6 +450,20 @@ public sealed partial class RetrievalBroker
         (chunk.Attributes.TryGet("owner", out var owners) && owners.Any(owner => owner.Kind == AttributeKind.String && owner.Text == principal.Id))
         || (principal.Attributes.TryGet("roles", out var roles) && roles.Any(static r => r.Text == "data-owner")
             && principal.Attributes.TryGet("ownedSources", out var sources) && sources.Any(s => s.Text == chunk.Source));
+
+    /// <summary>Starts an audit record of a kind for a caller under the current policy; callers add what is specific.</summary>
+    private AuditRecord NewRecord(string kind, CallerPrincipals caller, string decision) => new()
+    {
+        RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
+        Kind = kind,
+        Tenant = _options.Tenant,
+        Time = _time.GetUtcNow(),
+        SubjectId = caller.Subject.Id,
+        ActorId = caller.Actor?.Id,
+        PolicyVersion = _policy.Version,
+        PolicyHash = _policy.Sha256,
+        Decision = decision,
+    };
 
     /// <summary>Scopes a conversation to its subject, so pseudonyms are never shared across callers.</summary>
     private static string ConversationKey(CallerPrincipals caller, string conversationId) => $"{caller.Subject.Id}\u001f{conversationId}";
