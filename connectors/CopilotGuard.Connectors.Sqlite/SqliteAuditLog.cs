@@ -17,7 +17,7 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// transaction every <see cref="SqliteAuditLogOptions.CheckpointEvery"/> entries, after
 /// <see cref="SqliteAuditLogOptions.CheckpointInterval"/> with unanchored entries, and on dispose.</para>
 /// </remarks>
-public sealed class SqliteAuditLog : IAuditLog, IAuditReader, IDisposable, IAsyncDisposable
+public sealed class SqliteAuditLog : IAuditStore, IDisposable
 {
     private const int SchemaVersion = 2;
     private readonly string _connectionString;
@@ -180,8 +180,7 @@ public sealed class SqliteAuditLog : IAuditLog, IAuditReader, IDisposable, IAsyn
         return index is null ? verification : verification with { Ok = false, FirstBadSequence = index.Value.Sequence, Problem = index.Value.Problem };
     }
 
-    /// <summary>Writes a checkpoint now if any entry is not yet covered by one.</summary>
-    /// <returns>The checkpoint written, or <see langword="null"/> when there was nothing to anchor or no signer.</returns>
+    /// <inheritdoc />
     public async Task<AuditCheckpoint?> CheckpointAsync(CancellationToken cancellationToken)
     {
         if (_signer is null)
