@@ -1,4 +1,8 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
 using CopilotGuard.Anonymization;
 using Microsoft.Recognizers.Text;
 using Microsoft.Recognizers.Text.Sequence;
@@ -6,7 +10,9 @@ using Microsoft.Recognizers.Text.Sequence;
 namespace CopilotGuard.Benchmarks;
 
 /// <summary>CopilotGuard's detector vs Microsoft.Recognizers.Text sequence recognizers on the same corpus.</summary>
+/// <remarks>The MB/s and B/KB columns are computed from the mean time and the allocations per call over <see cref="CorpusSize"/> characters.</remarks>
 [MemoryDiagnoser]
+[Config(typeof(ThroughputConfig))]
 public class AnonymizationBenchmarks
 {
     public const int CorpusSize = 64 * 1024;
@@ -56,4 +62,45 @@ public class AnonymizationBenchmarks
     internal string Text => _texts[0];
 
     private string NextText() => _texts[_next++ & 63];
+
+    /// <summary>Adds the throughput and allocation-per-KB columns.</summary>
+    private sealed class ThroughputConfig : ManualConfig
+    {
+        public ThroughputConfig()
+        {
+            AddColumn(new PerCorpusColumn("MB/s", "Characters (= bytes, ASCII corpus) scanned per second, in millions, from the mean", static (s, c) =>
+                s[c]?.ResultStatistics is { } stats ? CorpusSize / stats.Mean * 1000.0 : double.NaN));
+            AddColumn(new PerCorpusColumn("B/KB", "Bytes allocated per KB of text", static (s, c) =>
+                s[c] is { } report ? report.GcStats.GetBytesAllocatedPerOperation(c) / (CorpusSize / 1024.0) ?? double.NaN : double.NaN));
+        }
+    }
+
+    /// <summary>A column computed from a benchmark's report and the corpus size.</summary>
+    private sealed class PerCorpusColumn(string name, string legend, Func<Summary, BenchmarkCase, double> value) : IColumn
+    {
+        public string Id => "PerCorpus." + name;
+
+        public string ColumnName => name;
+
+        public bool AlwaysShow => true;
+
+        public ColumnCategory Category => ColumnCategory.Custom;
+
+        public int PriorityInCategory => 0;
+
+        public bool IsNumeric => true;
+
+        public UnitType UnitType => UnitType.Dimensionless;
+
+        public string Legend => legend;
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) =>
+            value(summary, benchmarkCase).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+    }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Numerics.Tensors;
 using System.Text;
@@ -13,8 +14,8 @@ using CopilotGuard.Retrieval;
 
 namespace CopilotGuard.Connectors.AzureAISearch;
 
-/// <summary>A chunk store in an Azure AI Search index: vector queries with the residual filter compiled to OData
-/// <c>$filter</c>.</summary>
+/// <summary>A chunk store in an Azure AI Search index: vector, keyword and hybrid queries with the residual filter
+/// compiled to OData <c>$filter</c>.</summary>
 /// <remarks>
 /// <para>
 /// The index holds the security fields as top-level filterable fields (<c>id</c>, <c>documentId</c>, <c>source</c>,
@@ -29,9 +30,17 @@ namespace CopilotGuard.Connectors.AzureAISearch;
 /// the upsert converges. Results are rescored from the returned vectors exactly like every other store (cosine,
 /// rounded to 6 decimals, ties by chunk id), so rankings agree across stores.
 /// </para>
+/// <para>
+/// Keyword queries send the query text as the <c>search</c> parameter (simple query syntax, over <c>title</c> and
+/// <c>text</c> only); hybrid queries send it together with the vector query, and the service fuses both rankings
+/// (reciprocal rank fusion). Both take their scores from <c>@search.score</c>, ties by chunk id. In every mode the
+/// same <c>$filter</c> restricts the results, and the query text never enters it.
+/// </para>
 /// </remarks>
 public sealed class AzureAISearchChunkStore : IChunkStore
 {
+    private static readonly FrozenSet<RetrievalMode> Modes = RetrievalModes.All.ToFrozenSet();
+
     private readonly SearchIndexClient _indexClient;
     private readonly SearchClient _searchClient;
     private readonly LabelTaxonomy _labels;
@@ -53,6 +62,10 @@ public sealed class AzureAISearchChunkStore : IChunkStore
 
     /// <inheritdoc />
     public FilterCapabilities Capabilities => ODataFilterCompiler.Capabilities;
+
+    /// <inheritdoc />
+    /// <remarks>Every mode: vector, keyword and hybrid.</remarks>
+    public IReadOnlySet<RetrievalMode> SupportedModes => Modes;
 
     /// <inheritdoc />
     /// <exception cref="InvalidOperationException">The index exists but lacks a field the store needs.</exception>
@@ -88,11 +101,22 @@ public sealed class AzureAISearchChunkStore : IChunkStore
 
     /// <inheritdoc />
     /// <exception cref="NotSupportedException">The filter holds a string prefix, which OData cannot express.</exception>
+    /// <exception cref="ArgumentException">A keyword or hybrid query has no text, or the mode is unknown.</exception>
     public async Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(query.Top);
         ArgumentOutOfRangeException.ThrowIfNegative(query.Skip);
+        if (!Modes.Contains(query.Mode))
+        {
+            throw new ArgumentException($"Unknown retrieval mode {query.Mode}.", nameof(query));
+        }
+
+        if (query.Mode != RetrievalMode.Vector && string.IsNullOrWhiteSpace(query.Text))
+        {
+            throw new ArgumentException($"A {RetrievalModes.Name(query.Mode)} query needs query text.", nameof(query));
+        }
+
         var filter = ODataFilterCompiler.Compile(query.Filter);
         var native = filter ?? "true";
         if (filter == "false")
@@ -103,15 +127,18 @@ public sealed class AzureAISearchChunkStore : IChunkStore
         // Ask for the whole prefix of the ranking and page in process, so ties are broken the same way on every page;
         // one result more than needed tells whether the store is exhausted.
         var wanted = query.Skip + query.Top;
-        var options = CreateSearchOptions(query.Vector, filter, wanted + 1);
-        var response = await _searchClient.SearchAsync<ChunkDocument>(null, options, cancellationToken).ConfigureAwait(false);
+        var options = CreateSearchOptions(query, filter, wanted + 1);
+        var searchText = query.Mode == RetrievalMode.Vector ? null : query.Text;
+        var response = await _searchClient.SearchAsync<ChunkDocument>(searchText, options, cancellationToken).ConfigureAwait(false);
         var hits = new List<(Chunk Chunk, double Score)>();
         await foreach (var result in response.Value.GetResultsAsync().WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             var document = result.Document;
-            var score = document.Embedding is { } embedding
-                ? Score(query.Vector.Span, embedding)
-                : Math.Round(2 - (1 / (result.Score ?? 1)), 6);
+            var score = query.Mode != RetrievalMode.Vector
+                ? result.Score ?? 0
+                : document.Embedding is { } embedding
+                    ? Score(query.Vector.Span, embedding)
+                    : Math.Round(2 - (1 / (result.Score ?? 1)), 6);
             hits.Add((ToChunk(document), score));
         }
 
@@ -154,17 +181,18 @@ public sealed class AzureAISearchChunkStore : IChunkStore
     /// <summary>Returns the index document key for a chunk id: its UTF-8 bytes in base64url.</summary>
     internal static string DocumentKey(string chunkId) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(chunkId));
 
-    internal SearchOptions CreateSearchOptions(ReadOnlyMemory<float> vector, string? filter, int wanted)
+    /// <summary>Builds the search request of a query: the filter and size always; the vector query for vector and
+    /// hybrid; simple-syntax full text over title and text for keyword and hybrid.</summary>
+    internal SearchOptions CreateSearchOptions(ChunkQuery query, string? filter, int wanted)
     {
-        var options = new SearchOptions
+        var options = new SearchOptions { Filter = filter, Size = wanted };
+        if (query.Mode != RetrievalMode.Keyword)
         {
-            Filter = filter,
-            Size = wanted,
-            VectorSearch = new VectorSearchOptions
+            options.VectorSearch = new VectorSearchOptions
             {
                 Queries =
                 {
-                    new VectorizedQuery(vector)
+                    new VectorizedQuery(query.Vector)
                     {
                         KNearestNeighborsCount = wanted,
                         Fields = { ChunkIndexSchema.Embedding },
@@ -172,9 +200,19 @@ public sealed class AzureAISearchChunkStore : IChunkStore
                     },
                 },
                 FilterMode = VectorFilterMode.PreFilter,
-            },
-        };
-        foreach (var field in ChunkIndexSchema.Selected)
+            };
+        }
+
+        if (query.Mode != RetrievalMode.Vector)
+        {
+            options.QueryType = SearchQueryType.Simple;
+            options.SearchMode = SearchMode.Any;
+            options.SearchFields.Add(ChunkIndexSchema.Title);
+            options.SearchFields.Add(ChunkIndexSchema.Text);
+        }
+
+        // Vector results are rescored from their vectors; keyword and hybrid scores come from the service.
+        foreach (var field in query.Mode == RetrievalMode.Vector ? ChunkIndexSchema.Selected : ChunkIndexSchema.SelectedWithoutVector)
         {
             options.Select.Add(field);
         }

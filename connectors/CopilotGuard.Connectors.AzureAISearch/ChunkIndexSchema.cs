@@ -25,9 +25,12 @@ internal static class ChunkIndexSchema
     public const string VectorProfile = "copilotguard-vector-profile";
     public const string VectorAlgorithm = "copilotguard-vector-algorithm";
 
-    /// <summary>Gets the fields a search selects (everything but the key).</summary>
-    public static IReadOnlyList<string> Selected { get; } =
-        [Id, DocumentId, Source, Label, LabelRank, Version, Title, Text, Subjects, Fields, Attributes, Embedding];
+    /// <summary>Gets the fields a keyword or hybrid search selects (everything but the key and the vector).</summary>
+    public static IReadOnlyList<string> SelectedWithoutVector { get; } =
+        [Id, DocumentId, Source, Label, LabelRank, Version, Title, Text, Subjects, Fields, Attributes];
+
+    /// <summary>Gets the fields a vector search selects (everything but the key).</summary>
+    public static IReadOnlyList<string> Selected { get; } = [.. SelectedWithoutVector, Embedding];
 
     public static SearchIndex Build(string name, AzureAISearchChunkStoreOptions options)
     {

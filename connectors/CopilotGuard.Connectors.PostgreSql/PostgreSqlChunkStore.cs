@@ -67,6 +67,7 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await PostgreSqlSchemaLock.TakeAsync(connection, transaction, _options.Schema, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, transaction, $"""
             CREATE SCHEMA IF NOT EXISTS {_options.Schema};
             CREATE TABLE IF NOT EXISTS {_meta} (
@@ -97,20 +98,59 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
             CREATE INDEX IF NOT EXISTS ix_chunk_attributes_number ON {_attributes} (name, num);
             """, cancellationToken).ConfigureAwait(false);
 
-        var hasExtension = await ScalarAsync(connection, transaction, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')", cancellationToken).ConfigureAwait(false) is true;
+        var hasExtension = _options.VectorSearch != PostgreSqlVectorSearch.InProcess && await TryCreateVectorExtensionAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
         if (_options.VectorSearch == PostgreSqlVectorSearch.PgVector && !hasExtension)
         {
-            throw new InvalidOperationException("The PostgreSQL store is configured for pgvector, but the 'vector' extension is not installed in this database (CREATE EXTENSION vector).");
+            throw new InvalidOperationException("The PostgreSQL store is configured for pgvector, but the 'vector' extension is not installed in this database and could not be created (install the server package, e.g. postgresql-17-pgvector, then CREATE EXTENSION vector as a privileged user).");
         }
 
         _usePgVector = hasExtension && _options.VectorSearch != PostgreSqlVectorSearch.InProcess;
+        if (_options.RowLevelSecurity)
+        {
+            // FORCE applies the policies to the table owner too; superusers and BYPASSRLS roles still skip them.
+            await ExecuteAsync(connection, transaction, $"ALTER TABLE {_chunks} ENABLE ROW LEVEL SECURITY; ALTER TABLE {_chunks} FORCE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
+        }
+
         if (hasExtension)
         {
-            // Kept in step with the real[] column whenever the extension is there, so switching modes needs no backfill.
-            await ExecuteAsync(connection, transaction, $"ALTER TABLE {_chunks} ADD COLUMN IF NOT EXISTS embedding_vector vector", cancellationToken).ConfigureAwait(false);
+            // Kept in step with the real[] column whenever the extension is there, so switching modes needs no backfill;
+            // rows written before the extension was installed get their vector here.
+            await ExecuteAsync(connection, transaction, $"""
+                ALTER TABLE {_chunks} ADD COLUMN IF NOT EXISTS embedding_vector vector;
+                UPDATE {_chunks} SET embedding_vector = CAST(embedding AS vector) WHERE embedding_vector IS NULL;
+                """, cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Returns whether the <c>vector</c> extension is in the database, creating it when the server offers it
+    /// and this role may (inside a savepoint, so a refusal leaves the initialization transaction usable).</summary>
+    private static async Task<bool> TryCreateVectorExtensionAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        if (await ScalarAsync(connection, transaction, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')", cancellationToken).ConfigureAwait(false) is true)
+        {
+            return true;
+        }
+
+        if (await ScalarAsync(connection, transaction, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')", cancellationToken).ConfigureAwait(false) is not true)
+        {
+            return false;
+        }
+
+        await transaction.SaveAsync("vector_extension", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ExecuteAsync(connection, transaction, "CREATE EXTENSION IF NOT EXISTS vector", cancellationToken).ConfigureAwait(false);
+            await transaction.ReleaseAsync("vector_extension", cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (PostgresException)
+        {
+            // Typically insufficient privilege: search in process instead.
+            await transaction.RollbackAsync("vector_extension", cancellationToken).ConfigureAwait(false);
+            return false;
+        }
     }
 
     /// <inheritdoc />
@@ -162,7 +202,16 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
     }
 
     /// <inheritdoc />
-    public async Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken)
+    /// <remarks>With <see cref="PostgreSqlChunkStoreOptions.RowLevelSecurity"/>, no caller is set, so the row-level
+    /// security policy lets no row through: use <see cref="SearchAsync(ChunkQuery, PostgreSqlCaller?, CancellationToken)"/>.</remarks>
+    public Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken) => SearchAsync(query, null, cancellationToken);
+
+    /// <summary>Searches on behalf of a caller, whose attributes the row-level security policy reads.</summary>
+    /// <param name="query">The query and its pushed-down filter.</param>
+    /// <param name="caller">The caller; used only with <see cref="PostgreSqlChunkStoreOptions.RowLevelSecurity"/>, where
+    /// <see langword="null"/> makes every row invisible (fail closed).</param>
+    /// <param name="cancellationToken">Cancels the search.</param>
+    public async Task<ChunkSearchResult> SearchAsync(ChunkQuery query, PostgreSqlCaller? caller, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(query.Top);
@@ -176,9 +225,20 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
 
         var wanted = query.Skip + query.Top;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = _options.RowLevelSecurity ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
+        if (transaction is not null)
+        {
+            await using var setting = new NpgsqlCommand("SELECT set_config(@name, @caller, true)", connection, transaction);
+            setting.Parameters.Add(new NpgsqlParameter<string>("name", NpgsqlDbType.Text) { TypedValue = PostgreSqlCaller.SettingName });
+            setting.Parameters.Add(new NpgsqlParameter<string>("caller", NpgsqlDbType.Text) { TypedValue = caller?.ToJson() ?? string.Empty });
+            await setting.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         var (hits, passing) = _usePgVector
             ? await RankInSqlAsync(connection, filter, query.Vector, wanted, cancellationToken).ConfigureAwait(false)
-            : await RankInProcessAsync(connection, filter, query.Vector, cancellationToken).ConfigureAwait(false);
+            : transaction is not null
+                ? await RankVisibleRowsAsync(connection, filter, query.Vector, cancellationToken).ConfigureAwait(false)
+                : await RankInProcessAsync(connection, filter, query.Vector, cancellationToken).ConfigureAwait(false);
 
         var page = hits.Skip(query.Skip).Take(query.Top).ToList();
         var chunks = await LoadAsync(connection, [.. page.Select(static hit => hit.Key)], cancellationToken).ConfigureAwait(false);
@@ -189,6 +249,11 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
             {
                 results.Add(new ScoredChunk(chunk, hit.Score));
             }
+        }
+
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return new ChunkSearchResult(results, native, passing <= wanted);
@@ -301,6 +366,25 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
                 {
                     hits.Add((key, row.Id, VectorSnapshot.Score(vector.Span, row.Vector)));
                 }
+            }
+        }
+
+        VectorSnapshot.Sort(hits);
+        return (hits, hits.Count);
+    }
+
+    /// <summary>Ranks in process over the rows the filter and the row-level security policy let through, reading their
+    /// vectors in the same query (the shared cache would hold rows another caller may not see).</summary>
+    private async Task<(List<(long Key, string Id, double Score)> Hits, int Passing)> RankVisibleRowsAsync(
+        NpgsqlConnection connection, PostgreSqlFilter filter, ReadOnlyMemory<float> vector, CancellationToken cancellationToken)
+    {
+        var hits = new List<(long Key, string Id, double Score)>();
+        await using (var command = FilterCommand(connection, $"SELECT c.chunk_key, c.id, c.embedding FROM {_chunks} c WHERE {filter.Sql}", filter))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                hits.Add((reader.GetInt64(0), reader.GetString(1), VectorSnapshot.Score(vector.Span, reader.GetFieldValue<float[]>(2))));
             }
         }
 

@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace CopilotGuard.Connectors.PostgreSql;
 
 /// <summary>Chooses how the PostgreSQL store ranks vectors.</summary>
@@ -16,7 +14,7 @@ public enum PostgreSqlVectorSearch
 }
 
 /// <summary>Configures a <see cref="PostgreSqlChunkStore"/>.</summary>
-public sealed partial record PostgreSqlChunkStoreOptions
+public sealed record PostgreSqlChunkStoreOptions
 {
     /// <summary>Gets the schema that holds the store's tables. The default is <c>copilotguard</c>.</summary>
     public string Schema { get; init; } = "copilotguard";
@@ -24,14 +22,24 @@ public sealed partial record PostgreSqlChunkStoreOptions
     /// <summary>Gets how vectors are ranked. The default is <see cref="PostgreSqlVectorSearch.Auto"/>.</summary>
     public PostgreSqlVectorSearch VectorSearch { get; init; } = PostgreSqlVectorSearch.Auto;
 
+    /// <summary>Gets whether the chunk table is guarded by PostgreSQL row-level security as a second line of defence
+    /// behind the pushed-down filter. The default is <see langword="false"/>.</summary>
+    /// <remarks>When set, initialization enables and forces row-level security on <c>chunks</c> (as the table owner),
+    /// and every search runs in a transaction that first sets the caller
+    /// (<see cref="PostgreSqlCaller.SettingName"/>, transaction-local, as a parameter). The deployment ships the policy
+    /// that reads that setting (see <c>RowLevelSecurity/contoso.sql</c>); without a policy, or without a caller, no row
+    /// is visible. Searches then rank in SQL or over the rows the policy lets through, never from the shared vector
+    /// cache, and connect as a role that is neither superuser nor <c>BYPASSRLS</c>.</remarks>
+    public bool RowLevelSecurity { get; init; }
+
     /// <summary>Throws when the options cannot work, listing every problem.</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
     public void Validate()
     {
         var errors = new List<string>();
-        if (string.IsNullOrEmpty(Schema) || !SchemaPattern().IsMatch(Schema))
+        if (!PostgreSqlIdentifier.IsValid(Schema))
         {
-            errors.Add($"Schema '{Schema}' must be a lowercase identifier (letters, digits, underscores; at most 63 characters).");
+            errors.Add($"Schema '{Schema}' must be {PostgreSqlIdentifier.Rule}.");
         }
 
         if (!Enum.IsDefined(VectorSearch))
@@ -44,7 +52,4 @@ public sealed partial record PostgreSqlChunkStoreOptions
             throw new ArgumentException("Invalid PostgreSQL store options: " + string.Join(" ", errors));
         }
     }
-
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]
-    private static partial Regex SchemaPattern();
 }

@@ -16,10 +16,12 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// <para>With a signer, the writer adds a signed checkpoint (tree size, chain head, RFC 9162 Merkle root) in the same
 /// transaction every <see cref="SqliteAuditLogOptions.CheckpointEvery"/> entries, after
 /// <see cref="SqliteAuditLogOptions.CheckpointInterval"/> with unanchored entries, and on dispose.</para>
+/// <para>Retention (<see cref="ApplyRetentionAsync"/>) turns checkpointed entries into tombstones that keep their leaf
+/// hash (column <c>leaf_hash</c>), and appends the retention record and a checkpoint over it in the same transaction.</para>
 /// </remarks>
-public sealed class SqliteAuditLog : IAuditStore, IDisposable
+public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
     private readonly string _connectionString;
     private readonly SqliteAuditLogOptions _options;
     private readonly IAuditSigner? _signer;
@@ -131,13 +133,168 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
     public async IAsyncEnumerable<StoredAuditEntry> ReadAsync(long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await foreach (var entry in ReadAsync(connection, null, afterSequence, cancellationToken).ConfigureAwait(false))
+        {
+            yield return entry;
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Finds the expired entries in a read snapshot, then, in one write transaction, re-checks each is still a
+    /// checkpointed live entry, keeps its leaf hash, replaces its payload with a tombstone, deletes its index rows, appends
+    /// the retention record and signs a checkpoint over it. Appends wait for that transaction only.</remarks>
+    public async Task<AuditRetentionReport> ApplyRetentionAsync(AuditRetentionPolicy policy, AuditRetentionRun run, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentException.ThrowIfNullOrEmpty(run.RunBy);
+        ArgumentOutOfRangeException.ThrowIfLessThan(run.MaxEntries, 1);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_signer is null && !run.DryRun)
+        {
+            throw new InvalidOperationException("Retention needs the checkpoint signing key: an entry may expire only once a signed checkpoint covers it, and the retention record must be anchored by one.");
+        }
+
+        var now = _time.GetUtcNow();
+        var schedule = policy.At(now);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        long covered;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT coalesce(max(tree_size), 0) FROM audit_checkpoints";
+            covered = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+        }
+
+        var candidates = new List<(long Sequence, string RecordId, string Class)>();
+        long held = 0;
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT seq, record_id, payload FROM audit_log WHERE seq <= $covered AND leaf_hash IS NULL ORDER BY seq";
+            command.Parameters.AddWithValue("$covered", covered);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var verdict = schedule.Classify(AuditJson.Deserialize((byte[])reader.GetValue(2)));
+                held += verdict.Class == AuditRetentionPolicy.HeldClass ? 1 : 0;
+                if (verdict.Expired && candidates.Count < run.MaxEntries)
+                {
+                    candidates.Add((reader.GetInt64(0), reader.GetString(1), verdict.Class));
+                }
+            }
+        }
+
+        if (run.DryRun || candidates.Count == 0)
+        {
+            return new AuditRetentionReport(now, run.DryRun, Summarize(policy, schedule, covered, candidates), held, null);
+        }
+
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var state = await LoadStateAsync(connection, transaction).ConfigureAwait(false);
+        var template = AuditRetention.CreateRecord(now, run.RunBy, Summarize(policy, schedule, covered, []));
+        var expired = new List<(long Sequence, string RecordId, string Class)>(candidates.Count);
+        await using (var read = Command(connection, transaction, "SELECT record_id, payload FROM audit_log WHERE seq = $seq AND seq <= $covered AND leaf_hash IS NULL", "$seq", "$covered"))
+        await using (var update = Command(connection, transaction, "UPDATE audit_log SET payload = $payload, leaf_hash = $leaf, subject_id = $subject, time = $time WHERE seq = $seq", "$seq", "$payload", "$leaf", "$subject", "$time"))
+        {
+            read.Parameters["$covered"].Value = covered;
+            foreach (var (sequence, recordId, className) in candidates)
+            {
+                read.Parameters["$seq"].Value = sequence;
+                byte[]? payload = null;
+                await using (var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    // Another process may have expired it since the snapshot; then it is not this run's.
+                    if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetString(0) == recordId)
+                    {
+                        payload = (byte[])reader.GetValue(1);
+                    }
+                }
+
+                if (payload is null)
+                {
+                    continue;
+                }
+
+                update.Parameters["$seq"].Value = sequence;
+                update.Parameters["$payload"].Value = AuditJson.Serialize(AuditRetention.Tombstone(recordId, template));
+                update.Parameters["$leaf"].Value = Convert.ToHexStringLower(AuditMerkle.LeafHash(payload));
+                update.Parameters["$subject"].Value = template.SubjectId;
+                update.Parameters["$time"].Value = now.ToString("O", CultureInfo.InvariantCulture);
+                await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                expired.Add((sequence, recordId, className));
+            }
+        }
+
+        if (expired.Count == 0)
+        {
+            return new AuditRetentionReport(now, false, Summarize(policy, schedule, covered, []), held, null);
+        }
+
+        await using (var delete = Command(connection, transaction, """
+            DELETE FROM audit_documents WHERE seq IN (SELECT value FROM json_each($seqs));
+            DELETE FROM audit_subjects WHERE seq IN (SELECT value FROM json_each($seqs));
+            DELETE FROM audit_answers WHERE seq IN (SELECT value FROM json_each($seqs));
+            """, "$seqs"))
+        {
+            delete.Parameters["$seqs"].Value = "[" + string.Join(',', expired.Select(static e => e.Sequence.ToString(CultureInfo.InvariantCulture))) + "]";
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var record = template with { Retention = Summarize(policy, schedule, covered, expired) };
+        AuditEntry entry;
+        await using (var chain = new ChainAppender(connection, transaction, state))
+        {
+            entry = await chain.AppendAsync(record, AuditJson.Serialize(record)).ConfigureAwait(false);
+            await chain.CheckpointAsync(_signer!, now).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new AuditRetentionReport(now, false, record.Retention!, held, entry);
+    }
+
+    private static AuditRetentionSummary Summarize(AuditRetentionPolicy policy, AuditRetentionSchedule schedule, long covered, List<(long Sequence, string RecordId, string Class)> expired)
+    {
+        var classes = policy.Classes.Select((c, i) => (c.Name, c.MaxAge.Text, schedule.CutoffOf(i)))
+            .Append((AuditRetentionPolicy.DefaultClass, policy.Default.Text, schedule.DefaultCutoff))
+            .Select(c =>
+            {
+                var ranges = new List<AuditSequenceRange>();
+                foreach (var e in expired.Where(e => e.Class == c.Item1))
+                {
+                    AuditRetention.AddToRanges(ranges, e.Sequence);
+                }
+
+                return new AuditRetentionClassSummary { Class = c.Item1, MaxAge = c.Item2, Cutoff = c.Item3, Expired = ranges.Sum(static r => r.Last - r.First + 1), Ranges = [.. ranges] };
+            });
+        using var ids = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var (sequence, recordId, _) in expired)
+        {
+            AuditRetention.AppendExpiredId(ids, sequence, recordId);
+        }
+
+        return new AuditRetentionSummary
+        {
+            PolicySha256 = policy.Sha256,
+            PolicySource = policy.Source,
+            CoveredByCheckpoint = covered,
+            Classes = [.. classes],
+            Expired = expired.Count,
+            ExpiredIdsSha256 = Convert.ToHexStringLower(ids.GetHashAndReset()),
+        };
+    }
+
+    private static async IAsyncEnumerable<StoredAuditEntry> ReadAsync(SqliteConnection connection, SqliteTransaction? transaction, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, record_id, payload, hash FROM audit_log WHERE seq > $after ORDER BY seq";
+        command.Transaction = transaction;
+        command.CommandText = "SELECT seq, record_id, payload, hash, leaf_hash FROM audit_log WHERE seq > $after ORDER BY seq";
         command.Parameters.AddWithValue("$after", afterSequence);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            yield return new StoredAuditEntry(reader.GetInt64(0), reader.GetString(1), (byte[])reader.GetValue(2), reader.GetString(3));
+            yield return new StoredAuditEntry(reader.GetInt64(0), reader.GetString(1), (byte[])reader.GetValue(2), reader.GetString(3))
+            {
+                LeafHash = reader.IsDBNull(4) ? null : reader.GetString(4),
+            };
         }
     }
 
@@ -145,7 +302,13 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
     public async Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadCheckpointsAsync(connection, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<AuditCheckpoint>> ReadCheckpointsAsync(SqliteConnection connection, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT tree_size, time, chain_head, merkle_root, key_id, signature FROM audit_checkpoints ORDER BY rowid";
         var checkpoints = new List<AuditCheckpoint>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -168,15 +331,18 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
     /// indexes match the hashed records (an index row removed to hide an access is reported).</remarks>
     public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken)
     {
-        // Checkpoints first: every checkpoint read is then covered by the entries read after it.
-        var checkpoints = await GetCheckpointsAsync(cancellationToken).ConfigureAwait(false);
-        var verification = await AuditVerifier.VerifyAsync(ReadAsync(0, cancellationToken), checkpoints, _signer, cancellationToken).ConfigureAwait(false);
+        // One read transaction (one snapshot) for checkpoints, entries and indexes, so a concurrent append or retention run
+        // is either wholly seen or not at all.
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        var checkpoints = await ReadCheckpointsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var verification = await AuditVerifier.VerifyAsync(ReadAsync(connection, transaction, 0, cancellationToken), checkpoints, _signer, cancellationToken).ConfigureAwait(false);
         if (!verification.Ok)
         {
             return verification;
         }
 
-        var index = await VerifyIndexesAsync(verification.Records, cancellationToken).ConfigureAwait(false);
+        var index = await VerifyIndexesAsync(connection, transaction, verification.Records, cancellationToken).ConfigureAwait(false);
         return index is null ? verification : verification with { Ok = false, FirstBadSequence = index.Value.Sequence, Problem = index.Value.Problem };
     }
 
@@ -286,13 +452,7 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
             connection ??= await OpenAsync(CancellationToken.None).ConfigureAwait(false);
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(CancellationToken.None).ConfigureAwait(false);
             var state = await LoadStateAsync(connection, transaction).ConfigureAwait(false);
-            await using var insert = Command(connection, transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
-            await using var documents = Command(connection, transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) VALUES ($seq, $a, $b)", "$seq", "$a", "$b");
-            await using var subjects = Command(connection, transaction, "INSERT INTO audit_subjects (seq, subject_id) VALUES ($seq, $a)", "$seq", "$a");
-            await using var answers = Command(connection, transaction, "INSERT INTO audit_answers (seq, receipt_id) VALUES ($seq, $a)", "$seq", "$a");
-            var head = state.Head;
-            var hash = state.HeadHash;
-            var frontier = state.Frontier.Clone();
+            await using var chain = new ChainAppender(connection, transaction, state);
             var recordIds = new HashSet<string>(StringComparer.Ordinal);
             for (var i = 0; i < batch.Count; i++)
             {
@@ -307,45 +467,25 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
                     throw new InvalidOperationException($"Record id {record.RecordId} appears twice in one batch.");
                 }
 
-                head++;
-                hash = AuditChain.Link(hash, head, pending.Payload);
-                frontier.Append(AuditMerkle.LeafHash(pending.Payload));
-                insert.Parameters["$seq"].Value = head;
-                insert.Parameters["$id"].Value = record.RecordId;
-                insert.Parameters["$time"].Value = record.Time.ToString("O", CultureInfo.InvariantCulture);
-                insert.Parameters["$subject"].Value = record.SubjectId;
-                insert.Parameters["$payload"].Value = pending.Payload;
-                insert.Parameters["$hash"].Value = hash;
-                await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
-                await IndexAsync(record, head, documents, subjects, answers).ConfigureAwait(false);
-                entries[i] = new AuditEntry(head, hash, record);
+                entries[i] = await chain.AppendAsync(record, pending.Payload).ConfigureAwait(false);
             }
 
             var now = _time.GetUtcNow();
             var checkpointSize = state.CheckpointSize;
             var checkpointTime = state.CheckpointTime;
             var wantsCheckpoint = batch.Exists(static p => p.Record is null)
-                || head - state.CheckpointSize >= _options.CheckpointEvery
+                || chain.Head - state.CheckpointSize >= _options.CheckpointEvery
                 || now - state.CheckpointTime >= _options.CheckpointInterval;
-            if (_signer is not null && head > state.CheckpointSize && wantsCheckpoint)
+            if (_signer is not null && chain.Head > state.CheckpointSize && wantsCheckpoint)
             {
-                checkpoint = AuditCheckpoint.Create(head, now, hash, Convert.ToHexStringLower(frontier.Root()), _signer);
-                await using var command = Command(connection, transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
-                command.Parameters["$seq"].Value = checkpoint.TreeSize;
-                command.Parameters["$a"].Value = checkpoint.Time.ToString("O", CultureInfo.InvariantCulture);
-                command.Parameters["$b"].Value = checkpoint.ChainHead;
-                command.Parameters["$c"].Value = checkpoint.MerkleRoot;
-                command.Parameters["$d"].Value = checkpoint.KeyId;
-                command.Parameters["$e"].Value = checkpoint.Signature;
-                command.Parameters["$f"].Value = frontier.Save();
-                await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-                checkpointSize = head;
+                checkpoint = await chain.CheckpointAsync(_signer, now).ConfigureAwait(false);
+                checkpointSize = chain.Head;
                 checkpointTime = now;
             }
 
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             Interlocked.Increment(ref _commits);
-            _state = new WriterState(head, hash, frontier, checkpointSize, checkpointTime);
+            _state = new WriterState(chain.Head, chain.Hash, chain.Frontier, checkpointSize, checkpointTime);
         }
         catch (Exception exception)
         {
@@ -371,31 +511,6 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
         }
 
         return connection;
-    }
-
-    private static async Task IndexAsync(AuditRecord record, long sequence, SqliteCommand documents, SqliteCommand subjects, SqliteCommand answers)
-    {
-        foreach (var chunk in record.Chunks)
-        {
-            documents.Parameters["$seq"].Value = sequence;
-            documents.Parameters["$a"].Value = chunk.DocumentId;
-            documents.Parameters["$b"].Value = chunk.ChunkId;
-            await documents.ExecuteNonQueryAsync().ConfigureAwait(false);
-        }
-
-        foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
-        {
-            subjects.Parameters["$seq"].Value = sequence;
-            subjects.Parameters["$a"].Value = subject;
-            await subjects.ExecuteNonQueryAsync().ConfigureAwait(false);
-        }
-
-        foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
-        {
-            answers.Parameters["$seq"].Value = sequence;
-            answers.Parameters["$a"].Value = receipt;
-            await answers.ExecuteNonQueryAsync().ConfigureAwait(false);
-        }
     }
 
     /// <summary>Reads the head and the last checkpoint inside the write transaction, reusing the cached Merkle frontier when
@@ -435,13 +550,13 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
 
         // Another process appended, or this writer is starting: rebuild the frontier from the last checkpoint.
         var frontier = saved is null || checkpointSize > head ? new MerkleFrontier() : MerkleFrontier.Load(saved);
-        await using (var command = Command(connection, transaction, "SELECT payload FROM audit_log WHERE seq > $seq ORDER BY seq", "$seq"))
+        await using (var command = Command(connection, transaction, "SELECT payload, leaf_hash FROM audit_log WHERE seq > $seq ORDER BY seq", "$seq"))
         {
             command.Parameters["$seq"].Value = frontier.Size;
             await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
             while (await reader.ReadAsync().ConfigureAwait(false))
             {
-                frontier.Append(AuditMerkle.LeafHash((byte[])reader.GetValue(0)));
+                frontier.Append(reader.IsDBNull(1) ? AuditMerkle.LeafHash((byte[])reader.GetValue(0)) : Convert.FromHexString(reader.GetString(1)));
             }
         }
 
@@ -477,11 +592,10 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
     }
 
     /// <summary>Recomputes the document, subject and answer index rows from the hashed records and compares them with the stored rows.</summary>
-    private async Task<(long Sequence, string Problem)?> VerifyIndexesAsync(long records, CancellationToken cancellationToken)
+    private static async Task<(long Sequence, string Problem)?> VerifyIndexesAsync(SqliteConnection connection, SqliteTransaction transaction, long records, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         var expected = new SortedDictionary<long, List<string>>();
-        await foreach (var entry in ReadAsync(0, cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in ReadAsync(connection, transaction, 0, cancellationToken).ConfigureAwait(false))
         {
             if (entry.Sequence > records)
             {
@@ -503,6 +617,7 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
         var actual = new SortedDictionary<long, List<string>>();
         await using (var command = connection.CreateCommand())
         {
+            command.Transaction = transaction;
             command.CommandText = """
                 SELECT seq, 'd' || char(10) || document_id || char(10) || chunk_id FROM audit_documents WHERE seq <= $n
                 UNION ALL SELECT seq, 's' || char(10) || subject_id FROM audit_subjects WHERE seq <= $n
@@ -550,6 +665,31 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
             return;
         }
 
+        if (version < 2)
+        {
+            await MigrateToVersion2Async(connection, transaction, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Version 3: the kept leaf hash of entries expired under retention (null while the payload is the hashed record).
+        await using (var command = Command(connection, transaction, "SELECT count(*) FROM pragma_table_info('audit_log') WHERE name = 'leaf_hash'"))
+        {
+            if ((long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L) == 0)
+            {
+                await using var alter = Command(connection, transaction, "ALTER TABLE audit_log ADD COLUMN leaf_hash TEXT");
+                await alter.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await using (var command = Command(connection, transaction, $"PRAGMA user_version = {SchemaVersion}"))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task MigrateToVersion2Async(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
         await using (var command = Command(connection, transaction, """
             CREATE TABLE IF NOT EXISTS audit_subjects (seq INTEGER NOT NULL, subject_id TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS ix_audit_subjects ON audit_subjects (subject_id, seq);
@@ -589,13 +729,6 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
                 await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-
-        await using (var command = Command(connection, transaction, $"PRAGMA user_version = {SchemaVersion}"))
-        {
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, params ReadOnlySpan<string> parameters)
@@ -622,6 +755,97 @@ public sealed class SqliteAuditLog : IAuditStore, IDisposable
         pragma.CommandText = $"PRAGMA synchronous = {(_options.SynchronousFull ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 30000;";
         await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return connection;
+    }
+
+    /// <summary>Appends records to the chain inside one write transaction: row, chain hash, Merkle frontier and index rows,
+    /// and signs checkpoints over the result.</summary>
+    private sealed class ChainAppender : IAsyncDisposable
+    {
+        private readonly SqliteConnection _connection;
+        private readonly SqliteTransaction _transaction;
+        private readonly SqliteCommand _insert;
+        private readonly SqliteCommand _documents;
+        private readonly SqliteCommand _subjects;
+        private readonly SqliteCommand _answers;
+
+        public ChainAppender(SqliteConnection connection, SqliteTransaction transaction, WriterState state)
+        {
+            _connection = connection;
+            _transaction = transaction;
+            _insert = Command(connection, transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
+            _documents = Command(connection, transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) VALUES ($seq, $a, $b)", "$seq", "$a", "$b");
+            _subjects = Command(connection, transaction, "INSERT INTO audit_subjects (seq, subject_id) VALUES ($seq, $a)", "$seq", "$a");
+            _answers = Command(connection, transaction, "INSERT INTO audit_answers (seq, receipt_id) VALUES ($seq, $a)", "$seq", "$a");
+            Head = state.Head;
+            Hash = state.HeadHash;
+            Frontier = state.Frontier.Clone();
+        }
+
+        public long Head { get; private set; }
+
+        public string Hash { get; private set; }
+
+        public MerkleFrontier Frontier { get; }
+
+        public async Task<AuditEntry> AppendAsync(AuditRecord record, byte[] payload)
+        {
+            Head++;
+            Hash = AuditChain.Link(Hash, Head, payload);
+            Frontier.Append(AuditMerkle.LeafHash(payload));
+            _insert.Parameters["$seq"].Value = Head;
+            _insert.Parameters["$id"].Value = record.RecordId;
+            _insert.Parameters["$time"].Value = record.Time.ToString("O", CultureInfo.InvariantCulture);
+            _insert.Parameters["$subject"].Value = record.SubjectId;
+            _insert.Parameters["$payload"].Value = payload;
+            _insert.Parameters["$hash"].Value = Hash;
+            await _insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+            foreach (var chunk in record.Chunks)
+            {
+                _documents.Parameters["$seq"].Value = Head;
+                _documents.Parameters["$a"].Value = chunk.DocumentId;
+                _documents.Parameters["$b"].Value = chunk.ChunkId;
+                await _documents.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
+            {
+                _subjects.Parameters["$seq"].Value = Head;
+                _subjects.Parameters["$a"].Value = subject;
+                await _subjects.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
+            {
+                _answers.Parameters["$seq"].Value = Head;
+                _answers.Parameters["$a"].Value = receipt;
+                await _answers.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            return new AuditEntry(Head, Hash, record);
+        }
+
+        public async Task<AuditCheckpoint> CheckpointAsync(IAuditSigner signer, DateTimeOffset now)
+        {
+            var checkpoint = AuditCheckpoint.Create(Head, now, Hash, Convert.ToHexStringLower(Frontier.Root()), signer);
+            await using var command = Command(_connection, _transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
+            command.Parameters["$seq"].Value = checkpoint.TreeSize;
+            command.Parameters["$a"].Value = checkpoint.Time.ToString("O", CultureInfo.InvariantCulture);
+            command.Parameters["$b"].Value = checkpoint.ChainHead;
+            command.Parameters["$c"].Value = checkpoint.MerkleRoot;
+            command.Parameters["$d"].Value = checkpoint.KeyId;
+            command.Parameters["$e"].Value = checkpoint.Signature;
+            command.Parameters["$f"].Value = Frontier.Save();
+            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+            return checkpoint;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _insert.DisposeAsync().ConfigureAwait(false);
+            await _documents.DisposeAsync().ConfigureAwait(false);
+            await _subjects.DisposeAsync().ConfigureAwait(false);
+            await _answers.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private sealed class PendingAppend(AuditRecord? record, byte[] payload)

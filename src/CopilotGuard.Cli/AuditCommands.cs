@@ -10,7 +10,7 @@ using Spectre.Console;
 
 namespace CopilotGuard.Cli;
 
-/// <summary>The <c>audit</c> verbs: <c>trace</c>, <c>who-accessed</c>, <c>subject</c>, <c>verify</c>, <c>export</c>, <c>proof</c> and <c>check-proof</c>.</summary>
+/// <summary>The <c>audit</c> verbs: <c>trace</c>, <c>who-accessed</c>, <c>subject</c>, <c>verify</c>, <c>export</c>, <c>proof</c>, <c>check-proof</c> and <c>retention</c>.</summary>
 /// <remarks>Without <c>--as</c> the CLI acts as the local operator of the data folder (who can read its files anyway) and is
 /// recorded as <c>local:&lt;os user&gt;</c>; with <c>--as</c> the compliance role is checked as for HTTP callers. Every
 /// query is audited.</remarks>
@@ -19,7 +19,7 @@ internal static class AuditCommands
     public static Command Build(Option<string> data, Option<bool> json)
     {
         var asUser = new Option<string?>("--as") { Description = "Query as this directory principal (must hold the compliance role); the default is the local operator.", Recursive = true };
-        var command = new Command("audit", "Trace answers and receipts, report accesses, verify, export and prove the audit log.") { asUser };
+        var command = new Command("audit", "Trace answers and receipts, report accesses, verify, export, prove and apply retention to the audit log.") { asUser };
         command.Subcommands.Add(Trace(data, json, asUser));
         command.Subcommands.Add(WhoAccessed(data, json, asUser));
         command.Subcommands.Add(Subject(data, json, asUser));
@@ -27,6 +27,7 @@ internal static class AuditCommands
         command.Subcommands.Add(Export(data, asUser));
         command.Subcommands.Add(Proof(data, asUser));
         command.Subcommands.Add(CheckProof(data, json));
+        command.Subcommands.Add(Retention(data, json, asUser));
         return command;
     }
 
@@ -54,6 +55,11 @@ internal static class AuditCommands
 
                 AnsiConsole.MarkupLine($"Answer [bold]{response.AnswerId}[/] by {Markup.Escape(response.Principal)}{(response.Agent is null ? string.Empty : " via " + Markup.Escape(response.Agent))} at {response.Time:O}, model {Markup.Escape(response.Model ?? "(undeclared)")}, sha256 {response.AnswerSha256}");
                 WriteChunks(response.Chunks);
+                foreach (var expired in response.ExpiredReceipts)
+                {
+                    Console.WriteLine(expired.Describe());
+                }
+
                 return 0;
             }
 
@@ -121,7 +127,7 @@ internal static class AuditCommands
             }
             else if (response.Ok)
             {
-                Console.WriteLine($"OK: {response.Records} records, {response.Checkpoints} signed checkpoints, {response.Unanchored} after the last checkpoint; head {response.Head}, Merkle root {response.MerkleRoot}");
+                Console.WriteLine($"OK: {response.Records} records ({response.Expired} expired under retention), {response.Checkpoints} signed checkpoints, {response.Unanchored} after the last checkpoint; head {response.Head}, Merkle root {response.MerkleRoot}");
             }
             else
             {
@@ -193,6 +199,61 @@ internal static class AuditCommands
         return command;
     }
 
+    private static Command Retention(Option<string> data, Option<bool> json, Option<string?> asUser)
+    {
+        var dryRun = new Option<bool>("--dry-run") { Description = "Only show what would expire, per class; write nothing (the query itself is audited)." };
+        var file = new Option<string?>("--file") { Description = $"The retention file; the default is the data folder's {RetentionFile.FileName}." };
+        var command = new Command("retention", "Expire audit entries older than their retention class allows (tombstones keep the log verifiable), and show what expired per class.") { dryRun, file };
+        command.SetAction(async (parse, cancellationToken) => await Run(parse, data, asUser, async (runtime, requester) =>
+        {
+            var path = parse.GetValue(file) ?? Path.Combine(runtime.Data.Root, RetentionFile.FileName);
+            if (!File.Exists(path))
+            {
+                if (parse.GetValue(file) is not null)
+                {
+                    throw new FileNotFoundException($"The retention file {path} does not exist.", path);
+                }
+
+                Console.Error.WriteLine($"copilotguard: no retention file ({path}): nothing ever expires");
+                return 0;
+            }
+
+            var labeling = await CopilotGuardRuntime.LoadLabelingAsync(runtime.Data, cancellationToken).ConfigureAwait(false);
+            var policy = await RetentionFile.LoadAsync(path, labeling.Taxonomy, cancellationToken).ConfigureAwait(false);
+            var report = await runtime.AuditService.ApplyRetentionAsync(requester, policy, parse.GetValue(dryRun), cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(report, CliApp.Json));
+                return 0;
+            }
+
+            var table = new Table().AddColumns("class", "max age", "cutoff", report.DryRun ? "would expire" : "expired", "ranges");
+            foreach (var c in report.Summary.Classes)
+            {
+                table.AddRow(
+                    Markup.Escape(c.Class),
+                    Markup.Escape(c.MaxAge),
+                    c.Cutoff?.ToString("u", CultureInfo.InvariantCulture) ?? "never",
+                    c.Expired.ToString(CultureInfo.InvariantCulture),
+                    Markup.Escape(string.Join(", ", c.Ranges.Take(5).Select(static r => r.First == r.Last ? $"{r.First}" : $"{r.First}-{r.Last}")) + (c.Ranges.Length > 5 ? ", …" : string.Empty)));
+            }
+
+            AnsiConsole.Write(table);
+            Console.WriteLine(report.DryRun
+                ? $"dry run: {report.Summary.Expired} entries covered by the checkpoint at tree size {report.Summary.CoveredByCheckpoint} would expire; nothing was written"
+                : report.Record is { } record
+                    ? $"expired {report.Summary.Expired} entries; retention record {record.Record.RecordId} is entry {record.Sequence}, signed by a new checkpoint"
+                    : "nothing to expire");
+            if (report.Held > 0)
+            {
+                Console.WriteLine($"held: {report.Held} entries returned labels that are not in the taxonomy; they do not expire");
+            }
+
+            return 0;
+        }, cancellationToken).ConfigureAwait(false));
+        return command;
+    }
+
     private static async Task<int> Run(ParseResult parse, Option<string> data, Option<string?> asUser, Func<CopilotGuardRuntime, AuditRequester, Task<int>> action, CancellationToken cancellationToken) =>
         await CliApp.Guarded(async () =>
         {
@@ -200,7 +261,14 @@ internal static class AuditCommands
             var requester = parse.GetValue(asUser) is { } user
                 ? AuditRequester.Remote(new CallerIdentity(user), "cli")
                 : AuditRequester.Local(Environment.UserName);
-            return await action(runtime, requester).ConfigureAwait(false);
+            try
+            {
+                return await action(runtime, requester).ConfigureAwait(false);
+            }
+            catch (AuditRecordExpiredException exception)
+            {
+                return NotFound(exception.Message);
+            }
         }).ConfigureAwait(false);
 
     private static async Task<System.Collections.Immutable.ImmutableArray<Access>> AllPagesAsync(Func<AuditPageRequest, CancellationToken, Task<AuditPage>> read, Func<AuditedChunk, bool> concerns, CancellationToken cancellationToken)
@@ -282,7 +350,7 @@ internal static class AuditExport
         {
             if (!csv)
             {
-                await writer.WriteAsync(string.Create(CultureInfo.InvariantCulture, $"{{\"sequence\":{entry.Sequence},\"hash\":\"{entry.Hash}\",\"record\":")).ConfigureAwait(false);
+                await writer.WriteAsync(string.Create(CultureInfo.InvariantCulture, $"{{\"sequence\":{entry.Sequence},\"hash\":\"{entry.Hash}\",{(entry.LeafHash is { } leaf ? $"\"leafHash\":\"{leaf}\"," : string.Empty)}\"record\":")).ConfigureAwait(false);
                 await writer.WriteAsync(Encoding.UTF8.GetString(entry.Payload.Span)).ConfigureAwait(false);
                 await writer.WriteLineAsync('}').ConfigureAwait(false);
                 continue;

@@ -4,22 +4,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
-using CopilotGuard.Anonymization;
 using CopilotGuard.Audit;
-using CopilotGuard.Identity;
-using CopilotGuard.Ingestion;
-using CopilotGuard.Obligations;
 using CopilotGuard.Retrieval;
 using CopilotGuard.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using Spectre.Console;
 
 namespace CopilotGuard.Cli;
@@ -30,6 +21,7 @@ internal static class BenchCommands
     private const int MaxDurationSeconds = 3600;
     private const int MaxConcurrency = 1024;
     private const int MaxTimedReceipts = 20_000;
+    private const int QueryCacheSize = 100_000;
 
     /// <summary>The caller and query mix: the sample people on their own data, some for external models, and the ticket agent for bob.</summary>
     private static readonly LoadCall[] Mix =
@@ -61,7 +53,7 @@ internal static class BenchCommands
         var concurrency = new Option<int>("--concurrency") { Description = $"How many callers send requests at once (1 to {MaxConcurrency}).", DefaultValueFactory = _ => 32 };
         var warmup = new Option<double>("--warmup") { Description = "Seconds of load before measuring (0 to 60).", DefaultValueFactory = _ => 3 };
         var top = new Option<int>("--top") { Description = "Chunks asked for per request.", DefaultValueFactory = _ => 5 };
-        var noCache = new Option<bool>("--no-embedding-cache") { Description = "Embed every query (the default wiring); without it, query embeddings are cached by query text." };
+        var noCache = new Option<bool>("--no-embedding-cache") { Description = "Embed every query (CopilotGuard:Embeddings:QueryCacheSize=0); without it, up to 100,000 query embeddings are cached by query text." };
         var baseline = new Option<bool>("--baseline") { Description = "Afterwards, drive GET /healthz the same way for 5 s: the ceiling of HTTP and the load generator on this machine." };
         var command = new Command("load", "Start the server on a loopback port and drive POST /v1/retrieve with a mix of sample people and queries for a fixed time.")
         {
@@ -99,28 +91,23 @@ internal static class BenchCommands
 
     private static async Task<LoadReport> RunAsync(DataFolder folder, LoadSettings settings, bool quiet, CancellationToken cancellationToken)
     {
-        if (!quiet && !File.Exists(folder.SeededMarkerPath))
+        if (!quiet && CliApp.NeedsSeeding(folder))
         {
             AnsiConsole.MarkupLine($"First start: seeding [bold]{Markup.Escape(folder.Root)}[/] with the sample corpus (embedding takes a while).");
         }
 
-        CachingEmbeddingGenerator? cache = null;
         TimingAuditLog? audit = null;
         string[] arguments =
         [
             "--data", folder.Root, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning",
             "--CopilotGuard:Identity:AllowDevelopmentIssuer=true", "--CopilotGuard:Anomaly:Enabled=false", "--CopilotGuard:RateLimits:Enabled=false",
+            $"--CopilotGuard:Embeddings:QueryCacheSize={(settings.EmbeddingCache ? QueryCacheSize : 0)}",
         ];
+        // The server's own wiring (store, audit and embedder as configured), with the broker's audit appends timed.
         var app = await CopilotGuardServer.BuildAsync(
             arguments,
-            // The same broker as the server's, but with its audit appends timed and, unless turned off, a query-embedding cache.
-            builder => builder.Host.UseServiceProviderFactory(new BrokerReplacingFactory(runtime =>
-            {
-                cache = settings.EmbeddingCache ? new CachingEmbeddingGenerator(runtime.Embedder) : null;
-                audit = new TimingAuditLog(runtime.Audit);
-                return CreateBroker(runtime, cache ?? runtime.Embedder, audit);
-            })),
-            cancellationToken: cancellationToken).ConfigureAwait(false);
+            new CopilotGuardServerOptions { DecorateBrokerAudit = inner => audit = new TimingAuditLog(inner) },
+            cancellationToken).ConfigureAwait(false);
         await using (app.ConfigureAwait(false))
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -133,6 +120,7 @@ internal static class BenchCommands
                 }
 
                 var runtime = app.Services.GetRequiredService<CopilotGuardRuntime>();
+                var cache = runtime.QueryEmbedder.GetService<CachingQueryEmbeddingGenerator>();
                 var calls = Mix.Select(call => call with { Token = runtime.Issuer.CreateToken(call.User, call.Agent, TimeSpan.FromHours(2)) }).ToArray();
                 using var handler = new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = settings.Concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
                 using var client = new HttpClient(handler) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
@@ -262,36 +250,6 @@ internal static class BenchCommands
         }
 
         return timed;
-    }
-
-    /// <summary>Builds a broker exactly as <see cref="CopilotGuardRuntime.OpenAsync"/> does, over a different embedder.</summary>
-    /// <remarks>Keep in step with <c>CopilotGuardRuntime.OpenAsync</c>; this goes away once the runtime can wrap its embedder itself.</remarks>
-    private static RetrievalBroker CreateBroker(CopilotGuardRuntime runtime, IEmbeddingGenerator<string, Embedding<float>> embedder, IAuditLog audit)
-    {
-        var data = runtime.Data;
-        var names = runtime.Directory.Principals
-            .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
-            .Select(static p => (p.DisplayName!, EntityTypes.Person, (string?)p.Id))
-            .Concat(SubjectNames.ReadFileAsync(data.SubjectNamesPath, CancellationToken.None).GetAwaiter().GetResult().Select(static n => (n.Name, n.Type, n.SubjectId)));
-        IEntityRecognizer[] recognizers = File.Exists(data.RecognizersPath)
-            ? [DictionaryRecognizer.Create(names), RecognizerFile.LoadAsync(data.RecognizersPath, CancellationToken.None).GetAwaiter().GetResult()]
-            : [DictionaryRecognizer.Create(names)];
-        var anonymizer = new Anonymizer(
-            EntityAnalyzer.CreateDefault(recognizers),
-            new AnonymizerKeys(data.GetOrCreateSecret("anonymizer-hash.key"), data.GetOrCreateSecret("anonymizer-encryption.key")),
-            new InMemoryPseudonymVault(data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24)));
-        return new RetrievalBroker(
-            runtime.Verification.Entitlements,
-            runtime.Policy,
-            runtime.Store,
-            embedder,
-            audit,
-            new QueryHasher(data.GetOrCreateSecret("query-hash.key")),
-            Options.Create(new RetrievalBrokerOptions()),
-            TimeProvider.System,
-            releaser: new ChunkReleaser(anonymizer, data.GetOrCreateSecret("field-hash.key")),
-            gates: runtime.Verification.Gates,
-            observers: runtime.Verification.Observers);
     }
 
     private static void Print(LoadReport report)
@@ -437,20 +395,6 @@ internal static class BenchCommands
         private static double Percentile(double[] sorted, double p) =>
             sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
     }
-
-    /// <summary>Swaps the server's retrieval broker for one the caller builds from the runtime, once every service is registered.</summary>
-    private sealed class BrokerReplacingFactory(Func<CopilotGuardRuntime, RetrievalBroker> create) : IServiceProviderFactory<IServiceCollection>
-    {
-        public IServiceCollection CreateBuilder(IServiceCollection services) => services;
-
-        public IServiceProvider CreateServiceProvider(IServiceCollection containerBuilder)
-        {
-            var runtime = containerBuilder.Single(static d => d.ServiceType == typeof(CopilotGuardRuntime)).ImplementationInstance as CopilotGuardRuntime
-                ?? throw new InvalidOperationException("The server registered no runtime instance.");
-            containerBuilder.Replace(ServiceDescriptor.Singleton(create(runtime)));
-            return new DefaultServiceProviderFactory().CreateServiceProvider(containerBuilder);
-        }
-    }
 }
 
 /// <summary>Times each audit append (by record id), to tell the durable-audit wait apart from HTTP and queueing.</summary>
@@ -483,65 +427,4 @@ internal sealed class TimingAuditLog(IAuditLog inner) : IAuditLog
 
     /// <inheritdoc />
     public Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken) => inner.VerifyAsync(cancellationToken);
-}
-
-/// <summary>Caches query embeddings in memory, keyed by the SHA-256 of the query text (the text itself is not kept).</summary>
-/// <remarks>Bounded: once <c>capacity</c> entries are held, new texts are embedded but not cached. Calls with
-/// generation options bypass the cache, because options can change the vector. Thread-safe.</remarks>
-internal sealed class CachingEmbeddingGenerator(IEmbeddingGenerator<string, Embedding<float>> inner, int capacity = 100_000)
-    : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
-{
-    private readonly ConcurrentDictionary<string, Embedding<float>> _cache = new(StringComparer.Ordinal);
-    private long _hits;
-    private long _misses;
-
-    /// <summary>Gets how many texts were served from the cache.</summary>
-    public long Hits => Interlocked.Read(ref _hits);
-
-    /// <summary>Gets how many texts were embedded by the inner generator.</summary>
-    public long Misses => Interlocked.Read(ref _misses);
-
-    /// <inheritdoc />
-    public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(values);
-        if (options is not null)
-        {
-            return await base.GenerateAsync(values, options, cancellationToken).ConfigureAwait(false);
-        }
-
-        var texts = values as IReadOnlyList<string> ?? values.ToArray();
-        var keys = new string[texts.Count];
-        var results = new Embedding<float>[texts.Count];
-        List<int>? missing = null;
-        for (var i = 0; i < texts.Count; i++)
-        {
-            keys[i] = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(texts[i])));
-            if (_cache.TryGetValue(keys[i], out var cached))
-            {
-                results[i] = cached;
-                Interlocked.Increment(ref _hits);
-            }
-            else
-            {
-                (missing ??= []).Add(i);
-            }
-        }
-
-        if (missing is not null)
-        {
-            Interlocked.Add(ref _misses, missing.Count);
-            var generated = await base.GenerateAsync([.. missing.Select(i => texts[i])], null, cancellationToken).ConfigureAwait(false);
-            for (var j = 0; j < missing.Count; j++)
-            {
-                results[missing[j]] = generated[j];
-                if (_cache.Count < capacity)
-                {
-                    _cache.TryAdd(keys[missing[j]], generated[j]);
-                }
-            }
-        }
-
-        return new GeneratedEmbeddings<Embedding<float>>(results);
-    }
 }

@@ -10,6 +10,7 @@ using CopilotGuard.Retrieval;
 using CopilotGuard.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Spectre.Console;
 
 namespace CopilotGuard.Cli;
@@ -53,13 +54,13 @@ public static class CliApp
                 WebApplication? app = null;
                 // The embedded default accepts development tokens even in Production, unless the operator decides otherwise.
                 string[] arguments = ["--data", folder.Root, "--urls", parse.GetValue(urls)!, .. Environment.GetEnvironmentVariable("CopilotGuard__Identity__AllowDevelopmentIssuer") is null ? (string[])["--CopilotGuard:Identity:AllowDevelopmentIssuer=true"] : []];
-                if (File.Exists(folder.SeededMarkerPath))
+                if (!NeedsSeeding(folder))
                 {
                     app = await CopilotGuardServer.BuildAsync(arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
-                    AnsiConsole.MarkupLine($"First start: seeding [bold]{Markup.Escape(folder.Root)}[/] with the sample directory, policies and corpus.");
+                    AnsiConsole.MarkupLine($"First start: seeding [bold]{Markup.Escape(folder.Root)}[/] with the sample directory and policies, and the store with the sample corpus.");
                     await AnsiConsole.Progress().StartAsync(async context =>
                     {
                         var task = context.AddTask("Embedding and storing the sample corpus");
@@ -181,13 +182,17 @@ public static class CliApp
         return command;
     }
 
+    /// <summary>Tells whether opening the folder will seed the store configured in the environment (for progress display only).</summary>
+    internal static bool NeedsSeeding(DataFolder folder) =>
+        !File.Exists(folder.GetSeededMarkerPath(ProviderSettings.FromEnvironment().Store.Identity));
+
     internal static async Task<int> Guarded(Func<Task<int>> action)
     {
         try
         {
             return await action().ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or RetrievalException or Anonymization.AnonymizationConfigurationException or FileNotFoundException or DirectoryNotFoundException)
+        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or RetrievalException or Anonymization.AnonymizationConfigurationException or FileNotFoundException or DirectoryNotFoundException or OptionsValidationException or System.Data.Common.DbException)
         {
             await Console.Error.WriteLineAsync($"copilotguard: {exception.Message}").ConfigureAwait(false);
             return exception is RetrievalException { Kind: RetrievalErrorKind.Forbidden } ? 3 : 2;

@@ -6,7 +6,7 @@ using CopilotGuard.Retrieval;
 namespace CopilotGuard.Connectors.AzureAISearch.Tests;
 
 /// <summary>Asserts the exact requests the store sends through the SDK's transport.</summary>
-public sealed class AzureAISearchChunkStoreTests
+public sealed partial class AzureAISearchChunkStoreTests
 {
     private readonly FakeSearchService _service = new();
 

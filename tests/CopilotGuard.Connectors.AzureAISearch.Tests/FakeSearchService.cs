@@ -19,7 +19,8 @@ public sealed record RecordedRequest(string Method, string PathAndQuery, string?
 /// <summary>Stands in for an Azure AI Search service behind the SDK's HTTP pipeline transport: records every request
 /// and answers with responses shaped as the REST API (2023-11-01) documents them.</summary>
 /// <remarks>Filters are evaluated by <see cref="ODataEvaluator"/>, vector queries exhaustively with the service's
-/// cosine score <c>1 / (2 - cos)</c>.</remarks>
+/// cosine score <c>1 / (2 - cos)</c>, keyword queries by term counts over the searched fields, and hybrid queries by
+/// reciprocal rank fusion of both.</remarks>
 public sealed partial class FakeSearchService : HttpMessageHandler
 {
     private readonly Dictionary<string, JsonObject> _indexes = new(StringComparer.Ordinal);
@@ -130,25 +131,29 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         }
 
         var filter = request["filter"]?.GetValue<string>();
-        var vectorQuery = request["vectorQueries"]![0]!.AsObject();
-        var vector = vectorQuery["vector"]!.AsArray().Select(static v => v!.GetValue<float>()).ToArray();
-        var k = vectorQuery["k"]!.GetValue<int>();
+        var searchText = request["search"]?.GetValue<string>();
+        var vectorQuery = request["vectorQueries"]?[0]?.AsObject();
         var top = request["top"]?.GetValue<int>() ?? 50;
         var skip = request["skip"]?.GetValue<int>() ?? 0;
         var select = request["select"]?.GetValue<string>().Split(',');
-        var scored = documents.Values
-            .Where(document => filter is null || ODataEvaluator.Evaluate(filter, document))
-            .Select(document =>
-            {
-                var embedding = document["embedding"]!.AsArray().Select(static v => v!.GetValue<float>()).ToArray();
-                var cosine = TensorPrimitives.CosineSimilarity(vector, embedding);
-                return (Document: document, Score: 1 / (2 - (double)cosine));
-            })
-            .OrderByDescending(static hit => hit.Score)
-            .Take(k)
-            .Skip(skip)
-            .Take(top);
-        foreach (var (document, score) in scored)
+        var searchFields = request["searchFields"]?.GetValue<string>().Split(',') ?? ["title", "text"];
+        if (searchText is null && vectorQuery is null)
+        {
+            return Error(HttpStatusCode.BadRequest, "Expected a search text or a vector query.");
+        }
+
+        // Pre-filtering: the filter restricts both the text and the vector part.
+        var candidates = documents.Values.Where(document => filter is null || ODataEvaluator.Evaluate(filter, document)).ToList();
+        var keyword = searchText is null ? null : KeywordRanking(candidates, searchText, searchFields);
+        var vector = vectorQuery is null ? null : VectorRanking(candidates, vectorQuery);
+        var ranked = (keyword, vector) switch
+        {
+            ({ } text, null) => text,
+            (null, { } nearest) => nearest,
+            ({ } text, { } nearest) => ReciprocalRankFusion(text, nearest),
+            _ => [],
+        };
+        foreach (var (document, score) in ranked.Skip(skip).Take(top))
         {
             var result = new JsonObject { ["@search.score"] = score };
             foreach (var (name, value) in document)
@@ -164,6 +169,57 @@ public sealed partial class FakeSearchService : HttpMessageHandler
 
         return Json(HttpStatusCode.OK, new JsonObject { ["value"] = results }.ToJsonString());
     }
+
+    /// <summary>Ranks by the service's cosine score <c>1 / (2 - cos)</c>, keeping the k nearest.</summary>
+    private static List<(JsonObject Document, double Score)> VectorRanking(List<JsonObject> candidates, JsonObject vectorQuery)
+    {
+        var vector = vectorQuery["vector"]!.AsArray().Select(static v => v!.GetValue<float>()).ToArray();
+        var k = vectorQuery["k"]!.GetValue<int>();
+        return [.. candidates
+            .Select(document =>
+            {
+                var embedding = document["embedding"]!.AsArray().Select(static v => v!.GetValue<float>()).ToArray();
+                var cosine = TensorPrimitives.CosineSimilarity(vector, embedding);
+                return (Document: document, Score: 1 / (2 - (double)cosine));
+            })
+            .OrderByDescending(static hit => hit.Score)
+            .ThenBy(static hit => hit.Document["key"]!.GetValue<string>(), StringComparer.Ordinal)
+            .Take(k)];
+    }
+
+    /// <summary>Ranks documents that contain any query term (simple syntax, <c>searchMode: any</c>) by how often the
+    /// terms occur in the searched fields; operators and punctuation only separate terms, as in the simple syntax.</summary>
+    private static List<(JsonObject Document, double Score)> KeywordRanking(List<JsonObject> candidates, string searchText, string[] searchFields)
+    {
+        var terms = Terms(searchText).ToHashSet(StringComparer.Ordinal);
+        return [.. candidates
+            .Select(document => (Document: document, Score: (double)searchFields
+                .SelectMany(field => Terms(document[field]?.GetValue<string>() ?? string.Empty))
+                .Count(terms.Contains)))
+            .Where(static hit => hit.Score > 0)
+            .OrderByDescending(static hit => hit.Score)
+            .ThenBy(static hit => hit.Document["key"]!.GetValue<string>(), StringComparer.Ordinal)];
+    }
+
+    /// <summary>Fuses two rankings as the service documents for hybrid queries: the sum of <c>1 / (60 + rank)</c>.</summary>
+    private static List<(JsonObject Document, double Score)> ReciprocalRankFusion(List<(JsonObject Document, double Score)> first, List<(JsonObject Document, double Score)> second)
+    {
+        var fused = new Dictionary<JsonObject, double>(ReferenceEqualityComparer.Instance);
+        foreach (var ranking in (List<(JsonObject Document, double Score)>[])[first, second])
+        {
+            for (var rank = 0; rank < ranking.Count; rank++)
+            {
+                fused[ranking[rank].Document] = fused.GetValueOrDefault(ranking[rank].Document) + (1.0 / (60 + rank + 1));
+            }
+        }
+
+        return [.. fused
+            .Select(static pair => (Document: pair.Key, Score: pair.Value))
+            .OrderByDescending(static hit => hit.Score)
+            .ThenBy(static hit => hit.Document["key"]!.GetValue<string>(), StringComparer.Ordinal)];
+    }
+
+    private static IEnumerable<string> Terms(string text) => Word().Matches(text).Select(static m => m.Value.ToLowerInvariant());
 
     private static HttpResponseMessage Get(Dictionary<string, JsonObject> documents, string key, string query)
     {
@@ -196,4 +252,7 @@ public sealed partial class FakeSearchService : HttpMessageHandler
 
     [GeneratedRegex(@"^/docs\('(?<key>.*)'\)$")]
     private static partial Regex DocumentPath();
+
+    [GeneratedRegex(@"\w+")]
+    private static partial Regex Word();
 }

@@ -66,11 +66,23 @@ public sealed class PostgreSqlChunkStoreTests(PostgresServer server)
     }
 
     [PostgresFact]
+    public async Task Initialize_ManyInstancesAndAnAuditLogAtOnce_CreateOneSchemaWithoutRacing()
+    {
+        var schema = server.NewSchema();
+        var stores = Enumerable.Range(0, 5).Select(_ => new PostgreSqlChunkStore(server.DataSource, LabelTaxonomy.Default, new PostgreSqlChunkStoreOptions { Schema = schema })).ToArray();
+        await using var log = new PostgreSqlAuditLog(server.DataSource, new PostgreSqlAuditLogOptions { Schema = schema });
+
+        await Task.WhenAll(stores.Select(store => Task.Run(() => store.InitializeAsync(CancellationToken.None))).Append(Task.Run(() => log.InitializeAsync(CancellationToken.None))));
+
+        await stores[0].UpsertAsync([Stored("s1", _ => { })], CancellationToken.None);
+        Assert.Equal(1, await stores[4].CountAsync(CancellationToken.None));
+    }
+
+    [WithoutPgVectorFact]
     public async Task Initialize_PgVectorRequiredButMissing_FailsAtStartUp()
     {
         var store = new PostgreSqlChunkStore(server.DataSource, LabelTaxonomy.Default, new PostgreSqlChunkStoreOptions { Schema = server.NewSchema(), VectorSearch = PostgreSqlVectorSearch.PgVector });
 
-        // Debian's postgresql package does not ship the vector extension.
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.InitializeAsync(CancellationToken.None));
         Assert.Contains("vector", error.Message, StringComparison.Ordinal);
     }

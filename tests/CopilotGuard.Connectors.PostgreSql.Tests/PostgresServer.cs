@@ -23,6 +23,10 @@ public sealed class PostgresServer : IAsyncLifetime
         ? "PostgreSQL binaries are not installed (no /usr/lib/postgresql/*/bin/initdb); install Debian's postgresql (apt-get install -y postgresql) to run these tests."
         : null;
 
+    /// <summary>Gets why the pgvector tests cannot run here (no PostgreSQL, or no <c>vector</c> extension packaged for
+    /// it), or null when they can.</summary>
+    public static string? PgVectorSkipReason { get; } = SkipReason ?? FindPgVector();
+
     public string ConnectionString { get; private set; } = string.Empty;
 
     public async Task InitializeAsync()
@@ -107,6 +111,15 @@ public sealed class PostgresServer : IAsyncLifetime
             .FirstOrDefault();
     }
 
+    private static string? FindPgVector()
+    {
+        var version = Path.GetFileName(Path.GetDirectoryName(BinaryFolder));
+        var control = $"/usr/share/postgresql/{version}/extension/vector.control";
+        return File.Exists(control)
+            ? null
+            : $"The pgvector extension is not installed for PostgreSQL {version} (no {control}); install postgresql-{version}-pgvector to run the pgvector path (Debian packages it from trixie on; bookworm does not).";
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -165,4 +178,16 @@ public sealed class PostgresFactAttribute : FactAttribute
 public sealed class PostgresTheoryAttribute : TheoryAttribute
 {
     public PostgresTheoryAttribute() => Skip = PostgresServer.SkipReason;
+}
+
+/// <summary>A fact that is skipped, with the reason, when the pgvector extension is not installed.</summary>
+public sealed class PgVectorFactAttribute : FactAttribute
+{
+    public PgVectorFactAttribute() => Skip = PostgresServer.PgVectorSkipReason;
+}
+
+/// <summary>A fact about a server without pgvector: skipped, with the reason, when PostgreSQL is missing or has pgvector.</summary>
+public sealed class WithoutPgVectorFactAttribute : FactAttribute
+{
+    public WithoutPgVectorFactAttribute() => Skip = PostgresServer.SkipReason ?? (PostgresServer.PgVectorSkipReason is null ? "The pgvector extension is installed here, so this case (pgvector missing) cannot arise." : null);
 }

@@ -3,14 +3,14 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CopilotGuard.Server.Tests.PostgreSql;
 
 namespace CopilotGuard.Server.Tests;
 
 /// <summary>Anonymization on the way out, and de-anonymization only where the policy allows, over HTTP.</summary>
-[Collection(ServerCollection.Name)]
-public sealed partial class AnonymizationTests(ServerFixture server)
+public abstract partial class AnonymizationTests(StoreServerFixture server)
 {
-    [Fact]
+    [StoreFact]
     public async Task ExternalDestination_PseudonymizesNamesConsistently_AndTheOwnerCanRestoreThem()
     {
         var conversation = "conv-" + Guid.NewGuid().ToString("N");
@@ -30,7 +30,7 @@ public sealed partial class AnonymizationTests(ServerFixture server)
         Assert.DoesNotMatch(Placeholder(), body.RootElement.GetProperty("text").GetString()!);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Deanonymize_AnotherCallersConversation_RestoresNothing()
     {
         var conversation = "conv-" + Guid.NewGuid().ToString("N");
@@ -45,7 +45,7 @@ public sealed partial class AnonymizationTests(ServerFixture server)
         Assert.Equal(placeholder, body.RootElement.GetProperty("text").GetString());
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData("erin", null)]
     [InlineData("bob", "ticket-agent")]
     public async Task Deanonymize_CallerWithoutAGrant_Is403AndAudited(string user, string? agent)
@@ -57,7 +57,7 @@ public sealed partial class AnonymizationTests(ServerFixture server)
         Assert.Equal(before + 1, after.Records);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task InternalDestination_KeepsContactDetailsForTheAssignedEngineer_ButRedactsNothingElseAllowed()
     {
         var texts = await RetrieveTextsAsync("bob", "Fabrikam invoice sync failure contact email", null, "internal");
@@ -82,4 +82,12 @@ public sealed partial class AnonymizationTests(ServerFixture server)
 
     [GeneratedRegex(@"<[A-Z_]+_\d+>")]
     private static partial Regex Placeholder();
+
+    /// <summary>Runs these scenarios on the embedded SQLite store and audit log.</summary>
+    [Collection(ServerCollection.Name)]
+    public sealed class OnSqlite(ServerFixture server) : AnonymizationTests(server);
+
+    /// <summary>Runs these scenarios with the store and audit log in PostgreSQL.</summary>
+    [Collection(PostgreSqlServerCollection.Name)]
+    public sealed class OnPostgreSql(PostgreSqlServerFixture server) : AnonymizationTests(server);
 }

@@ -1,12 +1,12 @@
 using System.Text.Json;
 using CopilotGuard.Audit;
+using CopilotGuard.Server.Tests.PostgreSql;
 
 namespace CopilotGuard.Server.Tests;
 
-[Collection(ServerCollection.Name)]
-public sealed class AuditTests(ServerFixture server)
+public abstract class AuditTests(StoreServerFixture server)
 {
-    [Theory]
+    [StoreTheory]
     [InlineData("carol", null)]
     [InlineData("bob", null)]
     [InlineData("bob", "ticket-agent")]
@@ -24,7 +24,7 @@ public sealed class AuditTests(ServerFixture server)
         Assert.Equal("internal", record.Destination);
         Assert.Equal(server.Runtime.Policy.Version, record.PolicyVersion);
         Assert.Equal(server.Runtime.Policy.Sha256, record.PolicyHash);
-        Assert.Equal("sqlite", record.Store);
+        Assert.Equal(server.StoreName, record.Store);
         Assert.Equal(chunks.Select(static c => c.Id), record.Chunks.Select(static c => c.ChunkId));
         Assert.Equal(chunks.Select(static c => c.ContentSha256), record.Chunks.Select(static c => c.ContentSha256));
         Assert.Equal(chunks.Select(static c => c.Label.Name), record.Chunks.Select(static c => c.Label));
@@ -35,7 +35,7 @@ public sealed class AuditTests(ServerFixture server)
         Assert.True(verification.Ok, verification.Problem);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task AuditRecord_CarriesNoQueryTextOrChunkText()
     {
         const string secretQuery = "Leila Farouk card number";
@@ -47,4 +47,12 @@ public sealed class AuditTests(ServerFixture server)
         Assert.DoesNotContain("Leila", json, StringComparison.OrdinalIgnoreCase);
         Assert.All(chunks, chunk => Assert.DoesNotContain(chunk.Text[..Math.Min(40, chunk.Text.Length)], json, StringComparison.Ordinal));
     }
+
+    /// <summary>Runs these scenarios on the embedded SQLite store and audit log.</summary>
+    [Collection(ServerCollection.Name)]
+    public sealed class OnSqlite(ServerFixture server) : AuditTests(server);
+
+    /// <summary>Runs these scenarios with the store and audit log in PostgreSQL.</summary>
+    [Collection(PostgreSqlServerCollection.Name)]
+    public sealed class OnPostgreSql(PostgreSqlServerFixture server) : AuditTests(server);
 }

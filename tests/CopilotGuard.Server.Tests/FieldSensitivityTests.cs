@@ -1,18 +1,18 @@
 using System.Text.Json;
 using CopilotGuard.Retrieval;
+using CopilotGuard.Server.Tests.PostgreSql;
 
 namespace CopilotGuard.Server.Tests;
 
 /// <summary>Each sample person against each field of each structured source, over HTTP.</summary>
-[Collection(ServerCollection.Name)]
-public sealed class FieldSensitivityTests(ServerFixture server)
+public abstract class FieldSensitivityTests(StoreServerFixture server)
 {
     private static readonly string[] People = ["alice", "paul", "bob", "carol", "dana", "erin", "cora", "frank"];
 
     public static TheoryData<string, string> PeopleAndDestinations =>
         new() { { "alice", "internal" }, { "paul", "internal" }, { "bob", "internal" }, { "carol", "internal" }, { "dana", "internal" }, { "erin", "internal" }, { "cora", "internal" }, { "frank", "internal" }, { "paul", "external" }, { "erin", "external" }, { "alice", "external" } };
 
-    [Theory]
+    [StoreTheory]
     [MemberData(nameof(PeopleAndDestinations))]
     public async Task StructuredRows_EveryField_IsReleasedOnlyAsThePolicySays(string person, string destination)
     {
@@ -50,7 +50,7 @@ public sealed class FieldSensitivityTests(ServerFixture server)
         }
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Ssn_IsNeverReturnedToAnyone()
     {
         foreach (var person in People)
@@ -68,7 +68,7 @@ public sealed class FieldSensitivityTests(ServerFixture server)
         }
     }
 
-    [Fact]
+    [StoreFact]
     public async Task AuditRecord_ListsWithheldFieldsAndEntityCounts_ButNoValues()
     {
         var (receiptId, chunks) = await server.RetrieveAsync("alice", "annual base salary payroll record", top: 5);
@@ -109,4 +109,12 @@ public sealed class FieldSensitivityTests(ServerFixture server)
             _ => "clear",
         };
     }
+
+    /// <summary>Runs these scenarios on the embedded SQLite store and audit log.</summary>
+    [Collection(ServerCollection.Name)]
+    public sealed class OnSqlite(ServerFixture server) : FieldSensitivityTests(server);
+
+    /// <summary>Runs these scenarios with the store and audit log in PostgreSQL.</summary>
+    [Collection(PostgreSqlServerCollection.Name)]
+    public sealed class OnPostgreSql(PostgreSqlServerFixture server) : FieldSensitivityTests(server);
 }

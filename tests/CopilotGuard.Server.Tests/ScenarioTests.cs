@@ -1,12 +1,12 @@
 using CopilotGuard.Filtering;
 using CopilotGuard.Labels;
 using CopilotGuard.Retrieval;
+using CopilotGuard.Server.Tests.PostgreSql;
 
 namespace CopilotGuard.Server.Tests;
 
 /// <summary>What each sample person can and cannot retrieve, over HTTP, for the DESIGN.md scenarios.</summary>
-[Collection(ServerCollection.Name)]
-public sealed class ScenarioTests(ServerFixture server)
+public abstract class ScenarioTests(StoreServerFixture server)
 {
     private static readonly string[] Queries =
     [
@@ -19,7 +19,7 @@ public sealed class ScenarioTests(ServerFixture server)
 
     public static TheoryData<string> AllQueries => [.. Queries];
 
-    [Theory]
+    [StoreTheory]
     [MemberData(nameof(AllQueries))]
     public async Task Carol_MarketingCoordinator_NeverReachesHrPayrollClinicalOrTickets(string query)
     {
@@ -34,7 +34,7 @@ public sealed class ScenarioTests(ServerFixture server)
         });
     }
 
-    [Theory]
+    [StoreTheory]
     [MemberData(nameof(AllQueries))]
     public async Task Bob_SupportEngineer_SeesOnlyTicketsOfHisAccounts(string query)
     {
@@ -55,14 +55,14 @@ public sealed class ScenarioTests(ServerFixture server)
         });
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Bob_PosOutageQuery_FindsHisCustomersTicket()
     {
         var (_, chunks) = await server.RetrieveAsync("bob", "POS terminals drop offline during peak hours", top: 5);
         Assert.Contains(chunks, chunk => chunk.DocumentId == "support-ticket-4812");
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Bob_QueryAboutAnotherAccountsTicket_GetsNoneOfIt()
     {
         foreach (var ticket in (string[])["support-ticket-4803", "support-ticket-4804", "support-ticket-4805"])
@@ -74,7 +74,7 @@ public sealed class ScenarioTests(ServerFixture server)
         }
     }
 
-    [Theory]
+    [StoreTheory]
     [MemberData(nameof(AllQueries))]
     public async Task Dana_Clinician_SeesOnlyHerPatients(string query)
     {
@@ -92,7 +92,7 @@ public sealed class ScenarioTests(ServerFixture server)
         });
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Dana_AsthmaQuery_FindsHerPatientsNote_ButNeverSendsItExternally()
     {
         var (_, internalChunks) = await server.RetrieveAsync("dana", "asthma flare-up follow-up", top: 5);
@@ -102,7 +102,7 @@ public sealed class ScenarioTests(ServerFixture server)
         Assert.DoesNotContain(externalChunks, chunk => chunk.Source == "clinical");
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData("alice")]
     [InlineData("paul")]
     [InlineData("bob")]
@@ -118,7 +118,7 @@ public sealed class ScenarioTests(ServerFixture server)
         }
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Alice_HrPartner_SeesHrAndSalaryBandsButNoIndividualSalaries()
     {
         var (_, chunks) = await server.RetrieveAsync("alice", "annual base salary of the payroll specialist", top: 10);
@@ -136,7 +136,7 @@ public sealed class ScenarioTests(ServerFixture server)
         }
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Paul_Payroll_SeesPayrollRows()
     {
         var (_, chunks) = await server.RetrieveAsync("paul", "annual base salary of the payroll specialist", top: 10);
@@ -150,7 +150,7 @@ public sealed class ScenarioTests(ServerFixture server)
         });
     }
 
-    [Fact]
+    [StoreFact]
     public async Task Erin_FraudAnalyst_SeesTransactions()
     {
         var (_, chunks) = await server.RetrieveAsync("erin", "suspicious card transactions abroad", top: 10);
@@ -164,7 +164,7 @@ public sealed class ScenarioTests(ServerFixture server)
         });
     }
 
-    [Fact]
+    [StoreFact]
     public async Task TicketAgent_ActingForBobOrCarol_GetsTheIntersection()
     {
         const string query = "refund approval thresholds and escalation runbook";
@@ -177,7 +177,7 @@ public sealed class ScenarioTests(ServerFixture server)
         Assert.NotEqual(forBob.Select(static c => c.Id), forCarol.Select(static c => c.Id));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task EveryPerson_ReturnedChunks_AreAllowedByTheReferenceOracle()
     {
         foreach (var user in (string[])["alice", "paul", "bob", "carol", "dana", "erin", "cora", "frank"])
@@ -209,4 +209,12 @@ public sealed class ScenarioTests(ServerFixture server)
         Assert.True(chunk.Attributes.TryGet(attribute, out var values), $"{chunk.Id} has no {attribute}");
         return Assert.Single(values).Text;
     }
+
+    /// <summary>Runs these scenarios on the embedded SQLite store and audit log.</summary>
+    [Collection(ServerCollection.Name)]
+    public sealed class OnSqlite(ServerFixture server) : ScenarioTests(server);
+
+    /// <summary>Runs these scenarios with the store and audit log in PostgreSQL.</summary>
+    [Collection(PostgreSqlServerCollection.Name)]
+    public sealed class OnPostgreSql(PostgreSqlServerFixture server) : ScenarioTests(server);
 }

@@ -11,10 +11,14 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CopilotGuard.Server.Tests;
 
-/// <summary>Starts the real server on a free loopback port over a fresh data folder seeded with the samples.</summary>
-public sealed class ServerFixture : IAsyncLifetime
+/// <summary>Starts the real server on a free loopback port over a fresh data folder seeded with the samples, with the
+/// store and audit log a subclass chooses.</summary>
+public abstract class StoreServerFixture : IAsyncLifetime
 {
     private WebApplication? _app;
+
+    /// <summary>Gets the store name the audit records carry (<c>sqlite</c>, <c>postgresql</c>).</summary>
+    public abstract string StoreName { get; }
 
     public string DataPath { get; } = Directory.CreateTempSubdirectory("copilotguard-e2e-").FullName;
 
@@ -29,11 +33,18 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        if (SkipReason is not null)
+        {
+            // Every test of the collection is skipped with this reason (see StoreFactAttribute); nothing to start.
+            return;
+        }
+
+        var providers = await StartProvidersAsync();
         var started = System.Diagnostics.Stopwatch.StartNew();
         _app = await CopilotGuardServer.BuildAsync(["--data", DataPath, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning", "--CopilotGuard:Identity:AllowDevelopmentIssuer=true",
             // The functional suites drive many retrievals per person within seconds; the anomaly and rate-limit
             // suites turn these on for their own servers.
-            "--CopilotGuard:Anomaly:Enabled=false", "--CopilotGuard:RateLimits:Enabled=false"]);
+            "--CopilotGuard:Anomaly:Enabled=false", "--CopilotGuard:RateLimits:Enabled=false", .. providers]);
         await _app.StartAsync();
         StartupTime = started.Elapsed;
         Runtime = _app.Services.GetRequiredService<CopilotGuardRuntime>();
@@ -44,16 +55,29 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        Client.Dispose();
         if (_app is not null)
         {
+            Client.Dispose();
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(DataPath, recursive: true);
+        if (SkipReason is null)
+        {
+            await StopProvidersAsync();
+        }
     }
+
+    /// <summary>Gets why the providers cannot run here (the tests are then skipped with it), or null.</summary>
+    protected virtual string? SkipReason => null;
+
+    /// <summary>Starts what the providers need and returns the server arguments that select them.</summary>
+    protected abstract Task<string[]> StartProvidersAsync();
+
+    /// <summary>Stops what <see cref="StartProvidersAsync"/> started.</summary>
+    protected virtual Task StopProvidersAsync() => Task.CompletedTask;
 
     public string Token(string user, string? agent = null) => Runtime.Issuer.CreateToken(user, agent);
 
@@ -87,6 +111,14 @@ public sealed class ServerFixture : IAsyncLifetime
 
         return (json.RootElement.GetProperty("receiptId").GetString()!, chunks);
     }
+}
+
+/// <summary>The embedded default: SQLite store and audit log in the data folder.</summary>
+public sealed class ServerFixture : StoreServerFixture
+{
+    public override string StoreName => "sqlite";
+
+    protected override Task<string[]> StartProvidersAsync() => Task.FromResult<string[]>([]);
 }
 
 [CollectionDefinition(Name)]

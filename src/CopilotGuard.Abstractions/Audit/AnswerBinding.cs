@@ -33,4 +33,10 @@ public static class AuditRecordKinds
 
     /// <summary>A policy explanation.</summary>
     public const string PolicyExplain = "policy-explain";
+
+    /// <summary>A retention run that expired entries; it lists them and never expires itself.</summary>
+    public const string Retention = "retention";
+
+    /// <summary>The tombstone left in place of an entry that expired under retention (only its hashes are kept).</summary>
+    public const string Expired = "expired";
 }

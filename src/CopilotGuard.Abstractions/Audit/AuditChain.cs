@@ -12,15 +12,17 @@ public static class AuditChain
     public static string Genesis { get; } = new('0', 64);
 
     /// <summary>Computes the chain hash of an entry from the previous hash and the entry's stored bytes.</summary>
-    public static string Link(string previousHash, long sequence, ReadOnlySpan<byte> payload)
+    public static string Link(string previousHash, long sequence, ReadOnlySpan<byte> payload) =>
+        LinkLeaf(previousHash, sequence, AuditMerkle.LeafHash(payload));
+
+    /// <summary>Computes the chain hash of an entry from the previous hash and the entry's RFC 9162 leaf hash.</summary>
+    /// <remarks>Lets the chain be recomputed over entries whose payload expired under retention and only the leaf hash is kept.</remarks>
+    public static string LinkLeaf(string previousHash, long sequence, ReadOnlySpan<byte> leafHash)
     {
         ArgumentNullException.ThrowIfNull(previousHash);
-        Span<byte> leaf = stackalloc byte[SHA256.HashSizeInBytes];
-        using (var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        if (leafHash.Length != SHA256.HashSizeInBytes)
         {
-            hasher.AppendData([0x00]);
-            hasher.AppendData(payload);
-            hasher.GetHashAndReset(leaf);
+            throw new ArgumentException("A leaf hash is 32 bytes.", nameof(leafHash));
         }
 
         using var link = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -29,7 +31,7 @@ public static class AuditChain
         Span<byte> sequenceBytes = stackalloc byte[sizeof(long)];
         System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(sequenceBytes, sequence);
         link.AppendData(sequenceBytes);
-        link.AppendData(leaf);
+        link.AppendData(leafHash);
         return Convert.ToHexStringLower(link.GetHashAndReset());
     }
 }

@@ -57,6 +57,10 @@ public sealed record AuditRecord
     /// <summary>Gets the filter as pushed to the store, in its dialect.</summary>
     public string? PushedFilter { get; init; }
 
+    /// <summary>Gets the retrieval mode (<c>keyword</c> or <c>hybrid</c>); <see langword="null"/> for vector retrievals,
+    /// so records written before modes existed read the same and hash the same.</summary>
+    public string? Mode { get; init; }
+
     /// <summary>Gets what an administrative or explanatory record concerns, e.g. <c>chunk:kb-vpn-setup#0</c>.</summary>
     public string? Target { get; init; }
 
@@ -74,6 +78,9 @@ public sealed record AuditRecord
 
     /// <summary>Gets the answer an <c>answer</c> record binds to its receipts.</summary>
     public AnswerBinding? Answer { get; init; }
+
+    /// <summary>Gets what a <c>retention</c> record expired: the retention file's hash, the cutoffs per class and the expired entries.</summary>
+    public AuditRetentionSummary? Retention { get; init; }
 
     /// <summary>Gets the record format version (<c>schemas/audit-record.schema.json</c>). The default is 1; records written before it existed are version 1.</summary>
     public int SchemaVersion { get; init; } = 1;

@@ -33,6 +33,7 @@ public sealed record AuditEntry(long Sequence, string Hash, AuditRecord Record);
 /// <param name="FirstBadCheckpoint">The tree size of the first checkpoint that failed, if any.</param>
 /// <param name="MerkleRoot">The RFC 9162 Merkle root over the checked entries, when computed.</param>
 /// <param name="Unanchored">How many entries at the end are not yet covered by a signed checkpoint.</param>
+/// <param name="Expired">How many entries expired under retention (tombstones: only their leaf and chain hashes are kept).</param>
 public sealed record AuditVerification(
     bool Ok,
     long Records,
@@ -42,4 +43,5 @@ public sealed record AuditVerification(
     long Checkpoints = 0,
     long? FirstBadCheckpoint = null,
     string? MerkleRoot = null,
-    long Unanchored = 0);
+    long Unanchored = 0,
+    long Expired = 0);

@@ -25,7 +25,15 @@ public interface IAuditReader
 /// <param name="RecordId">The indexed record id.</param>
 /// <param name="Payload">The stored record bytes (UTF-8 JSON).</param>
 /// <param name="Hash">The stored chain hash.</param>
-public sealed record StoredAuditEntry(long Sequence, string RecordId, ReadOnlyMemory<byte> Payload, string Hash);
+public sealed record StoredAuditEntry(long Sequence, string RecordId, ReadOnlyMemory<byte> Payload, string Hash)
+{
+    /// <summary>Gets the kept RFC 9162 leaf hash of the original record (lowercase hex) when the entry expired under
+    /// retention; its <see cref="Payload"/> is then a tombstone (kind <c>expired</c>), not the hashed bytes.</summary>
+    public string? LeafHash { get; init; }
+
+    /// <summary>Gets whether the entry expired under retention (only its leaf and chain hashes are kept).</summary>
+    public bool IsExpired => LeafHash is not null;
+}
 
 /// <summary>Which page of a list to read.</summary>
 /// <param name="Limit">The most entries to return (1-1,000).</param>

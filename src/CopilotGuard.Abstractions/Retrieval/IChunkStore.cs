@@ -1,14 +1,75 @@
+using System.Collections.Frozen;
 using CopilotGuard.Filtering;
 using CopilotGuard.Labels;
 
 namespace CopilotGuard.Retrieval;
 
-/// <summary>A vector query restricted by a pushed-down filter.</summary>
-/// <param name="Vector">The query embedding.</param>
+/// <summary>How a store ranks chunks for a query.</summary>
+public enum RetrievalMode
+{
+    /// <summary>Nearest neighbours of the query embedding (the default).</summary>
+    Vector,
+
+    /// <summary>Full-text search over the chunk title and text; no embedding is needed.</summary>
+    Keyword,
+
+    /// <summary>Full-text and vector search together, fused by the store.</summary>
+    Hybrid,
+}
+
+/// <summary>Names retrieval modes as they appear on the wire (<c>vector</c>, <c>keyword</c>, <c>hybrid</c>).</summary>
+public static class RetrievalModes
+{
+    /// <summary>Gets every mode, in declaration order.</summary>
+    public static IReadOnlyList<RetrievalMode> All { get; } = [RetrievalMode.Vector, RetrievalMode.Keyword, RetrievalMode.Hybrid];
+
+    /// <summary>Gets the error message for a mode that is not one of <see cref="All"/>, naming the accepted values.</summary>
+    public static string UnknownModeMessage { get; } = $"mode must be one of: {string.Join(", ", All.Select(Name))}.";
+
+    /// <summary>Gets the modes a store supports unless it says otherwise: vector only.</summary>
+    public static IReadOnlySet<RetrievalMode> VectorOnly { get; } = FrozenSet.Create(RetrievalMode.Vector);
+
+    /// <summary>Returns the wire name of a mode.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined mode.</exception>
+    public static string Name(RetrievalMode mode) => mode switch
+    {
+        RetrievalMode.Vector => "vector",
+        RetrievalMode.Keyword => "keyword",
+        RetrievalMode.Hybrid => "hybrid",
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown retrieval mode."),
+    };
+
+    /// <summary>Parses a wire name (exact, lowercase); returns <see langword="false"/> for anything else.</summary>
+    public static bool TryParse(string? name, out RetrievalMode mode)
+    {
+        foreach (var candidate in All)
+        {
+            if (string.Equals(Name(candidate), name, StringComparison.Ordinal))
+            {
+                mode = candidate;
+                return true;
+            }
+        }
+
+        mode = RetrievalMode.Vector;
+        return false;
+    }
+}
+
+/// <summary>A query restricted by a pushed-down filter.</summary>
+/// <param name="Vector">The query embedding; empty for <see cref="RetrievalMode.Keyword"/> queries.</param>
 /// <param name="Filter">The filter the store must apply natively; only nodes within its capabilities.</param>
 /// <param name="Top">How many results to return.</param>
 /// <param name="Skip">How many of the best results to skip (for fetching further pages).</param>
-public sealed record ChunkQuery(ReadOnlyMemory<float> Vector, FilterNode Filter, int Top, int Skip = 0);
+public sealed record ChunkQuery(ReadOnlyMemory<float> Vector, FilterNode Filter, int Top, int Skip = 0)
+{
+    /// <summary>Gets the query text, for keyword and hybrid queries. The default is none.</summary>
+    /// <remarks>Untrusted caller input: a store sends it as data (a search parameter), never into the filter.</remarks>
+    public string? Text { get; init; }
+
+    /// <summary>Gets how the store ranks results. The default is <see cref="RetrievalMode.Vector"/>.</summary>
+    public RetrievalMode Mode { get; init; } = RetrievalMode.Vector;
+}
 
 /// <summary>The result of a store search.</summary>
 /// <param name="Chunks">Results, best first; ties broken by chunk id (ordinal).</param>
@@ -30,13 +91,17 @@ public interface IChunkStore
     /// <summary>Gets the filter nodes the store evaluates natively.</summary>
     FilterCapabilities Capabilities { get; }
 
+    /// <summary>Gets the query modes the store can run. The default is <see cref="RetrievalModes.VectorOnly"/>.</summary>
+    /// <remarks>The broker refuses a request in any other mode before the store is queried.</remarks>
+    IReadOnlySet<RetrievalMode> SupportedModes => RetrievalModes.VectorOnly;
+
     /// <summary>Creates the store's tables or indexes if needed.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 
     /// <summary>Inserts or replaces chunks (by id), with their attributes and vectors, atomically.</summary>
     Task UpsertAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken);
 
-    /// <summary>Runs a vector search under the query's filter.</summary>
+    /// <summary>Runs a search (in the query's <see cref="ChunkQuery.Mode"/>) under the query's filter.</summary>
     Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken);
 
     /// <summary>Gets one chunk by id, or <see langword="null"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace CopilotGuard.Client;
 
@@ -17,6 +18,27 @@ public sealed record RetrieveRequest(string Query)
 
     /// <summary>Gets the conversation the request belongs to; pseudonyms are consistent within it. The default is none.</summary>
     public string? ConversationId { get; init; }
+
+    /// <summary>Gets how the server's store ranks chunks. The default (none) is the server's: <see cref="RetrievalMode.Vector"/>.</summary>
+    /// <remarks>A mode the server's store does not support is refused with a 400 problem naming the mode and the store.</remarks>
+    public RetrievalMode? Mode { get; init; }
+}
+
+/// <summary>Chooses how the server's store ranks chunks; every mode gets the same policy filter and re-check.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RetrievalMode>))]
+public enum RetrievalMode
+{
+    /// <summary>Nearest neighbours of the query embedding (<c>vector</c>).</summary>
+    [JsonStringEnumMemberName("vector")]
+    Vector,
+
+    /// <summary>Full-text search over chunk titles and texts (<c>keyword</c>).</summary>
+    [JsonStringEnumMemberName("keyword")]
+    Keyword,
+
+    /// <summary>Full-text and vector search fused by the store (<c>hybrid</c>).</summary>
+    [JsonStringEnumMemberName("hybrid")]
+    Hybrid,
 }
 
 /// <summary>Holds the outcome of a retrieval: the audit receipt and the chunks the caller may see.</summary>

@@ -20,6 +20,7 @@ public static class AuditApi
     {
         ArgumentNullException.ThrowIfNull(services);
         services.Configure<JsonOptions>(options => options.SerializerOptions.TypeInfoResolverChain.Add(AuditApiJsonContext.Default));
+        services.AddAuditRetention();
         return services;
     }
 
@@ -100,8 +101,15 @@ public static class AuditApi
             return Unauthorized();
         }
 
-        var trace = await runtime.AuditService.TraceAnswerAsync(requester, answerId, cancellationToken).ConfigureAwait(false);
-        return trace is null ? NotFound($"No answer has the id '{answerId}'.") : TypedResults.Ok(AnswerTraceResponse.From(trace));
+        try
+        {
+            var trace = await runtime.AuditService.TraceAnswerAsync(requester, answerId, cancellationToken).ConfigureAwait(false);
+            return trace is null ? NotFound($"No answer has the id '{answerId}'.") : TypedResults.Ok(AnswerTraceResponse.From(trace));
+        }
+        catch (AuditRecordExpiredException exception)
+        {
+            return Gone(exception);
+        }
     }
 
     /// <summary>Handles <c>GET /v1/audit/receipts/{receiptId}</c>.</summary>
@@ -113,10 +121,17 @@ public static class AuditApi
             return Unauthorized();
         }
 
-        var trace = await runtime.AuditService.GetReceiptAsync(requester, receiptId, cancellationToken).ConfigureAwait(false);
-        return trace is null
-            ? NotFound($"No record has the id '{receiptId}'.")
-            : TypedResults.Ok(new ReceiptResponse(trace.Receipt.Sequence, trace.Receipt.Hash, trace.Receipt.Record, [.. trace.Answers.Select(static a => a.Record.RecordId)]));
+        try
+        {
+            var trace = await runtime.AuditService.GetReceiptAsync(requester, receiptId, cancellationToken).ConfigureAwait(false);
+            return trace is null
+                ? NotFound($"No record has the id '{receiptId}'.")
+                : TypedResults.Ok(new ReceiptResponse(trace.Receipt.Sequence, trace.Receipt.Hash, trace.Receipt.Record, [.. trace.Answers.Select(static a => a.Record.RecordId)]));
+        }
+        catch (AuditRecordExpiredException exception)
+        {
+            return Gone(exception);
+        }
     }
 
     /// <summary>Handles <c>GET /v1/audit/documents/{documentId}/accesses</c>.</summary>
@@ -213,6 +228,25 @@ public static class AuditApi
     private static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
 
+    /// <summary>Answers 410 Gone for a record that expired under retention, saying when and by which retention record.</summary>
+    private static ProblemHttpResult Gone(AuditRecordExpiredException exception)
+    {
+        var expired = exception.Expired;
+        var extensions = expired is null
+            ? null
+            : new Dictionary<string, object?>(StringComparer.Ordinal)
+            {
+                ["recordId"] = expired.RecordId,
+                ["sequence"] = expired.Sequence,
+                ["hash"] = expired.Hash,
+                ["expiredAt"] = expired.ExpiredAt,
+                ["retentionRecordId"] = expired.RetentionRecordId,
+                ["retentionClass"] = expired.Class,
+                ["maxAge"] = expired.MaxAge,
+            };
+        return TypedResults.Problem(exception.Message, statusCode: StatusCodes.Status410Gone, title: "Expired under retention", extensions: extensions);
+    }
+
     private static ProblemHttpResult BadPage() =>
         TypedResults.Problem($"limit must be between 1 and {AuditPageRequest.MaxLimit}, and cursor must be the nextCursor of a previous page.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
 }
@@ -275,8 +309,14 @@ public sealed record AnswerTraceResponse(
             binding.Model,
             binding.AnswerSha256,
             [.. trace.Receipts.SelectMany(r => r.Record.Chunks.Select(c => new TracedChunk(c.ChunkId, c.DocumentId, c.Version, c.ContentSha256, c.Label, r.Record.RecordId, cited?.Contains(c.ChunkId), c.Subjects)))],
-            [.. trace.Receipts.Select(static r => new ReceiptResponse(r.Sequence, r.Hash, r.Record, []))]);
+            [.. trace.Receipts.Select(static r => new ReceiptResponse(r.Sequence, r.Hash, r.Record, []))])
+        {
+            ExpiredReceipts = [.. trace.ExpiredReceipts],
+        };
     }
+
+    /// <summary>Gets the receipts behind the answer that expired under retention (their chunks are no longer known).</summary>
+    public ImmutableArray<ExpiredAuditRecord> ExpiredReceipts { get; init; } = [];
 }
 
 /// <summary>One record as stored.</summary>
@@ -357,8 +397,14 @@ public sealed record VerifyResponse(bool Ok, long Records, string Head, string? 
     public static VerifyResponse From(AuditVerification verification)
     {
         ArgumentNullException.ThrowIfNull(verification);
-        return new VerifyResponse(verification.Ok, verification.Records, verification.Head, verification.MerkleRoot, verification.Checkpoints, verification.Unanchored, verification.FirstBadSequence, verification.FirstBadCheckpoint, verification.Problem);
+        return new VerifyResponse(verification.Ok, verification.Records, verification.Head, verification.MerkleRoot, verification.Checkpoints, verification.Unanchored, verification.FirstBadSequence, verification.FirstBadCheckpoint, verification.Problem)
+        {
+            Expired = verification.Expired,
+        };
     }
+
+    /// <summary>Gets how many entries expired under retention (tombstones whose hashes still verify).</summary>
+    public long Expired { get; init; }
 }
 
 /// <summary>Source-generated JSON for the audit routes.</summary>
@@ -370,4 +416,5 @@ public sealed record VerifyResponse(bool Ok, long Records, string Head, string? 
 [JsonSerializable(typeof(DocumentAccessesResponse))]
 [JsonSerializable(typeof(SubjectAccessesResponse))]
 [JsonSerializable(typeof(VerifyResponse))]
+[JsonSerializable(typeof(AuditRetentionReport))]
 internal sealed partial class AuditApiJsonContext : JsonSerializerContext;

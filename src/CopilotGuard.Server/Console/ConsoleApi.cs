@@ -14,7 +14,8 @@ namespace Microsoft.AspNetCore.Builder;
 /// <summary>The compliance console: the page at <c>GET /console</c> and the read-only queries under <c>/v1/console</c> its views need.</summary>
 /// <remarks>The page and its script hold no data and are served to anyone; every query needs a bearer token of a
 /// compliance officer and is itself audited (an <c>audit-query</c> record with a <c>console:</c> target) before any
-/// data is read. Lists are paged server-side and charts are aggregated in SQL, so the console stays usable on large logs.</remarks>
+/// data is read. Lists are paged server-side and charts are aggregated in SQL, so the console stays usable on large logs.
+/// Views that read the embedded SQLite files answer 501, naming the setting, when the store or audit log is elsewhere.</remarks>
 public static class ConsoleApi
 {
     private static readonly ImmutableArray<string> DefaultEventKinds = ["anomaly-alert", "admin-suspend", "admin-resume", "label-change"];
@@ -66,6 +67,7 @@ public static class ConsoleApi
     {
         ArgumentNullException.ThrowIfNull(runtime);
         var model = Model(runtime);
+        model.RequireStore();
         var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, "labels", cancellationToken).ConfigureAwait(false);
         var (counts, sources) = await model.CountLabelsAsync(cancellationToken, owned).ConfigureAwait(false);
         var taxonomy = runtime.Broker.Policy.Labels.Labels;
@@ -97,6 +99,7 @@ public static class ConsoleApi
         }
 
         var model = Model(runtime);
+        model.RequireStore();
         var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, $"documents label={Empty(label)} source={Empty(source)}", cancellationToken).ConfigureAwait(false);
         var (documents, next) = await model.ListDocumentsAsync(Empty(label), Empty(source), size, Empty(cursor), cancellationToken, owned).ConfigureAwait(false);
         return TypedResults.Json(new ConsoleDocumentsResponse([.. documents], next), ConsoleJsonContext.Default.ConsoleDocumentsResponse);
@@ -118,6 +121,8 @@ public static class ConsoleApi
         }
 
         var model = Model(runtime);
+        model.RequireStore();
+        model.RequireAudit();
         var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, "label-history:" + documentId, cancellationToken).ConfigureAwait(false);
         var current = (await model.GetDocumentsAsync([documentId], cancellationToken).ConfigureAwait(false)).FirstOrDefault();
         if (owned is not null && (current is null || !owned.Contains(current.Source)))
@@ -154,8 +159,10 @@ public static class ConsoleApi
             return BadPage();
         }
 
+        var model = Model(runtime);
         await ConsoleAccess.AuthorizeAsync(context, runtime, Describe(filter), cancellationToken).ConfigureAwait(false);
-        var (entries, next) = await Model(runtime).GetAccessesAsync(filter, size, after, cancellationToken).ConfigureAwait(false);
+        model.RequireAudit();
+        var (entries, next) = await model.GetAccessesAsync(filter, size, after, cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(new ConsoleAccessesResponse([.. entries.Select(e => Access.From(e, Concerns(filter)))], Cursor(next)), ConsoleJsonContext.Default.ConsoleAccessesResponse);
     }
 
@@ -178,8 +185,9 @@ public static class ConsoleApi
             return BadRequest("Give exactly one of document and subject.");
         }
 
-        await ConsoleAccess.AuthorizeAsync(context, runtime, "export " + Describe(filter), cancellationToken).ConfigureAwait(false);
         var model = Model(runtime);
+        await ConsoleAccess.AuthorizeAsync(context, runtime, "export " + Describe(filter), cancellationToken).ConfigureAwait(false);
+        model.RequireAudit();
         var name = new string([.. (filter.DocumentId ?? filter.SubjectId ?? "accesses").Select(static c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_')]);
         context.Response.ContentType = "text/csv; charset=utf-8";
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"accesses-{name}.csv\"";
@@ -237,8 +245,10 @@ public static class ConsoleApi
             return BadRequest($"from must be before to, and the range must hold at most {ActivityBucketSize.MaxBuckets} buckets.");
         }
 
+        var model = Model(runtime);
         await ConsoleAccess.AuthorizeAsync(context, runtime, "activity", cancellationToken).ConfigureAwait(false);
-        var activity = await Model(runtime).GetActivityAsync(start, end, size, cancellationToken).ConfigureAwait(false);
+        model.RequireAudit();
+        var activity = await model.GetActivityAsync(start, end, size, cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(activity, ConsoleJsonContext.Default.ActivityResponse);
     }
 
@@ -263,8 +273,10 @@ public static class ConsoleApi
         var wanted = Empty(kinds) is { } list
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToArray()
             : [.. DefaultEventKinds];
+        var model = Model(runtime);
         await ConsoleAccess.AuthorizeAsync(context, runtime, "events", cancellationToken).ConfigureAwait(false);
-        var (events, next) = await Model(runtime).GetEventsAsync(wanted, Empty(principal), from, to, size, before == 0 ? null : before, cancellationToken).ConfigureAwait(false);
+        model.RequireAudit();
+        var (events, next) = await model.GetEventsAsync(wanted, Empty(principal), from, to, size, before == 0 ? null : before, cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(new ConsoleEventsResponse([.. events], Cursor(next)), ConsoleJsonContext.Default.ConsoleEventsResponse);
     }
 
@@ -314,8 +326,10 @@ public static class ConsoleApi
 
     private static async Task<JsonHttpResult<IntegrityResponse>> GetIntegrityAsync(HttpContext context, CopilotGuardRuntime runtime, LastVerification verifications, CancellationToken cancellationToken)
     {
+        var model = Model(runtime);
         await ConsoleAccess.AuthorizeAsync(context, runtime, "integrity", cancellationToken).ConfigureAwait(false);
-        var (records, head, checkpoints, latest) = await Model(runtime).GetIntegrityAsync(cancellationToken).ConfigureAwait(false);
+        model.RequireAudit();
+        var (records, head, checkpoints, latest) = await model.GetIntegrityAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(new IntegrityResponse(records, head, checkpoints, latest, verifications.Current), ConsoleJsonContext.Default.IntegrityResponse);
     }
 
@@ -338,7 +352,7 @@ public static class ConsoleApi
             [.. r.Chunks.Select(c => new TraceChunk(c.ChunkId, c.DocumentId, c.Version, c.Label, c.Score, c.ContentSha256, cited?.Contains(c.ChunkId), c.Subjects, c.FieldsWithheld, c.AnonymizedEntities))]);
     }
 
-    private static ConsoleReadModel Model(CopilotGuardRuntime runtime) => new(runtime.Data);
+    private static ConsoleReadModel Model(CopilotGuardRuntime runtime) => new(runtime);
 
     private static AccessFilter? Filter(string? document, string? subject, DateTimeOffset? from, DateTimeOffset? to, string? principal, string? purpose) =>
         (Empty(document) is null) == (Empty(subject) is null) ? null : new AccessFilter(Empty(document), Empty(subject), from, to, Empty(principal), Empty(purpose));

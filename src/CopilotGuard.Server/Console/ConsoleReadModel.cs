@@ -20,19 +20,52 @@ internal sealed record AccessFilter(string? DocumentId, string? SubjectId, DateT
 /// so nothing is loaded whole: every list is paged by an indexed key and every chart is a <c>GROUP BY</c>.</summary>
 /// <remarks>Connections are read-only; the audit log's own writer is never involved. Record fields that the audit
 /// table does not index (kind, decision, target, chunks) are read with SQLite's JSON functions from the hashed payload,
-/// so what the console shows is exactly what <c>audit verify</c> checks. Every value reaches SQL as a parameter.</remarks>
-internal sealed class ConsoleReadModel(DataFolder data)
+/// so what the console shows is exactly what <c>audit verify</c> checks. Every value reaches SQL as a parameter.
+/// When the store or the audit log is not the embedded SQLite one, the views that need it throw
+/// <see cref="ConsoleViewUnavailableException"/> (501, naming the setting) before anything is read, rather than show
+/// the data folder's stale or empty files; a trace then reads its documents through the chunk store itself.</remarks>
+internal sealed class ConsoleReadModel(CopilotGuardRuntime runtime)
 {
     /// <summary>The largest page a console list returns.</summary>
     public const int MaxLimit = AuditPageRequest.MaxLimit;
 
-    private readonly string _audit = new SqliteConnectionStringBuilder { DataSource = data.AuditPath, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30 }.ToString();
-    private readonly string _store = new SqliteConnectionStringBuilder { DataSource = data.StorePath, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30 }.ToString();
+    private readonly string _audit = new SqliteConnectionStringBuilder { DataSource = runtime.Data.AuditPath, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30 }.ToString();
+    private readonly string _store = new SqliteConnectionStringBuilder { DataSource = runtime.Data.StorePath, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30 }.ToString();
+
+    /// <summary>Gets whether the store views can be served (the store is the embedded SQLite one).</summary>
+    public bool HasSqliteStore => runtime.Providers.Store.Name == StoreSettings.Sqlite;
+
+    /// <summary>Gets whether the audit views can be served (the audit log is the embedded SQLite one).</summary>
+    public bool HasSqliteAudit => runtime.Providers.Audit.Name == AuditSettings.Sqlite;
+
+    /// <summary>Throws unless the store views can be served.</summary>
+    /// <exception cref="ConsoleViewUnavailableException">The store is not SQLite.</exception>
+    public void RequireStore()
+    {
+        if (!HasSqliteStore)
+        {
+            throw new ConsoleViewUnavailableException(
+                $"This console view reads the embedded SQLite chunk store, but {ProviderSettings.StoreSection}:Provider is '{runtime.Providers.Store.Name}'. " +
+                "Traces and the audit views still work.");
+        }
+    }
+
+    /// <summary>Throws unless the audit views can be served.</summary>
+    /// <exception cref="ConsoleViewUnavailableException">The audit log is not SQLite.</exception>
+    public void RequireAudit()
+    {
+        if (!HasSqliteAudit)
+        {
+            throw new ConsoleViewUnavailableException(
+                $"This console view reads the embedded SQLite audit log, but {ProviderSettings.AuditSection}:Provider is '{runtime.Providers.Audit.Name}'. " +
+                "Traces, verification (POST /v1/console/verify) and the audit API (GET /v1/audit/...) still work.");
+        }
+    }
 
     /// <summary>Lists the sources whose chunks name the principal as their owner.</summary>
     public async Task<List<string>> GetOwnedSourcesAsync(string principalId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(_store, cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT DISTINCT c.source FROM chunks c
@@ -53,7 +86,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
     /// <summary>Counts the documents carrying each label, and lists the sources (only <paramref name="onlySources"/>, when given).</summary>
     public async Task<(Dictionary<string, long> Documents, List<string> Sources)> CountLabelsAsync(CancellationToken cancellationToken, IReadOnlySet<string>? onlySources = null)
     {
-        await using var connection = await OpenAsync(_store, cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         var sourceList = onlySources is null ? null : System.Text.Json.JsonSerializer.Serialize(onlySources);
         await using (var command = connection.CreateCommand())
@@ -85,7 +118,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
     /// <summary>Lists documents by id, optionally only those with a chunk of a label or from a source.</summary>
     public async Task<(List<ConsoleDocument> Documents, string? Next)> ListDocumentsAsync(string? label, string? source, int limit, string? afterDocumentId, CancellationToken cancellationToken, IReadOnlySet<string>? onlySources = null)
     {
-        await using var connection = await OpenAsync(_store, cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT document_id, min(source), min(title), group_concat(DISTINCT label), max(version), count(*)
@@ -120,7 +153,12 @@ internal sealed class ConsoleReadModel(DataFolder data)
             return [];
         }
 
-        await using var connection = await OpenAsync(_store, cancellationToken).ConfigureAwait(false);
+        if (!HasSqliteStore)
+        {
+            return await GetDocumentsFromStoreAsync(documentIds, cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var connection = await OpenStoreAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT document_id, min(source), min(title), group_concat(DISTINCT label), max(version), count(*)
@@ -136,7 +174,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
     /// <summary>Lists the <c>label-change</c> records of a document, oldest first.</summary>
     public async Task<(List<LabelChange> Changes, long? Next)> GetLabelHistoryAsync(string documentId, int limit, long afterSequence, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(_audit, cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenAuditAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         // The instr() test skips parsing records that cannot match; the JSON test then decides exactly.
         command.CommandText = """
@@ -176,7 +214,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
     /// <summary>Lists the retrievals that returned a document or data about a subject, filtered, oldest first.</summary>
     public async Task<(List<AuditEntry> Entries, long? Next)> GetAccessesAsync(AccessFilter filter, int limit, long afterSequence, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(_audit, cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenAuditAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         var sql = new StringBuilder(filter.DocumentId is not null
             ? "SELECT seq, hash, payload FROM audit_log WHERE seq IN (SELECT seq FROM audit_documents WHERE document_id = $key AND seq > $after)"
@@ -240,7 +278,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
         var kinds = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var documentsSeen = new HashSet<string>(StringComparer.Ordinal);
         var chunkRows = new List<(string Bucket, string Label, string DocumentId, long Count)>();
-        await using (var connection = await OpenAsync(_audit, cancellationToken).ConfigureAwait(false))
+        await using (var connection = await OpenAuditAsync(cancellationToken).ConfigureAwait(false))
         {
             await using (var command = connection.CreateCommand())
             {
@@ -302,7 +340,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
     /// <summary>Lists records of some kinds, newest first.</summary>
     public async Task<(List<ConsoleEvent> Events, long? Next)> GetEventsAsync(IReadOnlyCollection<string> kinds, string? principal, DateTimeOffset? from, DateTimeOffset? to, int limit, long? beforeSequence, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(_audit, cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenAuditAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         var sql = new StringBuilder("""
             SELECT seq, payload FROM audit_log
@@ -354,7 +392,7 @@ internal sealed class ConsoleReadModel(DataFolder data)
     /// <summary>Reads the log's size, head and latest signed checkpoint.</summary>
     public async Task<(long Records, string Head, long Checkpoints, ConsoleCheckpoint? Latest)> GetIntegrityAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(_audit, cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenAuditAsync(cancellationToken).ConfigureAwait(false);
         long records = 0;
         var head = string.Empty;
         await using (var command = connection.CreateCommand())
@@ -418,6 +456,50 @@ internal sealed class ConsoleReadModel(DataFolder data)
     private static string FormatTime(DateTimeOffset time) => time.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset ParseTime(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+
+    /// <summary>Gets documents through the chunk store's own API, for a store the console cannot query in SQL.</summary>
+    /// <exception cref="ConsoleViewUnavailableException">The store cannot list a document's chunks.</exception>
+    private async Task<List<ConsoleDocument>> GetDocumentsFromStoreAsync(IReadOnlyCollection<string> documentIds, CancellationToken cancellationToken)
+    {
+        var documents = new List<ConsoleDocument>();
+        foreach (var id in documentIds.Order(StringComparer.Ordinal))
+        {
+            IReadOnlyList<CopilotGuard.Retrieval.Chunk> chunks;
+            try
+            {
+                chunks = await runtime.Store.GetDocumentAsync(id, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NotSupportedException exception)
+            {
+                throw new ConsoleViewUnavailableException($"{exception.Message} ({ProviderSettings.StoreSection}:Provider is '{runtime.Providers.Store.Name}'.)", exception);
+            }
+
+            if (chunks.Count > 0)
+            {
+                documents.Add(new ConsoleDocument(
+                    id,
+                    chunks.Select(static c => c.Source).Min(StringComparer.Ordinal)!,
+                    chunks.Select(static c => c.Title).Where(static t => t is not null).Min(StringComparer.Ordinal),
+                    [.. chunks.Select(static c => c.Label.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
+                    chunks.Max(static c => c.Version),
+                    chunks.Count));
+            }
+        }
+
+        return documents;
+    }
+
+    private Task<SqliteConnection> OpenStoreAsync(CancellationToken cancellationToken)
+    {
+        RequireStore();
+        return OpenAsync(_store, cancellationToken);
+    }
+
+    private Task<SqliteConnection> OpenAuditAsync(CancellationToken cancellationToken)
+    {
+        RequireAudit();
+        return OpenAsync(_audit, cancellationToken);
+    }
 
     private static async Task<SqliteConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
     {
@@ -513,3 +595,25 @@ internal sealed record ActivityBucketSize(string Name, TimeSpan Step, int KeyLen
 /// <summary>Source-generated JSON for the read model's parameters.</summary>
 [System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyCollection<string>))]
 internal sealed partial class ConsoleReadModelJson : System.Text.Json.Serialization.JsonSerializerContext;
+
+/// <summary>Thrown when a console view cannot be served by the configured store or audit log; answered as 501 with a
+/// message that names the setting.</summary>
+public sealed class ConsoleViewUnavailableException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public ConsoleViewUnavailableException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public ConsoleViewUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and its cause.</summary>
+    public ConsoleViewUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

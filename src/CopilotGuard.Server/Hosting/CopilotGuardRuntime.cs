@@ -1,7 +1,5 @@
 using CopilotGuard.Anonymization;
 using CopilotGuard.Audit;
-using CopilotGuard.Connectors.LocalEmbeddings;
-using CopilotGuard.Connectors.Sqlite;
 using CopilotGuard.Identity;
 using CopilotGuard.Ingestion;
 using CopilotGuard.Labeling;
@@ -16,48 +14,63 @@ using Microsoft.Extensions.Options;
 
 namespace CopilotGuard.Server.Hosting;
 
-/// <summary>The embedded default wired together over one data folder: SQLite store and audit log, the local MiniLM
-/// embedder, the YAML directory, the policy bundle, the development issuer and the broker.</summary>
+/// <summary>CopilotGuard wired together over one data folder: the configured chunk store, audit log and embedder (SQLite,
+/// SQLite and the local MiniLM by default), the YAML directory, the policy bundle, the development issuer and the broker.</summary>
 /// <remarks>Shared by the server and the CLI so both run exactly the same pipeline. Opening fails (and nothing
-/// starts) when the policy bundle or the directory is invalid.</remarks>
+/// starts) when the provider settings, the policy bundle or the directory are invalid, or a store cannot be reached.</remarks>
 public sealed class CopilotGuardRuntime : IAsyncDisposable
 {
+    private readonly OwnedResources _owned;
+
     private CopilotGuardRuntime(
         DataFolder data,
-        SqliteChunkStore store,
-        SqliteAuditLog audit,
+        ProviderSettings providers,
+        IChunkStore store,
+        IAuditStore audit,
         IEmbeddingGenerator<string, Embedding<float>> embedder,
+        IEmbeddingGenerator<string, Embedding<float>> queryEmbedder,
         DirectoryFile directory,
         PolicyBundle policy,
         DevelopmentIssuer issuer,
-        RetrievalBroker broker)
+        RetrievalBroker broker,
+        OwnedResources owned)
     {
         Data = data;
+        Providers = providers;
         Store = store;
         Audit = audit;
         Embedder = embedder;
+        QueryEmbedder = queryEmbedder;
         Directory = directory;
         Policy = policy;
         Issuer = issuer;
         Broker = broker;
+        _owned = owned;
     }
 
     /// <summary>Gets the data folder.</summary>
     public DataFolder Data { get; }
 
+    /// <summary>Gets the validated provider settings the runtime was opened with.</summary>
+    public ProviderSettings Providers { get; }
+
     /// <summary>Gets the chunk store.</summary>
-    public SqliteChunkStore Store { get; }
+    public IChunkStore Store { get; }
 
     /// <summary>Gets the audit log.</summary>
-    public SqliteAuditLog Audit { get; }
+    public IAuditStore Audit { get; }
 
     /// <summary>Gets answer registration and the compliance queries over the audit log.</summary>
     public AuditService AuditService => _auditService ??= new AuditService(Audit, Audit, Broker, gates: Broker.Gates);
 
     private AuditService? _auditService;
 
-    /// <summary>Gets the embedder.</summary>
+    /// <summary>Gets the embedder that ingestion uses.</summary>
     public IEmbeddingGenerator<string, Embedding<float>> Embedder { get; }
+
+    /// <summary>Gets the embedder the broker embeds queries with: <see cref="Embedder"/>, behind a
+    /// <see cref="CachingQueryEmbeddingGenerator"/> when <c>CopilotGuard:Embeddings:QueryCacheSize</c> is above 0.</summary>
+    public IEmbeddingGenerator<string, Embedding<float>> QueryEmbedder { get; }
 
     /// <summary>Gets the directory of principals.</summary>
     public DirectoryFile Directory { get; }
@@ -85,22 +98,28 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         return File.Exists(data.LabelsPath) ? await LabelFile.LoadAsync(data.LabelsPath, cancellationToken).ConfigureAwait(false) : LabelingPolicy.Default;
     }
 
-    /// <summary>Opens a data folder, seeding it with the sample directory, policies and corpus on first use.</summary>
+    /// <summary>Opens a data folder, seeding it with the sample directory and policies, and the configured store with
+    /// the sample corpus, on first use.</summary>
     /// <param name="data">The data folder.</param>
-    /// <param name="seed">Whether to copy and ingest the samples into a new folder.</param>
+    /// <param name="seed">Whether to copy the samples into a new folder and ingest the corpus into a store that has none.</param>
     /// <param name="progress">Receives ingestion progress while seeding.</param>
     /// <param name="loggerFactory">Creates loggers for the broker.</param>
     /// <param name="verificationSettings">Rate limits, anomaly detection and entitlement cache settings; the defaults when null.</param>
+    /// <param name="options">The providers (from the environment when null) and an optional audit decorator.</param>
     /// <param name="cancellationToken">Cancels opening.</param>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">A provider setting is invalid.</exception>
     public static async Task<CopilotGuardRuntime> OpenAsync(
         DataFolder data,
         bool seed = true,
         IProgress<IngestionProgress>? progress = null,
         ILoggerFactory? loggerFactory = null,
         ContinuousVerificationSettings? verificationSettings = null,
+        CopilotGuardRuntimeOptions? options = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
+        var providers = options?.Providers ?? ProviderSettings.FromEnvironment();
+        providers.Validate();
         System.IO.Directory.CreateDirectory(data.Root);
         if (seed)
         {
@@ -116,22 +135,82 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         }
 
         var directory = await DirectoryFile.LoadAsync(data.DirectoryPath, labels, cancellationToken).ConfigureAwait(false);
-        var store = new SqliteChunkStore(data.StorePath, labels);
-        var audit = new SqliteAuditLog(data.AuditPath, new SqliteAuditLogOptions(), EcdsaAuditSigner.LoadOrCreate(Path.Combine(data.KeysPath, "audit-checkpoint.pem")));
-        var embedder = new MiniLmEmbeddingGenerator();
-        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
-        await audit.InitializeAsync(cancellationToken).ConfigureAwait(false);
-        if (seed && !File.Exists(data.SeededMarkerPath))
+        var owned = new OwnedResources();
+        IChunkStore? store = null;
+        IAuditStore? audit = null;
+        IEmbeddingGenerator<string, Embedding<float>>? embedder = null;
+        try
         {
-            var labeler = new ChunkLabeler(labeling, EntityAnalyzer.CreateDefault());
-            var chunks = (await new CorpusReader(labels).ReadAsync(Path.Combine(DataFolder.SamplesPath, "corpus"), cancellationToken).ConfigureAwait(false))
-                .Select(labeler.Apply)
-                .ToList();
-            await new Ingestor(store, embedder).IngestAsync(chunks, progress, cancellationToken).ConfigureAwait(false);
-            await SubjectNames.MergeIntoFileAsync(data.SubjectNamesPath, SubjectNames.Extract(chunks), cancellationToken).ConfigureAwait(false);
-            await File.WriteAllTextAsync(data.SeededMarkerPath, DateTimeOffset.UtcNow.ToString("O"), cancellationToken).ConfigureAwait(false);
+            store = ProviderFactory.CreateStore(providers, data, labels, owned);
+            audit = ProviderFactory.CreateAudit(providers, data, EcdsaAuditSigner.LoadOrCreate(Path.Combine(data.KeysPath, "audit-checkpoint.pem")), owned);
+            embedder = ProviderFactory.CreateEmbedder(providers.Embeddings);
+            var queryEmbedder = ProviderFactory.CreateQueryEmbedder(providers.Embeddings, embedder);
+            await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            await audit.InitializeAsync(cancellationToken).ConfigureAwait(false);
+            if (seed)
+            {
+                await SeedAsync(data, providers.Store, labeling, store, embedder, progress, cancellationToken).ConfigureAwait(false);
+            }
+
+            var releaser = await CreateReleaserAsync(data, directory, cancellationToken).ConfigureAwait(false);
+            var verification = await ContinuousVerification.OpenAsync(data, directory, policy, store, audit, verificationSettings, seed, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            var broker = new RetrievalBroker(
+                verification.Entitlements,
+                policy,
+                store,
+                queryEmbedder,
+                options?.DecorateBrokerAudit?.Invoke(audit) ?? audit,
+                new QueryHasher(data.GetOrCreateSecret("query-hash.key")),
+                Options.Create(new RetrievalBrokerOptions()),
+                TimeProvider.System,
+                loggerFactory?.CreateLogger<RetrievalBroker>(),
+                releaser: releaser,
+                gates: verification.Gates,
+                observers: verification.Observers);
+            return new CopilotGuardRuntime(data, providers, store, audit, embedder, queryEmbedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker, owned) { Verification = verification };
+        }
+        catch
+        {
+            await CloseAsync(store, audit, embedder, owned).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Verification?.Dispose();
+        await CloseAsync(Store, Audit, QueryEmbedder, _owned).ConfigureAwait(false);
+    }
+
+    /// <summary>Ingests the sample corpus into a store on first use, once per store: the marker is per store, so a
+    /// folder seeded for SQLite still seeds a new PostgreSQL store, and a store that already has chunks (e.g. one
+    /// another broker instance seeded) is not ingested again. The data-subject names are merged either way.</summary>
+    private static async Task SeedAsync(DataFolder data, StoreSettings settings, LabelingPolicy labeling, IChunkStore store, IEmbeddingGenerator<string, Embedding<float>> embedder, IProgress<IngestionProgress>? progress, CancellationToken cancellationToken)
+    {
+        var marker = data.GetSeededMarkerPath(settings.Identity);
+        if (File.Exists(marker))
+        {
+            return;
         }
 
+        var labeler = new ChunkLabeler(labeling, EntityAnalyzer.CreateDefault());
+        var chunks = (await new CorpusReader(labeling.Taxonomy).ReadAsync(Path.Combine(DataFolder.SamplesPath, "corpus"), cancellationToken).ConfigureAwait(false))
+            .Select(labeler.Apply)
+            .ToList();
+        if (await store.CountAsync(cancellationToken).ConfigureAwait(false) == 0)
+        {
+            await new Ingestor(store, embedder).IngestAsync(chunks, progress, cancellationToken).ConfigureAwait(false);
+        }
+
+        await SubjectNames.MergeIntoFileAsync(data.SubjectNamesPath, SubjectNames.Extract(chunks), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(marker, DateTimeOffset.UtcNow.ToString("O"), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Creates the field releaser: the anonymizer over the directory's and the data subjects' names and any
+    /// custom recognizers, with the data folder's keys.</summary>
+    private static async Task<ChunkReleaser> CreateReleaserAsync(DataFolder data, DirectoryFile directory, CancellationToken cancellationToken)
+    {
         var names = directory.Principals
             .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
             .Select(static p => (p.DisplayName!, EntityTypes.Person, (string?)p.Id))
@@ -143,32 +222,35 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             EntityAnalyzer.CreateDefault(recognizers),
             new AnonymizerKeys(data.GetOrCreateSecret("anonymizer-hash.key"), data.GetOrCreateSecret("anonymizer-encryption.key")),
             new InMemoryPseudonymVault(data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24)));
-        var releaser = new ChunkReleaser(anonymizer, data.GetOrCreateSecret("field-hash.key"));
-        var verification = await ContinuousVerification.OpenAsync(data, directory, policy, store, audit, verificationSettings, seed, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
-        var broker = new RetrievalBroker(
-            verification.Entitlements,
-            policy,
-            store,
-            embedder,
-            audit,
-            new QueryHasher(data.GetOrCreateSecret("query-hash.key")),
-            Options.Create(new RetrievalBrokerOptions()),
-            TimeProvider.System,
-            loggerFactory?.CreateLogger<RetrievalBroker>(),
-            releaser: releaser,
-            gates: verification.Gates,
-            observers: verification.Observers);
-        return new CopilotGuardRuntime(data, store, audit, embedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker) { Verification = verification };
+        return new ChunkReleaser(anonymizer, data.GetOrCreateSecret("field-hash.key"));
     }
 
-    /// <inheritdoc />
-    public ValueTask DisposeAsync()
+    /// <summary>Closes the providers, then the resources they share. The query embedder disposes the embedder it wraps.</summary>
+    private static async Task CloseAsync(IChunkStore? store, IAuditStore? audit, IEmbeddingGenerator<string, Embedding<float>>? embedder, OwnedResources owned)
     {
-        Store.Dispose();
-        Audit.Dispose();
-        Embedder.Dispose();
-        Verification?.Dispose();
-        return ValueTask.CompletedTask;
+        try
+        {
+            if (audit is not null)
+            {
+                await audit.DisposeAsync().ConfigureAwait(false);
+            }
+
+            switch (store)
+            {
+                case IAsyncDisposable asyncDisposable:
+                    await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+                    break;
+                case IDisposable disposable:
+                    disposable.Dispose();
+                    break;
+            }
+
+            embedder?.Dispose();
+        }
+        finally
+        {
+            await owned.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private static void CopySamples(DataFolder data)
@@ -178,7 +260,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             File.Copy(Path.Combine(DataFolder.SamplesPath, "directory.yaml"), data.DirectoryPath);
         }
 
-        if (!File.Exists(data.LabelsPath) && !File.Exists(data.SeededMarkerPath))
+        if (!File.Exists(data.LabelsPath) && !data.IsSeeded)
         {
             File.Copy(Path.Combine(DataFolder.SamplesPath, "labels.yaml"), data.LabelsPath);
         }

@@ -28,11 +28,19 @@ public static class CopilotGuardServer
     /// <param name="configure">Adds or replaces services before the application is built.</param>
     /// <param name="seedingProgress">Receives ingestion progress when a new data folder is seeded.</param>
     /// <param name="cancellationToken">Cancels start-up.</param>
-    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder> configure, IProgress<Ingestion.IngestionProgress>? seedingProgress = null, CancellationToken cancellationToken = default)
+    public static Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder> configure, IProgress<Ingestion.IngestionProgress>? seedingProgress = null, CancellationToken cancellationToken = default) =>
+        BuildAsync(args, new CopilotGuardServerOptions { Configure = configure, SeedingProgress = seedingProgress }, cancellationToken);
+
+    /// <summary>Builds the server from command-line arguments and host options.</summary>
+    /// <param name="args">The arguments.</param>
+    /// <param name="options">Service changes, seeding progress and runtime decorators.</param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">A setting is invalid; the message names it.</exception>
+    public static async Task<WebApplication> BuildAsync(string[] args, CopilotGuardServerOptions options, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(configure);
+        ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateSlimBuilder(args);
-        configure(builder);
+        options.Configure?.Invoke(builder);
         var dataRoot = builder.Configuration["data"] ?? builder.Configuration["CopilotGuard:DataDirectory"] ?? "data";
         builder.WebHost.UseUrls(builder.Configuration["urls"] ?? DefaultUrls);
         if (builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
@@ -40,9 +48,16 @@ public static class CopilotGuardServer
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         }
 
+        var providers = ProviderSettings.Bind(builder.Configuration);
         var verification = Identity.ContinuousVerificationSettings.Bind(builder.Configuration);
         verification.Remote = GraphEntitlementSettings.CreateSource(builder.Configuration, builder.Services, CopilotGuardRuntime.Labels);
-        var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(dataRoot), seed: true, seedingProgress, verificationSettings: verification, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var runtime = await CopilotGuardRuntime.OpenAsync(
+            new DataFolder(dataRoot),
+            seed: true,
+            options.SeedingProgress,
+            verificationSettings: verification,
+            options: new CopilotGuardRuntimeOptions { Providers = providers, DecorateBrokerAudit = options.DecorateBrokerAudit },
+            cancellationToken: cancellationToken).ConfigureAwait(false);
         builder.Services.AddSingleton(runtime);
         builder.Services.AddSingleton(runtime.Broker);
         builder.Services.AddProblemDetails();
@@ -77,6 +92,19 @@ public static class CopilotGuardServer
         app.Lifetime.ApplicationStopped.Register(() => runtime.DisposeAsync().AsTask().GetAwaiter().GetResult());
         return app;
     }
+}
+
+/// <summary>How <see cref="CopilotGuardServer.BuildAsync(string[], CopilotGuardServerOptions, CancellationToken)"/> builds the server beyond its arguments.</summary>
+public sealed record CopilotGuardServerOptions
+{
+    /// <summary>Gets a callback that adds or replaces services before the application is built.</summary>
+    public Action<WebApplicationBuilder>? Configure { get; init; }
+
+    /// <summary>Gets what receives ingestion progress when a store is seeded.</summary>
+    public IProgress<Ingestion.IngestionProgress>? SeedingProgress { get; init; }
+
+    /// <summary>Gets a decorator of the audit log the broker appends to (see <see cref="CopilotGuardRuntimeOptions.DecorateBrokerAudit"/>).</summary>
+    public Func<CopilotGuard.Audit.IAuditLog, CopilotGuard.Audit.IAuditLog>? DecorateBrokerAudit { get; init; }
 }
 
 /// <summary>The liveness answer.</summary>

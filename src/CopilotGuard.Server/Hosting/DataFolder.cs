@@ -37,8 +37,25 @@ public sealed class DataFolder
     /// <summary>Gets the file of data-subject names (from structured rows) that the anonymizer recognizes.</summary>
     public string SubjectNamesPath => Path.Combine(Root, "subject-names.json");
 
-    /// <summary>Gets the marker written once the sample data is fully seeded.</summary>
+    /// <summary>Gets the marker written once the sample data is fully seeded into the embedded SQLite store.</summary>
     public string SeededMarkerPath => Path.Combine(Root, ".seeded");
+
+    /// <summary>Gets whether the sample data was seeded into any store from this folder.</summary>
+    public bool IsSeeded => Directory.Exists(Root) && Directory.EnumerateFiles(Root, ".seeded*").Any();
+
+    /// <summary>Gets the marker written once the sample data is seeded into one store, named by its
+    /// <see cref="StoreSettings.Identity"/>; the embedded SQLite store's is <see cref="SeededMarkerPath"/>.</summary>
+    /// <exception cref="ArgumentException">The identity is not a file-name-safe key.</exception>
+    public string GetSeededMarkerPath(string storeIdentity)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(storeIdentity);
+        if (!storeIdentity.All(static c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
+        {
+            throw new ArgumentException($"The store identity '{storeIdentity}' must be lowercase letters, digits and dashes.", nameof(storeIdentity));
+        }
+
+        return storeIdentity == StoreSettings.Sqlite ? SeededMarkerPath : Path.Combine(Root, ".seeded-" + storeIdentity);
+    }
 
     /// <summary>Gets the folder the sample files ship in, next to the program.</summary>
     public static string SamplesPath => Path.Combine(AppContext.BaseDirectory, "samples");

@@ -18,10 +18,11 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             RetrievalException { Kind: RetrievalErrorKind.RateLimited } e => (StatusCodes.Status429TooManyRequests, "Too many requests", e.Message),
             RetrievalException e => (StatusCodes.Status503ServiceUnavailable, "No data was released", e.Message),
             BadHttpRequestException e => (e.StatusCode, "Invalid request", Describe(e)),
+            ComplianceConsole.ConsoleViewUnavailableException e => (StatusCodes.Status501NotImplemented, "Not available with this store", e.Message),
             _ => (StatusCodes.Status500InternalServerError, "Internal error", "The request failed; no data was released. The server log has the details."),
         };
 
-        if (status >= 500)
+        if (status >= 500 && status != StatusCodes.Status501NotImplemented)
         {
             LogFailure(logger, exception, httpContext.Request.Path);
         }

@@ -64,12 +64,19 @@ public static class RetrievalApi
             return TypedResults.Problem("The request body is required.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
         }
 
+        var mode = RetrievalMode.Vector;
+        if (body.Mode is not null && !RetrievalModes.TryParse(body.Mode, out mode))
+        {
+            return TypedResults.Problem(RetrievalModes.UnknownModeMessage, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
+        }
+
         var result = await broker.RetrieveAsync(
             new RetrievalRequest
             {
                 Caller = caller,
                 Query = body.Query ?? string.Empty,
                 Top = body.Top ?? 5,
+                Mode = mode,
                 Purpose = body.Purpose,
                 Destination = body.Destination,
                 ConversationId = body.ConversationId,
@@ -108,7 +115,9 @@ public sealed record DeanonymizeResponse(string Text, int Restored);
 /// <param name="Purpose">Why the data is needed.</param>
 /// <param name="Destination">Where the data goes: <c>internal</c> or an external model; undeclared means external.</param>
 /// <param name="ConversationId">The conversation the request belongs to.</param>
-public sealed record RetrieveRequest(string? Query, int? Top, string? Purpose, string? Destination, string? ConversationId);
+/// <param name="Mode">How the store ranks chunks: <c>vector</c> (the default), <c>keyword</c> or <c>hybrid</c>; a mode the
+/// store does not support is refused with 400.</param>
+public sealed record RetrieveRequest(string? Query, int? Top, string? Purpose, string? Destination, string? ConversationId, string? Mode = null);
 
 /// <summary>The answer of <c>POST /v1/retrieve</c>.</summary>
 /// <param name="ReceiptId">The audit receipt for this retrieval.</param>

@@ -44,8 +44,11 @@ public sealed class AnonymizerKeys
 /// <remarks>Thread-safe. Entity values never reach logs; results carry types, offsets and scores only.</remarks>
 public sealed partial class Anonymizer
 {
+    private const string EncryptOperatorData = "copilotguard-encrypt-operator";
+
     private readonly EntityAnalyzer _analyzer;
     private readonly AnonymizerKeys _keys;
+    private readonly VaultCipher _encryption;
     private readonly IPseudonymVault? _vault;
 
     /// <summary>Initializes a new anonymizer.</summary>
@@ -58,6 +61,7 @@ public sealed partial class Anonymizer
         ArgumentNullException.ThrowIfNull(keys);
         _analyzer = analyzer;
         _keys = keys;
+        _encryption = new VaultCipher(keys.EncryptionKey);
         _vault = vault;
     }
 
@@ -71,6 +75,7 @@ public sealed partial class Anonymizer
     /// <param name="policy">Which operator applies to which entity type.</param>
     /// <param name="context">The conversation and other per-request facts.</param>
     /// <returns>The anonymized text, the entities (offsets in the original text) and counts per type.</returns>
+    /// <remarks>The pseudonymize operator needs a vault that works in memory (<see cref="InMemoryPseudonymVault"/>) here; use <see cref="AnonymizeAsync"/> with any other vault.</remarks>
     public AnonymizerResult Anonymize(string text, AnonymizationPolicy policy, AnonymizationContext context)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -80,52 +85,56 @@ public sealed partial class Anonymizer
         return Apply(text, entities, policy, context);
     }
 
+    /// <summary>Finds the entities in <paramref name="text"/> and applies the policy's operators, reading and persisting pseudonyms through the vault.</summary>
+    /// <param name="text">The text.</param>
+    /// <param name="policy">Which operator applies to which entity type.</param>
+    /// <param name="context">The conversation and other per-request facts.</param>
+    /// <param name="cancellationToken">The cancellation token.</param>
+    /// <returns>The anonymized text, the entities (offsets in the original text) and counts per type.</returns>
+    /// <remarks>New pseudonyms are persisted before the text is returned; if the vault fails, this throws and no text is returned.</remarks>
+    public ValueTask<AnonymizerResult> AnonymizeAsync(string text, AnonymizationPolicy policy, AnonymizationContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(context);
+        IReadOnlyList<EntitySpan> entities = _analyzer.Analyze(text);
+        return ApplyAsync(text, entities, policy, context, cancellationToken);
+    }
+
     /// <summary>Applies the policy's operators to entities that were already found (for callers that analyze once and anonymize per destination).</summary>
     /// <param name="text">The original text.</param>
     /// <param name="entities">Non-overlapping entities in <paramref name="text"/>, ordered by start.</param>
     /// <param name="policy">Which operator applies to which entity type.</param>
     /// <param name="context">The conversation and other per-request facts.</param>
     /// <returns>The anonymized text, the entities and counts per type.</returns>
+    /// <remarks>The pseudonymize operator needs a vault that works in memory (<see cref="InMemoryPseudonymVault"/>) here; use <see cref="ApplyAsync"/> with any other vault.</remarks>
     public AnonymizerResult Apply(string text, IReadOnlyList<EntitySpan> entities, AnonymizationPolicy policy, AnonymizationContext context)
     {
-        ArgumentNullException.ThrowIfNull(text);
-        ArgumentNullException.ThrowIfNull(entities);
-        ArgumentNullException.ThrowIfNull(policy);
-        ArgumentNullException.ThrowIfNull(context);
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        if (entities.Count == 0)
+        ValidateApply(text, entities, policy, context);
+        if (NeedsPseudonyms(entities, policy) && _vault is not null and not InMemoryPseudonymVault)
         {
-            return new AnonymizerResult(text, entities, counts);
+            throw new InvalidOperationException("This pseudonym vault stores its mapping outside the process: anonymize with AnonymizeAsync or ApplyAsync.");
         }
 
-        var sb = new StringBuilder(text.Length + 16);
-        int last = 0;
-        List<PseudonymEntry>? known = null;
-        foreach (EntitySpan e in entities)
-        {
-            if (e.Start < last || e.End > text.Length)
-            {
-                throw new ArgumentException("Entities must be non-overlapping, ordered by start and inside the text.", nameof(entities));
-            }
+        // Without I/O (no pseudonyms, or the in-memory vault) the resolution has completed when it returns.
+        ValueTask<string[]?> pseudonyms = ResolvePseudonymsAsync(text, entities, policy, context, CancellationToken.None);
+        return pseudonyms.IsCompleted
+            ? Build(text, entities, policy, pseudonyms.Result)
+            : throw new InvalidOperationException("The pseudonym vault did not complete synchronously: anonymize with AnonymizeAsync or ApplyAsync.");
+    }
 
-            AnonymizationOperator op = policy.OperatorFor(e.Type);
-            sb.Append(text, last, e.Start - last);
-            string value = text[e.Start..e.End];
-            if (op is KeepOperator)
-            {
-                sb.Append(value);
-            }
-            else
-            {
-                sb.Append(Transform(e, value, op, context, ref known));
-                counts[e.Type] = counts.GetValueOrDefault(e.Type) + 1;
-            }
-
-            last = e.End;
-        }
-
-        sb.Append(text, last, text.Length - last);
-        return new AnonymizerResult(sb.ToString(), entities, counts);
+    /// <summary>Applies the policy's operators to entities that were already found, reading and persisting pseudonyms through the vault.</summary>
+    /// <param name="text">The original text.</param>
+    /// <param name="entities">Non-overlapping entities in <paramref name="text"/>, ordered by start.</param>
+    /// <param name="policy">Which operator applies to which entity type.</param>
+    /// <param name="context">The conversation and other per-request facts.</param>
+    /// <param name="cancellationToken">The cancellation token.</param>
+    /// <returns>The anonymized text, the entities and counts per type.</returns>
+    public async ValueTask<AnonymizerResult> ApplyAsync(string text, IReadOnlyList<EntitySpan> entities, AnonymizationPolicy policy, AnonymizationContext context, CancellationToken cancellationToken = default)
+    {
+        ValidateApply(text, entities, policy, context);
+        string[]? pseudonyms = await ResolvePseudonymsAsync(text, entities, policy, context, cancellationToken).ConfigureAwait(false);
+        return Build(text, entities, policy, pseudonyms);
     }
 
     /// <summary>Restores the real values behind the pseudonyms of a conversation in <paramref name="text"/> (e.g. a model's answer).</summary>
@@ -134,8 +143,66 @@ public sealed partial class Anonymizer
     /// <param name="context">The conversation.</param>
     /// <returns>The restored text and how many pseudonyms were replaced; unknown pseudonyms are left as they are.</returns>
     /// <exception cref="DeanonymizationDeniedException">The policy does not allow de-anonymization.</exception>
-    /// <remarks>The caller must audit every restoration.</remarks>
+    /// <remarks>The caller must audit every restoration. Needs a vault that works in memory; use <see cref="DeanonymizeAsync"/> with any other vault.</remarks>
     public DeanonymizationResult Deanonymize(string text, AnonymizationPolicy policy, AnonymizationContext context)
+    {
+        (IPseudonymVault vault, string conversationId) = ValidateDeanonymize(text, policy, context);
+        if (vault is not InMemoryPseudonymVault)
+        {
+            throw new InvalidOperationException("This pseudonym vault stores its mapping outside the process: restore with DeanonymizeAsync.");
+        }
+
+        ValueTask<IReadOnlyList<PseudonymEntry>> entries = vault.GetEntriesAsync(conversationId);
+        return entries.IsCompleted
+            ? Restore(text, entries.Result)
+            : throw new InvalidOperationException("The pseudonym vault did not complete synchronously: restore with DeanonymizeAsync.");
+    }
+
+    /// <summary>Restores the real values behind the pseudonyms of a conversation in <paramref name="text"/>, reading the mapping from the vault.</summary>
+    /// <param name="text">The text with pseudonyms such as &lt;PERSON_1&gt;.</param>
+    /// <param name="policy">The caller's policy; it must allow de-anonymization.</param>
+    /// <param name="context">The conversation.</param>
+    /// <param name="cancellationToken">The cancellation token.</param>
+    /// <returns>The restored text and how many pseudonyms were replaced; unknown pseudonyms are left as they are.</returns>
+    /// <exception cref="DeanonymizationDeniedException">The policy does not allow de-anonymization.</exception>
+    /// <remarks>The caller must audit every restoration.</remarks>
+    public async ValueTask<DeanonymizationResult> DeanonymizeAsync(string text, AnonymizationPolicy policy, AnonymizationContext context, CancellationToken cancellationToken = default)
+    {
+        (IPseudonymVault vault, string conversationId) = ValidateDeanonymize(text, policy, context);
+        return Restore(text, await vault.GetEntriesAsync(conversationId, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Decrypts a token written by the encrypt operator (&lt;ENC:...&gt;) with this anonymizer's key.</summary>
+    /// <param name="token">The token, with or without the &lt;ENC: &gt; wrapper.</param>
+    /// <returns>The original value.</returns>
+    /// <exception cref="CryptographicException">The token was not produced with this key or was altered.</exception>
+    public string DecryptToken(string token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        string body = token.StartsWith("<ENC:", StringComparison.Ordinal) && token.EndsWith('>') ? token[5..^1] : token;
+        byte[] sealedData = Base64Url.DecodeFromChars(body);
+        return Encoding.UTF8.GetString(_encryption.Open(sealedData, Encoding.UTF8.GetBytes(EncryptOperatorData)));
+    }
+
+    private static void ValidateApply(string text, IReadOnlyList<EntitySpan> entities, AnonymizationPolicy policy, AnonymizationContext context)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(entities);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(context);
+        int last = 0;
+        foreach (EntitySpan e in entities)
+        {
+            if (e.Start < last || e.End > text.Length || e.End < e.Start)
+            {
+                throw new ArgumentException("Entities must be non-overlapping, ordered by start and inside the text.", nameof(entities));
+            }
+
+            last = e.End;
+        }
+    }
+
+    private (IPseudonymVault Vault, string ConversationId) ValidateDeanonymize(string text, AnonymizationPolicy policy, AnonymizationContext context)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(policy);
@@ -145,12 +212,19 @@ public sealed partial class Anonymizer
             throw new DeanonymizationDeniedException();
         }
 
-        if (_vault is null || context.ConversationId is null)
+        return _vault is null || context.ConversationId is null
+            ? throw new InvalidOperationException("De-anonymization needs a pseudonym vault and a conversation id.")
+            : (_vault, context.ConversationId);
+    }
+
+    private static DeanonymizationResult Restore(string text, IReadOnlyList<PseudonymEntry> entries)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (PseudonymEntry entry in entries)
         {
-            throw new InvalidOperationException("De-anonymization needs a pseudonym vault and a conversation id.");
+            map.TryAdd(entry.Pseudonym, entry.OriginalValue);
         }
 
-        var map = _vault.GetEntries(context.ConversationId).ToDictionary(e => e.Pseudonym, e => e.OriginalValue, StringComparer.Ordinal);
         int restored = 0;
         string result = PseudonymPattern().Replace(text, m =>
         {
@@ -165,43 +239,139 @@ public sealed partial class Anonymizer
         return new DeanonymizationResult(result, restored);
     }
 
-    /// <summary>Decrypts a token written by the encrypt operator (&lt;ENC:...&gt;) with this anonymizer's key.</summary>
-    /// <param name="token">The token, with or without the &lt;ENC: &gt; wrapper.</param>
-    /// <returns>The original value.</returns>
-    /// <exception cref="CryptographicException">The token was not produced with this key or was altered.</exception>
-    public string DecryptToken(string token)
+    private static bool NeedsPseudonyms(IReadOnlyList<EntitySpan> entities, AnonymizationPolicy policy)
     {
-        ArgumentNullException.ThrowIfNull(token);
-        string body = token.StartsWith("<ENC:", StringComparison.Ordinal) && token.EndsWith('>') ? token[5..^1] : token;
-        byte[] sealedData = Base64Url.DecodeFromChars(body);
-        return Encoding.UTF8.GetString(AesGcmBox.Open(_keys.EncryptionKey, sealedData, "copilotguard-encrypt-operator"u8));
+        foreach (EntitySpan e in entities)
+        {
+            if (policy.OperatorFor(e.Type) is PseudonymizeOperator)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Finds or creates the pseudonym of every entity the policy pseudonymizes: one read of the conversation, one atomic write of its new subjects.</summary>
+    /// <returns>The pseudonym per entity index (null where none applies), or null when the policy pseudonymizes none of them.</returns>
+    private async ValueTask<string[]?> ResolvePseudonymsAsync(string text, IReadOnlyList<EntitySpan> entities, AnonymizationPolicy policy, AnonymizationContext context, CancellationToken cancellationToken)
+    {
+        if (!NeedsPseudonyms(entities, policy))
+        {
+            return null;
+        }
+
+        if (_vault is null || context.ConversationId is null)
+        {
+            throw new InvalidOperationException("The pseudonymize operator needs a pseudonym vault and a conversation id.");
+        }
+
+        // Subject keys link name variants to earlier entries, including the ones this text adds before them.
+        var known = new List<PseudonymEntry>(await _vault.GetEntriesAsync(context.ConversationId, cancellationToken).ConfigureAwait(false));
+        var pseudonyms = new Dictionary<(string Type, string Key), string>();
+        foreach (PseudonymEntry entry in known)
+        {
+            pseudonyms.TryAdd((entry.EntityType, entry.SubjectKey), entry.Pseudonym);
+        }
+
+        var keys = new (string Type, string Key)?[entities.Count];
+        var pending = new List<PseudonymSubject>();
+        var pendingKeys = new HashSet<(string Type, string Key)>();
+        for (int i = 0; i < entities.Count; i++)
+        {
+            EntitySpan e = entities[i];
+            if (policy.OperatorFor(e.Type) is not PseudonymizeOperator)
+            {
+                continue;
+            }
+
+            string value = text[e.Start..e.End];
+            var key = (e.Type, SubjectKey(e, value, known));
+            keys[i] = key;
+            if (!pseudonyms.ContainsKey(key) && pendingKeys.Add(key))
+            {
+                pending.Add(new PseudonymSubject(e.Type, key.Item2, value));
+                known.Add(new PseudonymEntry(string.Empty, e.Type, key.Item2, value));
+            }
+        }
+
+        if (pending.Count > 0)
+        {
+            IReadOnlyList<PseudonymEntry> added = await _vault.GetOrAddAsync(context.ConversationId, pending, cancellationToken).ConfigureAwait(false);
+            if (added.Count != pending.Count)
+            {
+                throw new InvalidOperationException("The pseudonym vault returned a different number of entries than subjects it was given.");
+            }
+
+            for (int k = 0; k < added.Count; k++)
+            {
+                if (added[k].EntityType != pending[k].EntityType || added[k].SubjectKey != pending[k].SubjectKey)
+                {
+                    throw new InvalidOperationException("The pseudonym vault returned an entry for another subject.");
+                }
+
+                pseudonyms[(pending[k].EntityType, pending[k].SubjectKey)] = added[k].Pseudonym;
+            }
+        }
+
+        var result = new string[entities.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            if (keys[i] is { } key)
+            {
+                result[i] = pseudonyms[key];
+            }
+        }
+
+        return result;
+    }
+
+    private AnonymizerResult Build(string text, IReadOnlyList<EntitySpan> entities, AnonymizationPolicy policy, string[]? pseudonyms)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (entities.Count == 0)
+        {
+            return new AnonymizerResult(text, entities, counts);
+        }
+
+        var sb = new StringBuilder(text.Length + 16);
+        int last = 0;
+        for (int i = 0; i < entities.Count; i++)
+        {
+            EntitySpan e = entities[i];
+            AnonymizationOperator op = policy.OperatorFor(e.Type);
+            sb.Append(text, last, e.Start - last);
+            string value = text[e.Start..e.End];
+            if (op is KeepOperator)
+            {
+                sb.Append(value);
+            }
+            else
+            {
+                sb.Append(op is PseudonymizeOperator ? pseudonyms![i] : Transform(e, value, op));
+                counts[e.Type] = counts.GetValueOrDefault(e.Type) + 1;
+            }
+
+            last = e.End;
+        }
+
+        sb.Append(text, last, text.Length - last);
+        return new AnonymizerResult(sb.ToString(), entities, counts);
     }
 
     [GeneratedRegex(@"<[A-Z][A-Z_]*_\d+>", RegexOptions.CultureInvariant)]
     private static partial Regex PseudonymPattern();
 
-    private string Transform(in EntitySpan e, string value, AnonymizationOperator op, AnonymizationContext context, ref List<PseudonymEntry>? known)
+    private string Transform(in EntitySpan e, string value, AnonymizationOperator op) => op switch
     {
-        switch (op)
-        {
-            case ReplaceOperator r:
-                return r.NewValue ?? $"<{e.Type}>";
-            case RedactOperator:
-                return string.Empty;
-            case MaskOperator m:
-                return Mask(value, m);
-            case HashOperator:
-                return Convert.ToHexStringLower(HMACSHA256.HashData(_keys.HashKey, Encoding.UTF8.GetBytes(e.Type + ":" + value)));
-            case EncryptOperator:
-                return "<ENC:" + Base64Url.EncodeToString(AesGcmBox.Seal(_keys.EncryptionKey, Encoding.UTF8.GetBytes(value), "copilotguard-encrypt-operator"u8)) + ">";
-            case GeneralizeOperator g:
-                return Generalize(e.Type, value, g.AgeBand);
-            case PseudonymizeOperator:
-                return Pseudonymize(e, value, context, ref known);
-            default:
-                throw new NotSupportedException($"The operator '{op.Name}' is not supported.");
-        }
-    }
+        ReplaceOperator r => r.NewValue ?? $"<{e.Type}>",
+        RedactOperator => string.Empty,
+        MaskOperator m => Mask(value, m),
+        HashOperator => Convert.ToHexStringLower(HMACSHA256.HashData(_keys.HashKey, Encoding.UTF8.GetBytes(e.Type + ":" + value))),
+        EncryptOperator => "<ENC:" + Base64Url.EncodeToString(_encryption.Seal(Encoding.UTF8.GetBytes(value), Encoding.UTF8.GetBytes(EncryptOperatorData))) + ">",
+        GeneralizeOperator g => Generalize(e.Type, value, g.AgeBand),
+        _ => throw new NotSupportedException($"The operator '{op.Name}' is not supported."),
+    };
 
     private static string Mask(string value, MaskOperator m)
     {
@@ -238,24 +408,6 @@ public sealed partial class Anonymizer
 
     [GeneratedRegex(@"\d{1,3}", RegexOptions.CultureInvariant)]
     private static partial Regex NumberPattern();
-
-    private string Pseudonymize(in EntitySpan e, string value, AnonymizationContext context, ref List<PseudonymEntry>? known)
-    {
-        if (_vault is null || context.ConversationId is null)
-        {
-            throw new InvalidOperationException("The pseudonymize operator needs a pseudonym vault and a conversation id.");
-        }
-
-        known ??= [.. _vault.GetEntries(context.ConversationId)];
-        string key = SubjectKey(e, value, known);
-        PseudonymEntry entry = _vault.GetOrAdd(context.ConversationId, e.Type, key, value);
-        if (!known.Contains(entry))
-        {
-            known.Add(entry);
-        }
-
-        return entry.Pseudonym;
-    }
 
     /// <summary>Computes the key that identifies the subject: the subject id, an earlier variant of the same person's name, or the normalized value.</summary>
     internal static string SubjectKey(in EntitySpan e, string value, IReadOnlyList<PseudonymEntry> known)

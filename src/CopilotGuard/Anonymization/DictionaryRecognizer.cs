@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text;
+
 namespace CopilotGuard.Anonymization;
 
 /// <summary>Finds the organization's own names (directory people, customers, patients, employees) and their variants.</summary>
@@ -16,14 +19,77 @@ public sealed class DictionaryRecognizer : IEntityRecognizer
     private readonly Dictionary<string, Variant[]>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly string[] _supported;
 
+    // Per word length (64 = longer), a bit per folded first character of the indexed first words: a cheap test that
+    // rejects most words of a text before the case-insensitive hash lookup.
+    private readonly ulong[] _firstCharMasks;
+
+    // The ASCII characters that cannot start a match in capitals (or digits): no indexed first word starts with them.
+    // Every non-ASCII character is a possible start.
+    private readonly SearchValues<char> _nonStarters;
+
+    // The first words of case-insensitive variants followed by the gap to the next word (" ", ".", ","), any case: the
+    // only way a match starts with a lower-case letter. Null when no variant needs it (or when _nonStarters already
+    // lets every letter through).
+    private readonly SearchValues<string>? _lowerCaseStarts;
+
     private sealed record Variant(string[] Tokens, string Type, string? SubjectId, bool CaseSensitive, double Score);
 
     private DictionaryRecognizer(Dictionary<string, Variant[]> byFirstWord, string[] supported)
     {
+        var starters = new bool[128];
+        var lowerCaseStarts = new List<string>();
+        bool everyLetter = false;
+        foreach ((string word, Variant[] variants) in byFirstWord)
+        {
+            char c = word[0];
+            if (c >= 128)
+            {
+                // Case folding outside ASCII is not modelled: any letter or digit may start a match.
+                everyLetter = true;
+                continue;
+            }
+
+            // A case-sensitive variant needs a capital (or a non-letter) first; a case-insensitive one (always two words or
+            // more) takes either case and is found by its first word and the gap after it (or, for a word that is not
+            // all ASCII, by its first letter in lower case).
+            starters[char.IsAsciiLetterLower(c) ? char.ToUpperInvariant(c) : c] = true;
+            if (variants.Any(v => !v.CaseSensitive))
+            {
+                if (Ascii.IsValid(word))
+                {
+                    lowerCaseStarts.AddRange([word + " ", word + ".", word + ","]);
+                }
+                else
+                {
+                    starters[char.ToLowerInvariant(c)] = true;
+                }
+            }
+        }
+
+        if (everyLetter)
+        {
+            for (int i = 0; i < 128; i++)
+            {
+                starters[i] |= char.IsAsciiLetterOrDigit((char)i);
+            }
+        }
+
+        _nonStarters = SearchValues.Create([.. Enumerable.Range(0, 128).Where(i => !starters[i]).Select(i => (char)i)]);
+        _lowerCaseStarts = everyLetter || lowerCaseStarts.Count == 0 ? null : SearchValues.Create([.. lowerCaseStarts], StringComparison.OrdinalIgnoreCase);
         _byFirstWord = byFirstWord;
         _lookup = byFirstWord.GetAlternateLookup<ReadOnlySpan<char>>();
         _supported = supported;
+        _firstCharMasks = new ulong[65];
+        foreach (string word in byFirstWord.Keys)
+        {
+            // Case folding outside ASCII is not modelled: a key starting outside ASCII lets every word of its length through,
+            // and a word starting outside ASCII (bit 63) always reaches the lookup.
+            _firstCharMasks[Math.Min(word.Length, 64)] |= (word[0] < 128 ? FirstCharBit(word[0]) : ulong.MaxValue) | (1UL << 63);
+        }
     }
+
+    /// <summary>Folds a character to one of 64 bits: ASCII letters case-insensitively, every non-ASCII character to bit 63.</summary>
+    private static ulong FirstCharBit(char c) => 1UL << (c < 128 ? (c | 0x20) & 63 : 63);
 
     /// <inheritdoc />
     public string Name => "dictionary";
@@ -128,9 +194,91 @@ public sealed class DictionaryRecognizer : IEntityRecognizer
         ArgumentNullException.ThrowIfNull(results);
         ReadOnlySpan<char> s = text;
         int pos = 0;
+        int nextCapital = -1, nextLower = -1;
+        bool afterMatch = false;
         while (pos < s.Length)
         {
-            // Next word start.
+            int start;
+            if (afterMatch)
+            {
+                // After a match (which may end inside a word, before a possessive "'s") the next letter or digit starts a word.
+                start = pos;
+                while (start < s.Length && !char.IsLetterOrDigit(s[start]))
+                {
+                    start++;
+                }
+
+                if (start == s.Length)
+                {
+                    break;
+                }
+
+                afterMatch = false;
+            }
+            else
+            {
+                // Jump to the next place where an indexed word can start (a capital or digit that starts one, any
+                // non-ASCII character, or a case-insensitive first word in any case); skip it unless it starts a word.
+                if (nextCapital < pos)
+                {
+                    int rel = s[pos..].IndexOfAnyExcept(_nonStarters);
+                    nextCapital = rel < 0 ? int.MaxValue : pos + rel;
+                }
+
+                if (nextLower < pos)
+                {
+                    int rel = _lowerCaseStarts is null ? -1 : s[pos..].IndexOfAny(_lowerCaseStarts);
+                    nextLower = rel < 0 ? int.MaxValue : pos + rel;
+                }
+
+                start = Math.Min(nextCapital, nextLower);
+                if (start == int.MaxValue)
+                {
+                    break;
+                }
+
+                if (!char.IsLetterOrDigit(s[start]))
+                {
+                    pos = start + 1;
+                    continue;
+                }
+
+                if (start > 0 && InWord(s, start - 1))
+                {
+                    // Inside a word: no word starts before its end.
+                    pos = WordEnd(s, start);
+                    continue;
+                }
+            }
+
+            int end = WordEnd(s, start);
+            pos = end;
+            if ((_firstCharMasks[Math.Min(end - start, 64)] & FirstCharBit(s[start])) == 0 || !_lookup.TryGetValue(s[start..end], out Variant[]? variants))
+            {
+                continue;
+            }
+
+            foreach (Variant v in variants)
+            {
+                int matchEnd = Match(s, start, v);
+                if (matchEnd > 0)
+                {
+                    results.Add(new EntitySpan(v.Type, start, matchEnd, v.Score) { SubjectId = v.SubjectId });
+                    pos = matchEnd;
+                    afterMatch = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Walks the text word by word and looks every word up: the plain form of <see cref="Recognize"/>, kept for the differential tests.</summary>
+    internal void RecognizeWordByWord(string text, ICollection<EntitySpan> results)
+    {
+        ReadOnlySpan<char> s = text;
+        int pos = 0;
+        while (pos < s.Length)
+        {
             while (pos < s.Length && !char.IsLetterOrDigit(s[pos]))
             {
                 pos++;
@@ -161,6 +309,10 @@ public sealed class DictionaryRecognizer : IEntityRecognizer
             }
         }
     }
+
+    /// <summary>Returns whether the character at <paramref name="p"/> belongs to a word (the test <see cref="WordEnd"/> applies).</summary>
+    private static bool InWord(ReadOnlySpan<char> s, int p) =>
+        char.IsLetterOrDigit(s[p]) || (s[p] is '\'' or '’' or '-' && p + 1 < s.Length && char.IsLetter(s[p + 1]) && p > 0 && char.IsLetter(s[p - 1]));
 
     private static int Match(ReadOnlySpan<char> s, int start, Variant v)
     {
@@ -212,7 +364,7 @@ public sealed class DictionaryRecognizer : IEntityRecognizer
 
     private static int WordEnd(ReadOnlySpan<char> s, int p)
     {
-        while (p < s.Length && (char.IsLetterOrDigit(s[p]) || (s[p] is '\'' or '’' or '-' && p + 1 < s.Length && char.IsLetter(s[p + 1]) && p > 0 && char.IsLetter(s[p - 1]))))
+        while (p < s.Length && InWord(s, p))
         {
             p++;
         }

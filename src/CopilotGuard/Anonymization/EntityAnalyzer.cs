@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+
 namespace CopilotGuard.Anonymization;
 
 /// <summary>Runs a set of recognizers over a text and resolves overlapping results into one list of entities.</summary>
@@ -42,17 +45,38 @@ public sealed class EntityAnalyzer
     public IReadOnlyList<EntitySpan> Analyze(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var raw = new List<EntitySpan>();
-        foreach (IEntityRecognizer recognizer in _recognizers)
-        {
-            recognizer.Recognize(text, raw);
-        }
 
-        return OverlapResolver.Resolve(raw, ScoreThreshold);
+        // The candidates go to a per-thread buffer that keeps its capacity (taken out while in use, so a recognizer that
+        // analyzes another text gets its own); only the resolved list is allocated.
+        List<EntitySpan> raw = t_candidates ?? new List<EntitySpan>(256);
+        t_candidates = null;
+        try
+        {
+            foreach (IEntityRecognizer recognizer in _recognizers)
+            {
+                recognizer.Recognize(text, raw);
+            }
+
+            IReadOnlyList<EntitySpan> resolved = OverlapResolver.Resolve(raw, ScoreThreshold);
+            return ReferenceEquals(resolved, raw) ? [.. raw] : resolved;
+        }
+        finally
+        {
+            raw.Clear();
+            if (raw.Capacity <= MaxPooledCandidates)
+            {
+                t_candidates = raw;
+            }
+        }
     }
+
+    private const int MaxPooledCandidates = 16 * 1024;
+
+    [ThreadStatic]
+    private static List<EntitySpan>? t_candidates;
 }
 
-/// <summary>Resolves overlapping entities: the higher score wins, then the longer span, then the earlier start, then the type name.</summary>
+/// <summary>Resolves overlapping entities: the higher score wins, then the longer span, then the earlier start, then the type name, then the subject id.</summary>
 public static class OverlapResolver
 {
     private static readonly Comparison<EntitySpan> s_priority = static (a, b) =>
@@ -70,13 +94,24 @@ public static class OverlapResolver
         }
 
         c = a.Start.CompareTo(b.Start);
-        return c != 0 ? c : string.CompareOrdinal(a.Type, b.Type);
+        if (c != 0)
+        {
+            return c;
+        }
+
+        c = string.CompareOrdinal(a.Type, b.Type);
+        return c != 0 ? c : string.CompareOrdinal(a.SubjectId, b.SubjectId);
     };
 
     /// <summary>Keeps the non-overlapping winners at or above <paramref name="threshold"/>, ordered by start.</summary>
     /// <param name="spans">The candidate spans; the list is reordered in place.</param>
     /// <param name="threshold">The minimum score to keep.</param>
     /// <returns>The resolved spans.</returns>
+    /// <remarks>
+    /// Taking winners greedily in priority order only ever compares spans that overlap, so each group of transitively
+    /// overlapping spans is resolved on its own: the spans are sorted by start (integer keys) and the priority sort runs
+    /// only inside groups, which are one span long for most text.
+    /// </remarks>
     public static IReadOnlyList<EntitySpan> Resolve(List<EntitySpan> spans, double threshold)
     {
         ArgumentNullException.ThrowIfNull(spans);
@@ -86,38 +121,85 @@ public static class OverlapResolver
             return spans;
         }
 
-        spans.Sort(s_priority);
-        var kept = new List<EntitySpan>(spans.Count);
-        foreach (EntitySpan candidate in spans)
+        // Order by start through an index sort on integer keys (no comparison delegate, no struct moves).
+        Span<EntitySpan> candidates = CollectionsMarshal.AsSpan(spans);
+        int n = candidates.Length;
+        int[] starts = ArrayPool<int>.Shared.Rent(n);
+        int[] order = ArrayPool<int>.Shared.Rent(n);
+        EntitySpan[] sorted = ArrayPool<EntitySpan>.Shared.Rent(n);
+        try
         {
-            // kept is sorted by start; find the insertion point and check the neighbours.
-            int index = LowerBound(kept, candidate.Start);
-            bool overlaps = (index > 0 && kept[index - 1].End > candidate.Start) || (index < kept.Count && kept[index].Start < candidate.End);
-            if (!overlaps)
+            for (int k = 0; k < n; k++)
             {
-                kept.Insert(index, candidate);
+                starts[k] = candidates[k].Start;
+                order[k] = k;
             }
-        }
 
-        return kept;
+            starts.AsSpan(0, n).Sort(order.AsSpan(0, n));
+            for (int k = 0; k < n; k++)
+            {
+                sorted[k] = candidates[order[k]];
+            }
+
+            Span<EntitySpan> all = sorted.AsSpan(0, n);
+            var kept = new List<EntitySpan>(n);
+            int i = 0;
+            while (i < n)
+            {
+                int j = i + 1;
+                int groupEnd = all[i].End;
+                while (j < n && all[j].Start < groupEnd)
+                {
+                    groupEnd = Math.Max(groupEnd, all[j].End);
+                    j++;
+                }
+
+                if (j == i + 1)
+                {
+                    kept.Add(all[i]);
+                }
+                else
+                {
+                    ResolveGroup(all[i..j], kept);
+                }
+
+                i = j;
+            }
+
+            return kept;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(starts);
+            ArrayPool<int>.Shared.Return(order);
+            ArrayPool<EntitySpan>.Shared.Return(sorted, clearArray: true);
+        }
     }
 
-    private static int LowerBound(List<EntitySpan> kept, int start)
+    /// <summary>Resolves one group of overlapping spans greedily by priority and appends the winners by start.</summary>
+    private static void ResolveGroup(Span<EntitySpan> group, List<EntitySpan> kept)
     {
-        int lo = 0, hi = kept.Count;
-        while (lo < hi)
+        group.Sort(s_priority);
+        int first = kept.Count;
+        foreach (EntitySpan candidate in group)
         {
-            int mid = (lo + hi) >>> 1;
-            if (kept[mid].Start < start)
+            bool overlaps = false;
+            for (int k = first; k < kept.Count && !overlaps; k++)
             {
-                lo = mid + 1;
+                overlaps = kept[k].Overlaps(candidate);
             }
-            else
+
+            if (!overlaps)
             {
-                hi = mid;
+                // Keep the group's winners ordered by start.
+                int at = kept.Count;
+                while (at > first && kept[at - 1].Start > candidate.Start)
+                {
+                    at--;
+                }
+
+                kept.Insert(at, candidate);
             }
         }
-
-        return lo;
     }
 }

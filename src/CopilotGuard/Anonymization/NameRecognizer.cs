@@ -14,6 +14,7 @@ namespace CopilotGuard.Anonymization;
 public sealed class NameRecognizer : IEntityRecognizer
 {
     private static readonly SearchValues<char> s_upper = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    private static readonly SearchValues<char> s_asciiLettersAndDigits = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
     private static readonly Lazy<NameRecognizer> s_default = new(() => new NameRecognizer(Gazetteers.Default));
 
     private static readonly FrozenSet<string> s_titles = Set("Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Professor", "Sir", "Dame", "Madam", "Mister", "Judge", "Rev", "Reverend");
@@ -41,6 +42,9 @@ public sealed class NameRecognizer : IEntityRecognizer
 
     private static readonly FrozenSet<string> s_connectors = Set("of", "de", "da", "del", "della", "van", "von", "der", "den", "du", "la", "le", "bin", "al", "y");
 
+    /// <summary>The length of the longest connector: the next lower-case word is read no further than one character past it.</summary>
+    private const int MaxConnectorLength = 5;
+
     /// <summary>Words that are capitalized at sentence starts or are common words as well as names or places; they need context.</summary>
     private static readonly FrozenSet<string> s_common = Set(
         "A", "An", "The", "This", "That", "These", "Those", "It", "Its", "I", "We", "You", "He", "She", "They", "Our", "Your", "My", "His", "Her", "Their",
@@ -67,6 +71,7 @@ public sealed class NameRecognizer : IEntityRecognizer
         "International", "Standard", "Premium", "Basic", "Enterprise", "Cloud", "Server", "Microsoft", "Teams", "Office", "Excel", "Word", "Windows",
         "Azure", "Outlook", "SharePoint", "Copilot", "Google", "Apple", "Amazon", "Dell", "Oracle", "Cisco");
 
+    private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> s_commonNotTitleL = s_common.Except(s_titles, StringComparer.OrdinalIgnoreCase).ToFrozenSet(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
     private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> s_titlesL = s_titles.GetAlternateLookup<ReadOnlySpan<char>>();
     private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> s_orgSuffixesL = s_orgSuffixes.GetAlternateLookup<ReadOnlySpan<char>>();
     private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> s_orgPrefixesL = s_orgPrefixes.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -107,7 +112,12 @@ public sealed class NameRecognizer : IEntityRecognizer
     }
 
     /// <inheritdoc />
-    public void Recognize(string text, ICollection<EntitySpan> results)
+    public void Recognize(string text, ICollection<EntitySpan> results) => Recognize(text, results, skipLoneCommonWords: true);
+
+    /// <summary>Classifies every capitalized run, lone common words included: the plain form of <see cref="Recognize(string, ICollection{EntitySpan})"/>, kept for the differential tests.</summary>
+    internal void RecognizeEveryRun(string text, ICollection<EntitySpan> results) => Recognize(text, results, skipLoneCommonWords: false);
+
+    private void Recognize(string text, ICollection<EntitySpan> results, bool skipLoneCommonWords)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(results);
@@ -132,15 +142,42 @@ public sealed class NameRecognizer : IEntityRecognizer
 
             int n = ReadRun(s, p, tokens);
             int runEnd = tokens[n - 1].End + (tokens[n - 1].Dot ? 1 : 0);
-            Classify(s, tokens[..n], results, ref lastLocationEnd);
+
+            if (!(skipLoneCommonWords && n == 1 && CannotBeEntity(s[tokens[0].Start..tokens[0].End])))
+            {
+                Classify(s, tokens[..n], results, ref lastLocationEnd);
+            }
+
             pos = Math.Max(runEnd, p + 1);
         }
     }
 
-    private static int WordEnd(ReadOnlySpan<char> s, int p)
+    /// <summary>
+    /// Returns whether <see cref="Classify"/> would find nothing in a run of this one word: a common word that is not a title
+    /// is stripped ("The", "Please"), and otherwise only a place or a given name can be reported alone.
+    /// </summary>
+    private bool CannotBeEntity(ReadOnlySpan<char> word) =>
+        s_commonNotTitleL.Contains(word) || (!_gaz.PlaceLookup.ContainsKey(word) && !_gaz.GivenLookup.ContainsKey(word));
+
+    private static int WordEnd(ReadOnlySpan<char> s, int p, int maxLength = int.MaxValue)
     {
-        while (p < s.Length && (char.IsLetterOrDigit(s[p]) || ((s[p] is '\'' or '-' or '’') && p + 1 < s.Length && char.IsLetter(s[p + 1]))))
+        // A bounded scan stops early: a word longer than maxLength - 1 then ends at p + maxLength, never at a space.
+        int limit = (int)Math.Min(s.Length, (long)p + maxLength);
+        while (p < limit)
         {
+            // Skip ASCII letters and digits in one vectorized step, then look at the character that stopped it.
+            int rel = s[p..limit].IndexOfAnyExcept(s_asciiLettersAndDigits);
+            if (rel < 0)
+            {
+                return limit;
+            }
+
+            p += rel;
+            if (!(char.IsLetterOrDigit(s[p]) || ((s[p] is '\'' or '-' or '’') && p + 1 < s.Length && char.IsLetter(s[p + 1]))))
+            {
+                return p;
+            }
+
             p++;
         }
 
@@ -173,7 +210,7 @@ public sealed class NameRecognizer : IEntityRecognizer
             }
 
             // A lower-case connector followed by a capitalized word: "University of Michigan", "Ludwig van Beethoven".
-            int cEnd = WordEnd(s, q);
+            int cEnd = WordEnd(s, q, MaxConnectorLength + 1);
             if (cEnd > q && cEnd + 1 < s.Length && s[cEnd] == ' ' && char.IsAsciiLetterUpper(s[cEnd + 1]) && s_connectorsL.Contains(s[q..cEnd]) && n < tokens.Length - 1)
             {
                 tokens[n++] = new Token { Start = q, End = cEnd, Connector = true };

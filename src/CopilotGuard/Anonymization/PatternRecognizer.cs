@@ -6,8 +6,9 @@ namespace CopilotGuard.Anonymization;
 /// <summary>Finds entities with regex patterns, checksum validators and context words (Presidio's pattern recognizers).</summary>
 /// <remarks>
 /// The built-in set does not run its regexes over the whole text: one vectorized pass finds the short windows
-/// around digits, <c>@</c>, and inner <c>.</c> or <c>:</c>, and each window runs only the patterns its characters
-/// allow. Custom patterns from configuration run over the whole text. Instances are immutable and thread-safe.
+/// around digits, <c>@</c>, and inner <c>.</c> or <c>:</c>; each window is measured once (digit and hex runs,
+/// separators, character pairs such as "://") and runs only the patterns whose necessary conditions it meets.
+/// Custom patterns from configuration run over the whole text. Instances are immutable and thread-safe.
 /// </remarks>
 public sealed class PatternRecognizer : IEntityRecognizer
 {
@@ -103,44 +104,133 @@ public sealed class PatternRecognizer : IEntityRecognizer
 
     private void RunWindow(string text, int start, int end, ICollection<EntitySpan> results)
     {
-        int digits = 0;
-        WindowFlags flags = WindowFlags.None;
-        foreach (char c in text.AsSpan(start, end - start))
-        {
-            if (char.IsAsciiDigit(c))
-            {
-                digits++;
-            }
-            else if (char.IsAsciiLetterUpper(c))
-            {
-                flags |= WindowFlags.Upper;
-            }
-            else if (char.IsAsciiLetterLower(c))
-            {
-                flags |= WindowFlags.Lower;
-            }
-            else
-            {
-                flags |= c switch
-                {
-                    '@' => WindowFlags.At,
-                    '.' => WindowFlags.Dot,
-                    ':' => WindowFlags.Colon,
-                    '-' => WindowFlags.Hyphen,
-                    '/' => WindowFlags.Slash,
-                    _ => WindowFlags.None,
-                };
-            }
-        }
-
-        int length = end - start;
+        ReadOnlySpan<char> window = text.AsSpan(start, end - start);
+        WindowStats stats = default;
+        Measure(window, ref stats);
         foreach (PatternDefinition d in _definitions)
         {
-            if (d.Accepts(digits, flags, length))
+            if (d.Accepts(window, stats))
             {
                 Run(d, text, start, end, results);
             }
         }
+    }
+
+    // Character classes for Measure: the low bits are the WindowFlags the character sets, the high bits say what it is.
+    private const int RunDigit = 1 << 8;    // any Unicode decimal digit (what \d matches)
+    private const int AsciiDigit = 1 << 9;
+    private const int HexDigit = 1 << 10;
+    private const int AsciiAlnum = 1 << 11;
+    private const int NonAscii = 1 << 12;
+    private const int SeparatorFlags = (int)(WindowFlags.Dot | WindowFlags.Hyphen | WindowFlags.Slash);
+    private static readonly ushort[] s_asciiClasses = CreateAsciiClasses();
+
+    private static ushort[] CreateAsciiClasses()
+    {
+        var classes = new ushort[128];
+        for (char c = '\0'; c < 128; c++)
+        {
+            int v = c switch
+            {
+                >= '0' and <= '9' => RunDigit | AsciiDigit | HexDigit | AsciiAlnum,
+                >= 'A' and <= 'Z' => (int)WindowFlags.Upper | AsciiAlnum | (c <= 'F' ? HexDigit : 0),
+                >= 'a' and <= 'z' => (int)WindowFlags.Lower | AsciiAlnum | (c <= 'f' ? HexDigit : 0),
+                '@' => (int)WindowFlags.At,
+                '.' => (int)WindowFlags.Dot,
+                ':' => (int)WindowFlags.Colon,
+                '-' => (int)WindowFlags.Hyphen,
+                '/' => (int)WindowFlags.Slash,
+                _ => 0,
+            };
+            classes[c] = (ushort)v;
+        }
+
+        return classes;
+    }
+
+    /// <summary>Measures a window in one pass: digit count, digit groups, longest digit / hex / alphanumeric runs, separators and character-pair flags.</summary>
+    /// <param name="window">The window's text.</param>
+    /// <param name="stats">Receives the measurements (every field; the group buffers up to <see cref="WindowStats.GroupCount"/>).</param>
+    internal static void Measure(ReadOnlySpan<char> window, ref WindowStats stats)
+    {
+        stats.Length = window.Length;
+        stats.GroupCount = 0;
+        ushort[] classes = s_asciiClasses;
+        int digitRun = 0, hexRun = 0, alnumRun = 0, maxDigitRun = 0, maxHexRun = 0, maxAlnumRun = 0;
+        int asciiDigits = 0, dots = 0, colons = 0, hyphens = 0;
+        int flags = 0, prev = 0, prev2 = 0;
+        for (int index = 0; index < window.Length; index++)
+        {
+            char c = window[index];
+            int cls = c < 128 ? classes[c] : NonAscii | (char.IsDigit(c) ? RunDigit : 0);
+            flags |= cls & 0xFF;
+            asciiDigits += (cls >> 9) & 1;
+            dots += (cls >> 1) & 1;
+            colons += (cls >> 2) & 1;
+            hyphens += (cls >> 3) & 1;
+
+            if ((prev & (int)WindowFlags.Dot) != 0 && (cls & ((int)WindowFlags.Upper | (int)WindowFlags.Lower | NonAscii)) != 0)
+            {
+                flags |= (int)WindowFlags.DotLetter;
+            }
+            else if ((prev & (int)WindowFlags.Colon) != 0 && (cls & (int)WindowFlags.Slash) != 0)
+            {
+                flags |= (int)WindowFlags.ColonSlash;
+            }
+
+            if ((cls & RunDigit) != 0)
+            {
+                if ((prev & (int)WindowFlags.Upper) != 0)
+                {
+                    flags |= (int)WindowFlags.UpperDigit;
+                }
+
+                if ((prev2 & RunDigit) != 0 && (prev & SeparatorFlags) != 0)
+                {
+                    flags |= (int)WindowFlags.DigitSeparator;
+                }
+
+                digitRun++;
+                maxDigitRun = Math.Max(maxDigitRun, digitRun);
+            }
+            else if (digitRun > 0)
+            {
+                AddGroup(ref stats, index - digitRun, digitRun);
+                digitRun = 0;
+            }
+
+            hexRun = (cls & HexDigit) != 0 ? hexRun + 1 : 0;
+            alnumRun = (cls & AsciiAlnum) != 0 ? alnumRun + 1 : 0;
+            maxHexRun = Math.Max(maxHexRun, hexRun);
+            maxAlnumRun = Math.Max(maxAlnumRun, alnumRun);
+            prev2 = prev;
+            prev = cls;
+        }
+
+        if (digitRun > 0)
+        {
+            AddGroup(ref stats, window.Length - digitRun, digitRun);
+        }
+
+        stats.Digits = asciiDigits;
+        stats.MaxDigitRun = maxDigitRun;
+        stats.MaxHexRun = maxHexRun;
+        stats.MaxAlnumRun = maxAlnumRun;
+        stats.Dots = dots;
+        stats.Colons = colons;
+        stats.Hyphens = hyphens;
+        stats.Flags = (WindowFlags)flags;
+    }
+
+    private static void AddGroup(ref WindowStats stats, int start, int length)
+    {
+        if (stats.GroupCount < WindowStats.MaxGroups)
+        {
+            stats.GroupStarts[stats.GroupCount] = start;
+            stats.GroupLengths[stats.GroupCount] = length;
+        }
+
+        stats.GroupCount++;
     }
 
     private static void Run(PatternDefinition d, string text, int windowStart, int windowEnd, ICollection<EntitySpan> results)

@@ -30,7 +30,7 @@ public sealed record AuditInclusionProof(string RecordId, long Sequence, string 
                 break;
             }
 
-            leaves.Add(AuditMerkle.LeafHash(entry.Payload.Span));
+            leaves.Add(entry.LeafHash is { } kept ? Convert.FromHexString(kept) : AuditMerkle.LeafHash(entry.Payload.Span));
             if (entry.Sequence == sequence)
             {
                 target = entry;

@@ -46,8 +46,55 @@ public sealed record RegisteredAnswer(string AnswerId, string AnswerSha256, long
 
 /// <summary>An answer and the retrievals behind it.</summary>
 /// <param name="Answer">The answer record.</param>
-/// <param name="Receipts">The retrieval records it was bound to, in the order given.</param>
-public sealed record AnswerTrace(AuditEntry Answer, IReadOnlyList<AuditEntry> Receipts);
+/// <param name="Receipts">The retrieval records it was bound to, in the order given (receipts that expired under retention left out).</param>
+public sealed record AnswerTrace(AuditEntry Answer, IReadOnlyList<AuditEntry> Receipts)
+{
+    /// <summary>Gets the receipts the answer was bound to that expired under retention, in the order given.</summary>
+    public IReadOnlyList<ExpiredAuditRecord> ExpiredReceipts { get; init; } = [];
+}
+
+/// <summary>A record that expired under retention: only its position, chain hash and id are kept.</summary>
+/// <param name="RecordId">The record id.</param>
+/// <param name="Sequence">Its position in the log.</param>
+/// <param name="Hash">Its chain hash (still verified).</param>
+/// <param name="ExpiredAt">When it expired.</param>
+/// <param name="RetentionRecordId">The retention record that expired it and lists it.</param>
+/// <param name="Class">The retention class that governed it, when the retention record names it.</param>
+/// <param name="MaxAge">That class's maximum age, as written in the retention file.</param>
+public sealed record ExpiredAuditRecord(string RecordId, long Sequence, string Hash, DateTimeOffset ExpiredAt, string RetentionRecordId, string? Class, string? MaxAge)
+{
+    /// <summary>Gets a sentence saying that and when the record expired, for problem details and the CLI.</summary>
+    public string Describe() =>
+        $"Record '{RecordId}' (entry {Sequence}) expired under retention on {ExpiredAt:u}{(Class is null ? string.Empty : $" (class '{Class}', maximum age {MaxAge})")}; retention record {RetentionRecordId} lists it, and only its chain hash is kept.";
+}
+
+/// <summary>Thrown when a record asked for by id expired under retention.</summary>
+public sealed class AuditRecordExpiredException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public AuditRecordExpiredException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public AuditRecordExpiredException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and cause.</summary>
+    public AuditRecordExpiredException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>Creates the exception for an expired record.</summary>
+    public AuditRecordExpiredException(ExpiredAuditRecord expired)
+        : base((expired ?? throw new ArgumentNullException(nameof(expired))).Describe()) => Expired = expired;
+
+    /// <summary>Gets the expired record, when known.</summary>
+    public ExpiredAuditRecord? Expired { get; }
+}
 
 /// <summary>A retrieval and the answers bound to it.</summary>
 /// <param name="Receipt">The retrieval record.</param>

@@ -52,6 +52,11 @@ public sealed class AuditService
         foreach (var receiptId in registration.ReceiptIds)
         {
             var entry = await _log.GetAsync(receiptId, cancellationToken).ConfigureAwait(false);
+            if (entry?.Record.Kind == AuditRecordKinds.Expired)
+            {
+                throw new AuditNotFoundException($"Receipt '{receiptId}' expired under retention; an answer cannot be bound to it.");
+            }
+
             var owned = entry is not null
                 && entry.Record.Kind == AuditRecordKinds.Retrieval
                 && (compliance || (entry.Record.SubjectId == caller.SubjectId && entry.Record.ActorId == caller.ActorId));
@@ -90,21 +95,30 @@ public sealed class AuditService
     {
         ArgumentException.ThrowIfNullOrEmpty(answerId);
         await AuthorizeAsync(requester, "answer:" + answerId, cancellationToken).ConfigureAwait(false);
-        var answer = await _log.GetAsync(answerId, cancellationToken).ConfigureAwait(false);
+        var answer = await ThrowIfExpiredAsync(await _log.GetAsync(answerId, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         if (answer?.Record is not { Kind: AuditRecordKinds.Answer, Answer: { } binding })
         {
             return null;
         }
 
         var receipts = new List<AuditEntry>(binding.ReceiptIds.Length);
+        var expired = new List<ExpiredAuditRecord>();
         foreach (var receiptId in binding.ReceiptIds)
         {
             // A receipt named by a hash-chained answer record must exist; a missing one means the log was damaged.
-            receipts.Add(await _log.GetAsync(receiptId, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidDataException($"Answer {answerId} names receipt {receiptId}, which is not in the log."));
+            var receipt = await _log.GetAsync(receiptId, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidDataException($"Answer {answerId} names receipt {receiptId}, which is not in the log.");
+            if (receipt.Record.Kind == AuditRecordKinds.Expired)
+            {
+                expired.Add(await DescribeExpiredAsync(receipt, cancellationToken).ConfigureAwait(false));
+            }
+            else
+            {
+                receipts.Add(receipt);
+            }
         }
 
-        return new AnswerTrace(answer, receipts);
+        return new AnswerTrace(answer, receipts) { ExpiredReceipts = expired };
     }
 
     /// <summary>Gets one retrieval's record and the answers bound to it.</summary>
@@ -114,7 +128,7 @@ public sealed class AuditService
     {
         ArgumentException.ThrowIfNullOrEmpty(receiptId);
         await AuthorizeAsync(requester, "receipt:" + receiptId, cancellationToken).ConfigureAwait(false);
-        var entry = await _log.GetAsync(receiptId, cancellationToken).ConfigureAwait(false);
+        var entry = await ThrowIfExpiredAsync(await _log.GetAsync(receiptId, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         return entry is null ? null : new ReceiptTrace(entry, await _reader.GetAnswersForReceiptAsync(receiptId, cancellationToken).ConfigureAwait(false));
     }
 
@@ -162,7 +176,7 @@ public sealed class AuditService
     {
         ArgumentException.ThrowIfNullOrEmpty(recordId);
         await AuthorizeAsync(requester, "proof:" + recordId, cancellationToken).ConfigureAwait(false);
-        var entry = await _log.GetAsync(recordId, cancellationToken).ConfigureAwait(false);
+        var entry = await ThrowIfExpiredAsync(await _log.GetAsync(recordId, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         if (entry is null)
         {
             return null;
@@ -173,6 +187,41 @@ public sealed class AuditService
             ?? throw new InvalidOperationException($"Record {recordId} is not covered by a signed checkpoint yet; try again after the next checkpoint.");
         return await AuditInclusionProof.BuildAsync(_reader, entry.Sequence, checkpoint, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Applies (or, for a dry run, only reports) a retention policy to the log, on behalf of a compliance officer or the local operator.</summary>
+    /// <exception cref="RetrievalException">The requester is refused, or the query could not be audited.</exception>
+    /// <exception cref="InvalidOperationException">The audit log does not support retention, or cannot sign checkpoints.</exception>
+    public async Task<AuditRetentionReport> ApplyRetentionAsync(AuditRequester requester, AuditRetentionPolicy policy, bool dryRun, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        ArgumentNullException.ThrowIfNull(policy);
+        var retention = _log as IAuditRetention
+            ?? throw new InvalidOperationException($"The audit log ({_log.GetType().Name}) does not support retention.");
+        await AuthorizeAsync(requester, dryRun ? "retention:dry-run" : "retention", cancellationToken).ConfigureAwait(false);
+        var runBy = requester.LocalOperator ?? requester.Caller!.SubjectId;
+        return await retention.ApplyRetentionAsync(policy, new AuditRetentionRun(runBy) { DryRun = dryRun }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Describes a tombstone: when and by which retention record (and class) it expired.</summary>
+    /// <exception cref="InvalidDataException">The tombstone names no retention record in the log (the log was altered).</exception>
+    public async Task<ExpiredAuditRecord> DescribeExpiredAsync(AuditEntry tombstone, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tombstone);
+        var retentionId = tombstone.Record.Target;
+        var run = string.IsNullOrEmpty(retentionId) ? null : await _log.GetAsync(retentionId, cancellationToken).ConfigureAwait(false);
+        if (tombstone.Record.Kind != AuditRecordKinds.Expired || run?.Record.Retention is not { } summary)
+        {
+            throw new InvalidDataException($"Entry {tombstone.Sequence} is a tombstone that names no retention record; run audit verify.");
+        }
+
+        var governing = summary.Classes.FirstOrDefault(c => !c.Ranges.IsDefault && c.Ranges.Any(r => r.First <= tombstone.Sequence && tombstone.Sequence <= r.Last));
+        return new ExpiredAuditRecord(tombstone.Record.RecordId, tombstone.Sequence, tombstone.Hash, run.Record.Time, run.Record.RecordId, governing?.Class, governing?.MaxAge);
+    }
+
+    private async Task<AuditEntry?> ThrowIfExpiredAsync(AuditEntry? entry, CancellationToken cancellationToken) =>
+        entry?.Record.Kind == AuditRecordKinds.Expired
+            ? throw new AuditRecordExpiredException(await DescribeExpiredAsync(entry, cancellationToken).ConfigureAwait(false))
+            : entry;
 
     /// <summary>Audits and authorizes one compliance query about <paramref name="target"/>: the record is written first,
     /// and only compliance officers acting without an agent pass. Other read models (the console) share this one check.</summary>

@@ -94,7 +94,19 @@ public sealed class ChunkReleaser
         }
 
         /// <summary>Releases one chunk that passed the policy.</summary>
+        /// <remarks>Pseudonymization here needs a vault that works in memory; <see cref="ReleaseAsync"/> works with any vault.</remarks>
         public ReleasedChunk Release(Chunk chunk)
+        {
+            // With the synchronous anonymizer nothing below waits, so the task has completed when it returns.
+            ValueTask<ReleasedChunk> released = ReleaseCoreAsync(chunk, synchronous: true, CancellationToken.None);
+            return released.IsCompleted ? released.Result : throw new InvalidOperationException("The release did not complete synchronously.");
+        }
+
+        /// <summary>Releases one chunk that passed the policy, persisting new pseudonyms before it returns.</summary>
+        /// <remarks>Fails (and releases nothing) when the pseudonym vault cannot read or persist the mapping.</remarks>
+        public ValueTask<ReleasedChunk> ReleaseAsync(Chunk chunk, CancellationToken cancellationToken) => ReleaseCoreAsync(chunk, synchronous: false, cancellationToken);
+
+        private async ValueTask<ReleasedChunk> ReleaseCoreAsync(Chunk chunk, bool synchronous, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(chunk);
             var attributes = chunk.ResourceAttributes;
@@ -112,7 +124,7 @@ public sealed class ChunkReleaser
             {
                 var policy = EntityPolicy(applying);
                 var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-                var result = anonymizer.Anonymize(text, policy, _context);
+                var result = synchronous ? anonymizer.Anonymize(text, policy, _context) : await anonymizer.AnonymizeAsync(text, policy, _context, cancellationToken).ConfigureAwait(false);
                 text = result.Text;
                 Add(counts, result.CountsByType);
                 if (fields is not null)
@@ -122,7 +134,7 @@ public sealed class ChunkReleaser
                     {
                         if (value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } s)
                         {
-                            var fieldResult = anonymizer.Anonymize(s, policy, _context);
+                            var fieldResult = synchronous ? anonymizer.Anonymize(s, policy, _context) : await anonymizer.AnonymizeAsync(s, policy, _context, cancellationToken).ConfigureAwait(false);
                             if (!ReferenceEquals(fieldResult.Text, s) && fieldResult.Text != s)
                             {
                                 anonymized[name] = JsonSerializer.SerializeToElement(fieldResult.Text);

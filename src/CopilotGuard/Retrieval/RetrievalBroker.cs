@@ -172,14 +172,17 @@ public sealed partial class RetrievalBroker
         string? nativeFilter = null;
         if (residual is not ConstantFilter { Value: false })
         {
-            var vector = await _embedder.GenerateVectorAsync(request.Query, cancellationToken: cancellationToken).ConfigureAwait(false);
+            // A keyword search ranks by text alone, so the query is never sent to the embedder.
+            var vector = request.Mode == RetrievalMode.Keyword
+                ? ReadOnlyMemory<float>.Empty
+                : await _embedder.GenerateVectorAsync(request.Query, cancellationToken: cancellationToken).ConfigureAwait(false);
             embedded = _time.GetTimestamp();
             var skip = 0;
             var page = request.Top;
             while (accepted.Count < request.Top && skip < _options.MaxCandidates)
             {
                 var beforeStore = _time.GetTimestamp();
-                var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip), cancellationToken).ConfigureAwait(false);
+                var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip) { Text = request.Query, Mode = request.Mode }, cancellationToken).ConfigureAwait(false);
                 var afterStore = _time.GetTimestamp();
                 storeTicks += afterStore - beforeStore;
                 nativeFilter = result.NativeFilter;
@@ -221,7 +224,13 @@ public sealed partial class RetrievalBroker
         var recordId = "rcpt_" + Guid.CreateVersion7().ToString("N");
         var beforeRelease = _time.GetTimestamp();
         var plan = _releaser.Plan(_policy, caller, RequestAttributes(request.Purpose, request.Destination), residual, ConversationKey(caller, request.ConversationId ?? recordId));
-        var released = accepted.Select(scored => (scored, plan.Release(scored.Chunk))).ToList();
+        var released = new List<(ScoredChunk scored, ReleasedChunk)>(accepted.Count);
+        foreach (var scored in accepted)
+        {
+            // New pseudonyms are persisted before anything is released; a vault failure fails the request.
+            released.Add((scored, await plan.ReleaseAsync(scored.Chunk, cancellationToken).ConfigureAwait(false)));
+        }
+
         postFilterTicks += _time.GetTimestamp() - beforeRelease;
         var chunks = released.Select(static r => new ScoredChunk(r.Item2.Chunk, r.scored.Score)).ToImmutableArray();
         var record = new AuditRecord
@@ -248,6 +257,7 @@ public sealed partial class RetrievalBroker
             },
             Store = _store.Name,
             PushedFilter = nativeFilter,
+            Mode = request.Mode == RetrievalMode.Vector ? null : RetrievalModes.Name(request.Mode),
             Chunks = [.. released.Select(static pair => new AuditedChunk
             {
                 ChunkId = pair.scored.Chunk.Id,
@@ -388,7 +398,7 @@ public sealed partial class RetrievalBroker
         string? text = null;
         if (grant is not null && anonymizer is not null)
         {
-            var result = anonymizer.Deanonymize(request.Text, new Anonymization.AnonymizationPolicy { AllowDeanonymization = true }, new Anonymization.AnonymizationContext(ConversationKey(caller, request.ConversationId)));
+            var result = await anonymizer.DeanonymizeAsync(request.Text, new Anonymization.AnonymizationPolicy { AllowDeanonymization = true }, new Anonymization.AnonymizationContext(ConversationKey(caller, request.ConversationId)), cancellationToken).ConfigureAwait(false);
             (text, restored) = (result.Text, result.Restored);
         }
 
@@ -512,6 +522,17 @@ public sealed partial class RetrievalBroker
         if (request.Top < 1 || request.Top > _options.MaxTop)
         {
             throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"top must be between 1 and {_options.MaxTop}.");
+        }
+
+        if (!Enum.IsDefined(request.Mode))
+        {
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, RetrievalModes.UnknownModeMessage);
+        }
+
+        if (!_store.SupportedModes.Contains(request.Mode))
+        {
+            var supported = RetrievalModes.All.Where(_store.SupportedModes.Contains).Select(RetrievalModes.Name);
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"mode '{RetrievalModes.Name(request.Mode)}' is not supported by the {_store.Name} store, which supports: {string.Join(", ", supported)}.");
         }
 
         foreach (var (name, value) in (ReadOnlySpan<(string, string?)>)[("purpose", request.Purpose), ("destination", request.Destination), ("conversationId", request.ConversationId)])

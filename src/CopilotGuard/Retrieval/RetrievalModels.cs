@@ -16,6 +16,10 @@ public sealed record RetrievalRequest
     /// <summary>Gets how many chunks to return. The default is 5.</summary>
     public int Top { get; init; } = 5;
 
+    /// <summary>Gets how the store ranks chunks. The default is <see cref="RetrievalMode.Vector"/>.</summary>
+    /// <remarks>Every mode gets the same pushed-down filter and the same post-filter re-check.</remarks>
+    public RetrievalMode Mode { get; init; } = RetrievalMode.Vector;
+
     /// <summary>Gets the declared purpose (e.g. <c>support</c>, <c>hr-case</c>).</summary>
     public string? Purpose { get; init; }
 

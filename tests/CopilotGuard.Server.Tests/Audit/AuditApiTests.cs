@@ -5,13 +5,13 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using CopilotGuard.Audit;
+using CopilotGuard.Server.Tests.PostgreSql;
 
 namespace CopilotGuard.Server.Tests.Audit;
 
-[Collection(ServerCollection.Name)]
-public sealed class AuditApiTests(ServerFixture server)
+public abstract class AuditApiTests(StoreServerFixture server)
 {
-    [Fact]
+    [StoreFact]
     public async Task TraceAnswer_AnswersOfSeveralPeople_ListExactlyTheChunksReturnedWithVersionsAndHashes()
     {
         var (danaReceipt, danaChunks) = await server.RetrieveAsync("dana", "asthma follow-up notes", top: 4);
@@ -41,7 +41,7 @@ public sealed class AuditApiTests(ServerFixture server)
         Assert.Equal([bobAnswer], receipt.RootElement.GetProperty("answers").EnumerateArray().Select(static a => a.GetString()));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task DocumentAndSubjectAccesses_AfterRetrievals_AreExactlyWhatTheLogHolds()
     {
         var (receipt, chunks) = await server.RetrieveAsync("dana", "patient asthma inhaler", top: 5);
@@ -65,7 +65,7 @@ public sealed class AuditApiTests(ServerFixture server)
         Assert.All(access.GetProperty("chunks").EnumerateArray(), c => Assert.Contains(subject, c.GetProperty("subjects").EnumerateArray().Select(static s => s.GetString())));
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData("/v1/audit/verify")]
     [InlineData("/v1/audit/documents/kb-vpn-setup/accesses")]
     [InlineData("/v1/audit/subjects/p-1004/accesses")]
@@ -81,7 +81,7 @@ public sealed class AuditApiTests(ServerFixture server)
         Assert.Equal("denied", last.Decision);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task AuditQuery_ComplianceOfficer_IsAllowedAndAudited()
     {
         using var response = await SendAsync("cora", HttpMethod.Get, "/v1/audit/verify");
@@ -94,7 +94,7 @@ public sealed class AuditApiTests(ServerFixture server)
         Assert.Equal(("cora", "allowed", "verify"), (last.SubjectId, last.Decision, last.Target));
     }
 
-    [Fact]
+    [StoreFact]
     public async Task AuditQuery_ComplianceOfficerThroughAnAgent_IsForbidden()
     {
         using var response = await SendAsync("cora", HttpMethod.Get, "/v1/audit/verify", agent: "ticket-agent");
@@ -102,7 +102,7 @@ public sealed class AuditApiTests(ServerFixture server)
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task RegisterAnswer_ReceiptOfAnotherPrincipal_IsNotFoundButComplianceMayBindIt()
     {
         var (bobReceipt, _) = await server.RetrieveAsync("bob", "POS terminal outage", top: 2);
@@ -116,7 +116,7 @@ public sealed class AuditApiTests(ServerFixture server)
         Assert.Equal(HttpStatusCode.Created, cora.StatusCode);
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData("""{"receiptIds":[]}""")]
     [InlineData("""{"receiptIds":["RECEIPT"]}""")]
     [InlineData("""{"receiptIds":["RECEIPT"],"answer":"a","answerSha256":"0000000000000000000000000000000000000000000000000000000000000000"}""")]
@@ -135,7 +135,7 @@ public sealed class AuditApiTests(ServerFixture server)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task RegisterAnswer_AnswerText_IsNeverStoredOnlyItsHash()
     {
         const string answer = "Zanzibar-7731 is the secret answer text";
@@ -155,7 +155,7 @@ public sealed class AuditApiTests(ServerFixture server)
         Assert.True((await server.Runtime.Audit.VerifyAsync(CancellationToken.None)).Ok);
     }
 
-    [Fact]
+    [StoreFact]
     public async Task AuditLists_BadPaging_IsBadRequest()
     {
         using var limit = await SendAsync("cora", HttpMethod.Get, "/v1/audit/documents/kb-vpn-setup/accesses?limit=0");
@@ -228,4 +228,12 @@ public sealed class AuditApiTests(ServerFixture server)
     }
 
     private static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>Runs these scenarios on the embedded SQLite store and audit log.</summary>
+    [Collection(ServerCollection.Name)]
+    public sealed class OnSqlite(ServerFixture server) : AuditApiTests(server);
+
+    /// <summary>Runs these scenarios with the store and audit log in PostgreSQL.</summary>
+    [Collection(PostgreSqlServerCollection.Name)]
+    public sealed class OnPostgreSql(PostgreSqlServerFixture server) : AuditApiTests(server);
 }

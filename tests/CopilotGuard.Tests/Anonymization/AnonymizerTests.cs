@@ -152,15 +152,105 @@ public sealed class AnonymizerTests
     }
 
     [Fact]
-    public void Vault_ExpiredConversation_ForgetsMapping()
+    public async Task Vault_ExpiredConversation_ForgetsMapping()
     {
         var clock = new ManualClock();
         var vault = new InMemoryPseudonymVault(new byte[32], TimeSpan.FromMinutes(10), clock);
-        vault.GetOrAdd("c", EntityTypes.Person, "id:jane", "Jane Doe");
-        Assert.Single(vault.GetEntries("c"));
+        await vault.GetOrAddAsync("c", [new PseudonymSubject(EntityTypes.Person, "id:jane", "Jane Doe")]);
+        Assert.Single(await vault.GetEntriesAsync("c"));
         clock.Advance(TimeSpan.FromMinutes(11));
-        Assert.Empty(vault.GetEntries("c"));
-        Assert.Equal("<PERSON_1>", vault.GetOrAdd("c", EntityTypes.Person, "id:bob", "Bob").Pseudonym);
+        Assert.Empty(await vault.GetEntriesAsync("c"));
+        Assert.Equal("<PERSON_1>", (await vault.GetOrAddAsync("c", [new PseudonymSubject(EntityTypes.Person, "id:bob", "Bob")]))[0].Pseudonym);
+    }
+
+    [Fact]
+    public async Task AnonymizeAsync_VaultOutsideTheProcess_ReadsOnceAndWritesNewSubjectsInOneBatch()
+    {
+        var inner = new InMemoryPseudonymVault(new byte[32]);
+        int reads = 0, writes = 0;
+        var vault = new FakeVault(inner)
+        {
+            OnGetEntries = () => reads++,
+            OnGetOrAdd = subjects =>
+            {
+                writes++;
+                Assert.Equal(["id:jane", "id:rjohnson"], subjects.Select(s => s.SubjectKey));
+            },
+        };
+        Anonymizer anonymizer = Create(vault);
+        var policy = new AnonymizationPolicy { DefaultOperator = AnonymizationOperator.Pseudonymize, AllowDeanonymization = true };
+        AnonymizerResult r = await anonymizer.AnonymizeAsync("Jane Doe thanked Robert Johnson; Ms. Doe agreed.", policy, new("c"));
+        Assert.Equal("<PERSON_1> thanked <PERSON_2>; <PERSON_1> agreed.", r.Text);
+        Assert.Equal((1, 1), (reads, writes));
+        DeanonymizationResult restored = await anonymizer.DeanonymizeAsync("<PERSON_2> and <PERSON_1>", policy, new("c"));
+        Assert.Equal("Robert Johnson and Jane Doe", restored.Text);
+    }
+
+    [Fact]
+    public void Anonymize_SynchronousCallWithVaultOutsideTheProcess_ThrowsBeforeTouchingTheVault()
+    {
+        int calls = 0;
+        var vault = new FakeVault(new InMemoryPseudonymVault(new byte[32])) { OnGetEntries = () => calls++, OnGetOrAdd = _ => calls++ };
+        Anonymizer anonymizer = Create(vault);
+        var policy = new AnonymizationPolicy { DefaultOperator = AnonymizationOperator.Pseudonymize, AllowDeanonymization = true };
+        Assert.Throws<InvalidOperationException>(() => anonymizer.Anonymize("Jane Doe", policy, new("c")));
+        Assert.Throws<InvalidOperationException>(() => anonymizer.Deanonymize("<PERSON_1>", policy, new("c")));
+        Assert.Equal(0, calls);
+
+        // Without the pseudonymize operator the vault is not needed, so the synchronous call works.
+        Assert.Equal("<PERSON>", anonymizer.Anonymize("Jane Doe", AnonymizationPolicy.Default, new("c")).Text);
+    }
+
+    [Fact]
+    public async Task AnonymizeAsync_VaultCannotPersist_FailsWithoutText()
+    {
+        var vault = new FakeVault(new InMemoryPseudonymVault(new byte[32])) { OnGetOrAdd = _ => throw new IOException("disk full") };
+        Anonymizer anonymizer = Create(vault);
+        var policy = new AnonymizationPolicy { DefaultOperator = AnonymizationOperator.Pseudonymize };
+        await Assert.ThrowsAsync<IOException>(async () => await anonymizer.AnonymizeAsync("Jane Doe called.", policy, new("c")));
+    }
+
+    [Fact]
+    public async Task AnonymizeAsync_VaultAnswersForOtherSubjects_FailsClosed()
+    {
+        var vault = new FakeVault(new InMemoryPseudonymVault(new byte[32]))
+        {
+            Rewrite = entries => [.. entries.Select(e => e with { SubjectKey = "id:someone-else" })],
+        };
+        Anonymizer anonymizer = Create(vault);
+        var policy = new AnonymizationPolicy { DefaultOperator = AnonymizationOperator.Pseudonymize };
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await anonymizer.AnonymizeAsync("Jane Doe called.", policy, new("c")));
+    }
+
+    /// <summary>A vault that completes asynchronously, as one outside the process does, over an in-memory vault.</summary>
+    private sealed class FakeVault(InMemoryPseudonymVault inner) : IPseudonymVault
+    {
+        public Action? OnGetEntries { get; init; }
+
+        public Action<IReadOnlyList<PseudonymSubject>>? OnGetOrAdd { get; init; }
+
+        public Func<IReadOnlyList<PseudonymEntry>, IReadOnlyList<PseudonymEntry>>? Rewrite { get; init; }
+
+        public async ValueTask<IReadOnlyList<PseudonymEntry>> GetEntriesAsync(string conversationId, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            OnGetEntries?.Invoke();
+            return await inner.GetEntriesAsync(conversationId, cancellationToken);
+        }
+
+        public async ValueTask<IReadOnlyList<PseudonymEntry>> GetOrAddAsync(string conversationId, IReadOnlyList<PseudonymSubject> subjects, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            OnGetOrAdd?.Invoke(subjects);
+            IReadOnlyList<PseudonymEntry> entries = await inner.GetOrAddAsync(conversationId, subjects, cancellationToken);
+            return Rewrite is null ? entries : Rewrite(entries);
+        }
+
+        public async ValueTask<bool> RemoveAsync(string conversationId, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            return await inner.RemoveAsync(conversationId, cancellationToken);
+        }
     }
 
     [Fact]
