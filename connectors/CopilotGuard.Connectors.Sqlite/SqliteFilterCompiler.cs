@@ -13,8 +13,10 @@ internal sealed record SqliteFilter(string Sql, IReadOnlyList<KeyValuePair<strin
 /// <summary>Compiles a residual filter to a parameterized SQLite condition over the attribute table.</summary>
 /// <remarks>
 /// Values never enter the SQL text: each is a parameter, and lists travel as one JSON array parameter read with
-/// <c>json_each</c>, so a list of thousands of values costs one parameter. A negated leaf reads "the attribute is
-/// present and no value satisfies the leaf", which keeps a missing attribute from ever granting access.
+/// <c>json_each</c>, so a list of thousands of values costs one parameter. Each leaf is "the chunk's row id is among the
+/// rows of <c>chunk_attributes</c> that satisfy it" (equivalent to a correlated <c>EXISTS</c>, but index-driven). A
+/// negated leaf reads "the attribute is present and no value satisfies the leaf", which keeps a missing attribute from
+/// ever granting access.
 /// </remarks>
 internal static class SqliteFilterCompiler
 {
@@ -59,14 +61,17 @@ internal static class SqliteFilterCompiler
             ConstantFilter constant => constant.Value ? "1" : "0",
             AndFilter and => "(" + string.Join(" AND ", and.Operands.Select(Node)) + ")",
             OrFilter or => "(" + string.Join(" OR ", or.Operands.Select(Node)) + ")",
-            NotFilter { Operand: HasFilter has } => $"NOT {Exists(has.Attribute, null)}",
-            NotFilter not => $"({Exists(Filters.AttributeOf(not.Operand), null)} AND NOT {Exists(Filters.AttributeOf(not.Operand), Predicate(not.Operand))})",
-            HasFilter has => Exists(has.Attribute, null),
-            _ => Exists(Filters.AttributeOf(node), Predicate(node)),
+            NotFilter { Operand: HasFilter has } => $"c.rowid NOT IN {Rows(has.Attribute, null)}",
+            NotFilter not => $"(c.rowid IN {Rows(Filters.AttributeOf(not.Operand), null)} AND c.rowid NOT IN {Rows(Filters.AttributeOf(not.Operand), Predicate(not.Operand))})",
+            HasFilter has => $"c.rowid IN {Rows(has.Attribute, null)}",
+            _ => $"c.rowid IN {Rows(Filters.AttributeOf(node), Predicate(node))}",
         };
 
-        private string Exists(string attribute, string? predicate) =>
-            $"EXISTS (SELECT 1 FROM chunk_attributes a WHERE a.chunk_rowid = c.rowid AND a.name = {Add(attribute)}{(predicate is null ? string.Empty : " AND " + predicate)})";
+        // The chunks holding a value of the attribute that satisfies the predicate, as an uncorrelated subquery: SQLite
+        // reads it once through the (name, text) or (name, num) index and probes it per chunk, so the cost follows the
+        // matching attribute rows instead of evaluating a correlated EXISTS for every chunk.
+        private string Rows(string attribute, string? predicate) =>
+            $"(SELECT a.chunk_rowid FROM chunk_attributes a WHERE a.name = {Add(attribute)}{(predicate is null ? string.Empty : " AND " + predicate)})";
 
         private string Predicate(FilterNode leaf) => leaf switch
         {
