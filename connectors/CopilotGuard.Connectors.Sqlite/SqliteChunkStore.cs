@@ -24,11 +24,16 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     /// <summary>The most decoded chunks kept per revision (about 2 KB each for 1 KB of text); beyond it chunks are read from SQLite.</summary>
     private const int MaxCachedChunks = 100_000;
 
+    /// <summary>The most idle read connections kept open with their prepared statements.</summary>
+    private static readonly int MaxPooledSessions = Math.Max(8, Environment.ProcessorCount * 4);
+
     private readonly string _connectionString;
     private readonly LabelTaxonomy _labels;
     private readonly SemaphoreSlim _cacheLock = new(1, 1);
     private VectorSnapshot? _snapshot;
     private ChunkCache _chunks = new(-1);
+    private readonly System.Collections.Concurrent.ConcurrentBag<ReadSession> _sessions = [];
+    private int _disposed;
 
     /// <summary>Creates a store over a SQLite file.</summary>
     public SqliteChunkStore(string path, LabelTaxonomy labels)
@@ -131,67 +136,51 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(query.Top);
         ArgumentOutOfRangeException.ThrowIfNegative(query.Skip);
         var filter = SqliteFilterCompiler.Compile(query.Filter);
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        // A deferred BEGIN does no I/O; the snapshot starts at the first read.
-        await using var transaction = connection.BeginTransaction(deferred: true);
-        var (generation, revision) = await ReadVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-        var snapshot = await GetSnapshotAsync(connection, transaction, generation, cancellationToken).ConfigureAwait(false);
-        var passing = new List<int>();
-        if (filter.Sql != "0")
+        var session = await RentAsync(cancellationToken).ConfigureAwait(false);
+        var healthy = false;
+        try
         {
-            await using var command = Command(connection, transaction, $"SELECT c.rowid FROM chunks c WHERE {filter.Sql}");
-            foreach (var (name, value) in filter.Parameters)
+            ChunkSearchResult result;
+
+            // A deferred BEGIN does no I/O; the snapshot starts at the first read and holds for the whole search.
+            using (var transaction = session.Connection.BeginTransaction(deferred: true))
             {
-                command.Parameters.AddWithValue(name, value);
+                session.Transaction = transaction;
+                result = await SearchAsync(session, query, filter, cancellationToken).ConfigureAwait(false);
+                transaction.Commit();
             }
 
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                if (snapshot.IndexOf.TryGetValue(reader.GetInt64(0), out var index))
-                {
-                    passing.Add(index);
-                }
-            }
+            healthy = true;
+            return result;
         }
-
-        var wanted = query.Skip + query.Top;
-        var ranked = snapshot.Rank(query.Vector.Span, passing, wanted);
-        var page = ranked.Count > query.Skip ? ranked.GetRange(query.Skip, ranked.Count - query.Skip) : [];
-        var rowids = new long[page.Count];
-        for (var i = 0; i < page.Count; i++)
+        finally
         {
-            rowids[i] = snapshot.RowIds[page[i].Index];
+            Return(session, healthy);
         }
-
-        var chunks = await GetChunksAsync(connection, transaction, revision, rowids, cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        var results = new List<ScoredChunk>(page.Count);
-        for (var i = 0; i < page.Count; i++)
-        {
-            if (chunks.TryGetValue(rowids[i], out var chunk))
-            {
-                results.Add(new ScoredChunk(chunk, page[i].Score));
-            }
-        }
-
-        return new ChunkSearchResult(results, SqliteFilterCompiler.Describe(filter), passing.Count <= wanted);
     }
 
     /// <inheritdoc />
     public async Task<Chunk?> GetAsync(string chunkId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT rowid FROM chunks WHERE id = $id";
-        command.Parameters.AddWithValue("$id", chunkId);
-        if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not long rowid)
+        var session = await RentAsync(cancellationToken).ConfigureAwait(false);
+        var healthy = false;
+        try
         {
-            return null;
-        }
+            var command = session.Command("SELECT rowid FROM chunks WHERE id = $id");
+            command.Parameters.AddWithValue("$id", chunkId);
+            Chunk? chunk = null;
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long rowid)
+            {
+                chunk = (await LoadAsync(session, [rowid], cancellationToken).ConfigureAwait(false)).GetValueOrDefault(rowid);
+            }
 
-        var chunks = await LoadAsync(connection, [rowid], cancellationToken).ConfigureAwait(false);
-        return chunks.GetValueOrDefault(rowid);
+            healthy = true;
+            return chunk;
+        }
+        finally
+        {
+            Return(session, healthy);
+        }
     }
 
     /// <inheritdoc />
@@ -206,21 +195,29 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     /// <inheritdoc />
     public async Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var rowids = new List<long>();
-        await using (var command = connection.CreateCommand())
+        var session = await RentAsync(cancellationToken).ConfigureAwait(false);
+        var healthy = false;
+        try
         {
-            command.CommandText = "SELECT rowid FROM chunks WHERE document_id = $document ORDER BY id";
+            var rowids = new List<long>();
+            var command = session.Command("SELECT rowid FROM chunks WHERE document_id = $document ORDER BY id");
             command.Parameters.AddWithValue("$document", documentId);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
-                rowids.Add(reader.GetInt64(0));
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rowids.Add(reader.GetInt64(0));
+                }
             }
-        }
 
-        var chunks = await LoadAsync(connection, rowids, cancellationToken).ConfigureAwait(false);
-        return [.. rowids.Select(rowid => chunks[rowid])];
+            var chunks = await LoadAsync(session, rowids, cancellationToken).ConfigureAwait(false);
+            healthy = true;
+            return [.. rowids.Select(rowid => chunks[rowid])];
+        }
+        finally
+        {
+            Return(session, healthy);
+        }
     }
 
     /// <inheritdoc />
@@ -248,7 +245,82 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     public string DescribeFilter(FilterNode filter) => SqliteFilterCompiler.Describe(SqliteFilterCompiler.Compile(filter));
 
     /// <inheritdoc />
-    public void Dispose() => _cacheLock.Dispose();
+    public void Dispose()
+    {
+        Volatile.Write(ref _disposed, 1);
+        while (_sessions.TryTake(out var session))
+        {
+            session.Dispose();
+        }
+
+        _cacheLock.Dispose();
+    }
+
+    private async Task<ChunkSearchResult> SearchAsync(ReadSession session, ChunkQuery query, SqliteFilter filter, CancellationToken cancellationToken)
+    {
+        var (generation, revision) = await ReadVersionAsync(session, cancellationToken).ConfigureAwait(false);
+        var snapshot = await GetSnapshotAsync(session, generation, cancellationToken).ConfigureAwait(false);
+        var passing = new List<int>();
+        if (filter.Sql != "0")
+        {
+            // The SQL text depends only on the filter's shape, so a caller's repeated searches reuse one prepared statement.
+            var command = session.Command($"SELECT c.rowid FROM chunks c WHERE {filter.Sql}");
+            foreach (var (name, value) in filter.Parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (snapshot.IndexOf.TryGetValue(reader.GetInt64(0), out var index))
+                {
+                    passing.Add(index);
+                }
+            }
+        }
+
+        var wanted = query.Skip + query.Top;
+        var ranked = snapshot.Rank(query.Vector.Span, passing, wanted);
+        var page = ranked.Count > query.Skip ? ranked.GetRange(query.Skip, ranked.Count - query.Skip) : [];
+        var rowids = new long[page.Count];
+        for (var i = 0; i < page.Count; i++)
+        {
+            rowids[i] = snapshot.RowIds[page[i].Index];
+        }
+
+        var chunks = await GetChunksAsync(session, revision, rowids, cancellationToken).ConfigureAwait(false);
+        var results = new List<ScoredChunk>(page.Count);
+        for (var i = 0; i < page.Count; i++)
+        {
+            if (chunks.TryGetValue(rowids[i], out var chunk))
+            {
+                results.Add(new ScoredChunk(chunk, page[i].Score));
+            }
+        }
+
+        return new ChunkSearchResult(results, SqliteFilterCompiler.Describe(filter), passing.Count <= wanted);
+    }
+
+    private async Task<ReadSession> RentAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _sessions.TryTake(out var session) ? session : new ReadSession(await OpenAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Returns a session to the pool, or closes it when it failed (its state is unknown), the pool is full, or the store is disposed.</summary>
+    private void Return(ReadSession session, bool healthy)
+    {
+        session.Transaction = null;
+        if (healthy && Volatile.Read(ref _disposed) == 0 && _sessions.Count < MaxPooledSessions)
+        {
+            _sessions.Add(session);
+        }
+        else
+        {
+            session.Dispose();
+        }
+    }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
@@ -296,7 +368,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     }
 
     /// <summary>Gets decoded chunks from the cache of <paramref name="revision"/>, loading (and caching) the rest.</summary>
-    private async Task<Dictionary<long, Chunk>> GetChunksAsync(SqliteConnection connection, SqliteTransaction transaction, long revision, long[] rowids, CancellationToken cancellationToken)
+    private async Task<Dictionary<long, Chunk>> GetChunksAsync(ReadSession session, long revision, long[] rowids, CancellationToken cancellationToken)
     {
         var cache = Volatile.Read(ref _chunks);
         if (cache.Revision < revision)
@@ -324,7 +396,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
 
         if (missing is not null)
         {
-            foreach (var (rowid, chunk) in await LoadAsync(connection, missing, cancellationToken, transaction).ConfigureAwait(false))
+            foreach (var (rowid, chunk) in await LoadAsync(session, missing, cancellationToken).ConfigureAwait(false))
             {
                 result[rowid] = chunk;
                 if (usable is not null && usable.Chunks.Count < MaxCachedChunks)
@@ -337,7 +409,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         return result;
     }
 
-    private async Task<Dictionary<long, Chunk>> LoadAsync(SqliteConnection connection, IReadOnlyList<long> rowids, CancellationToken cancellationToken, SqliteTransaction? transaction = null)
+    private async Task<Dictionary<long, Chunk>> LoadAsync(ReadSession session, IReadOnlyList<long> rowids, CancellationToken cancellationToken)
     {
         var result = new Dictionary<long, Chunk>(rowids.Count);
         if (rowids.Count == 0)
@@ -347,10 +419,8 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
 
         var ids = JsonSerializer.Serialize(rowids);
         var attributes = new Dictionary<long, AttributeSetBuilder>();
-        await using (var command = connection.CreateCommand())
         {
-            command.Transaction = transaction;
-            command.CommandText = "SELECT chunk_rowid, name, kind, text, num FROM chunk_attributes WHERE chunk_rowid IN (SELECT value FROM json_each($ids))";
+            var command = session.Command("SELECT chunk_rowid, name, kind, text, num FROM chunk_attributes WHERE chunk_rowid IN (SELECT value FROM json_each($ids))");
             command.Parameters.AddWithValue("$ids", ids);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -379,10 +449,8 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
             }
         }
 
-        await using (var command = connection.CreateCommand())
         {
-            command.Transaction = transaction;
-            command.CommandText = "SELECT rowid, id, document_id, source, label, version, title, text, subjects, fields, row_schema FROM chunks WHERE rowid IN (SELECT value FROM json_each($ids))";
+            var command = session.Command("SELECT rowid, id, document_id, source, label, version, title, text, subjects, fields, row_schema FROM chunks WHERE rowid IN (SELECT value FROM json_each($ids))");
             command.Parameters.AddWithValue("$ids", ids);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -414,9 +482,9 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         return result;
     }
 
-    private static async Task<(long Generation, long Revision)> ReadVersionAsync(SqliteConnection connection, SqliteTransaction transaction, CancellationToken cancellationToken)
+    private static async Task<(long Generation, long Revision)> ReadVersionAsync(ReadSession session, CancellationToken cancellationToken)
     {
-        await using var command = Command(connection, transaction, "SELECT key, value FROM meta WHERE key IN ('generation', 'revision')");
+        var command = session.Command("SELECT key, value FROM meta WHERE key IN ('generation', 'revision')");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         long generation = 0, revision = 0;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -434,7 +502,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         return (generation, revision);
     }
 
-    private async Task<VectorSnapshot> GetSnapshotAsync(SqliteConnection connection, SqliteTransaction transaction, long generation, CancellationToken cancellationToken)
+    private async Task<VectorSnapshot> GetSnapshotAsync(ReadSession session, long generation, CancellationToken cancellationToken)
     {
         var snapshot = _snapshot;
         if (snapshot is not null && snapshot.Generation == generation)
@@ -453,7 +521,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
             var rowids = new List<long>();
             var ids = new List<string>();
             var vectors = new List<float[]>();
-            await using var command = Command(connection, transaction, "SELECT rowid, id, vector FROM chunks ORDER BY rowid");
+            var command = session.Command("SELECT rowid, id, vector FROM chunks ORDER BY rowid");
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -476,5 +544,54 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         public long Revision { get; } = revision;
 
         public System.Collections.Concurrent.ConcurrentDictionary<long, Chunk> Chunks { get; } = new();
+    }
+
+    /// <summary>A pooled read connection that keeps its prepared statements, so repeated searches skip SQL parsing and
+    /// planning; used by one search at a time.</summary>
+    private sealed class ReadSession(SqliteConnection connection) : IDisposable
+    {
+        private const int MaxStatements = 64;
+        private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+
+        public SqliteConnection Connection { get; } = connection;
+
+        public SqliteTransaction? Transaction { get; set; }
+
+        /// <summary>Gets the prepared command for the SQL text, with no parameters, in the session's transaction.
+        /// The session owns it: callers dispose only the readers.</summary>
+        public SqliteCommand Command(string sql)
+        {
+            if (!_commands.TryGetValue(sql, out var command))
+            {
+                if (_commands.Count >= MaxStatements)
+                {
+                    DisposeCommands();
+                }
+
+                command = Connection.CreateCommand();
+                command.CommandText = sql;
+                _commands[sql] = command;
+            }
+
+            command.Transaction = Transaction;
+            command.Parameters.Clear();
+            return command;
+        }
+
+        public void Dispose()
+        {
+            DisposeCommands();
+            Connection.Dispose();
+        }
+
+        private void DisposeCommands()
+        {
+            foreach (var command in _commands.Values)
+            {
+                command.Dispose();
+            }
+
+            _commands.Clear();
+        }
     }
 }
