@@ -16,13 +16,11 @@ internal static class PartialEvaluator
         switch (expression)
         {
             case AndExpression and:
-                return negate
-                    ? Filters.Or(Evaluate(and.Left, principal, request, true), Evaluate(and.Right, principal, request, true))
-                    : Filters.And(Evaluate(and.Left, principal, request, false), Evaluate(and.Right, principal, request, false));
+                // Under negation an and becomes an or (De Morgan); either way, once the left side folds to the
+                // combinator's absorbing constant the right side cannot change the result and is not evaluated.
+                return Combine(and.Left, and.Right, principal, request, negate, disjunction: negate);
             case OrExpression or:
-                return negate
-                    ? Filters.And(Evaluate(or.Left, principal, request, true), Evaluate(or.Right, principal, request, true))
-                    : Filters.Or(Evaluate(or.Left, principal, request, false), Evaluate(or.Right, principal, request, false));
+                return Combine(or.Left, or.Right, principal, request, negate, disjunction: !negate);
             case NotExpression not:
                 return Evaluate(not.Operand, principal, request, !negate);
             case LiteralExpression { IsList: false, Values: [{ Kind: AttributeKind.Boolean } value] }:
@@ -45,6 +43,18 @@ internal static class PartialEvaluator
             default:
                 throw new PolicySyntaxException($"a {expression.GetType().Name} cannot be used as a condition", expression.Position);
         }
+    }
+
+    private static FilterNode Combine(Expression left, Expression right, AttributeSet principal, AttributeSet request, bool negate, bool disjunction)
+    {
+        var first = Evaluate(left, principal, request, negate);
+        if (first is ConstantFilter constant && constant.Value == disjunction)
+        {
+            return first;
+        }
+
+        var second = Evaluate(right, principal, request, negate);
+        return disjunction ? Filters.Or(first, second) : Filters.And(first, second);
     }
 
     private static FilterNode Compare(ComparisonExpression comparison, AttributeSet principal, AttributeSet request, bool negate)
