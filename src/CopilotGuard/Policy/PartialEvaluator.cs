@@ -36,8 +36,8 @@ internal static class PartialEvaluator
                     return negate ? new NotFilter(leaf) : leaf;
                 }
 
-                return Known(Lookup(startsWith.Attribute, principal, request), values =>
-                    values.Any(value => value.Kind == AttributeKind.String && value.Text.StartsWith(startsWith.Prefix, StringComparison.Ordinal)), negate);
+                var known = Lookup(startsWith.Attribute, principal, request);
+                return known.IsDefault ? FilterNode.False : Constant(AnyStartsWith(known, startsWith.Prefix) != negate);
             case ComparisonExpression comparison:
                 return Compare(comparison, principal, request, negate);
             default:
@@ -93,8 +93,37 @@ internal static class PartialEvaluator
             return FilterNode.False;
         }
 
-        var result = leftValues.Any(l => rightValues.Any(r => Satisfies(l, op, r)));
-        return Constant(result != negate);
+        return Constant(AnySatisfies(leftValues, op, rightValues) != negate);
+    }
+
+    /// <summary>Whether some pair of values satisfies the operator (loops, not closures: this runs for every rule on every request).</summary>
+    private static bool AnySatisfies(ImmutableArray<AttributeValue> left, ExpressionOperator op, ImmutableArray<AttributeValue> right)
+    {
+        foreach (var l in left)
+        {
+            foreach (var r in right)
+            {
+                if (Satisfies(l, op, r))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool AnyStartsWith(ImmutableArray<AttributeValue> values, string prefix)
+    {
+        foreach (var value in values)
+        {
+            if (value.Kind == AttributeKind.String && value.Text.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static FilterNode? ResourceLeaf(string attribute, ExpressionOperator op, ImmutableArray<AttributeValue> values)
@@ -169,9 +198,6 @@ internal static class PartialEvaluator
 
         return set.TryGet(attribute.Name, out var values) ? values : default;
     }
-
-    private static FilterNode Known(ImmutableArray<AttributeValue> values, Func<ImmutableArray<AttributeValue>, bool> predicate, bool negate) =>
-        values.IsDefault ? FilterNode.False : Constant(predicate(values) != negate);
 
     private static ConstantFilter Constant(bool value) => value ? FilterNode.True : FilterNode.False;
 }
