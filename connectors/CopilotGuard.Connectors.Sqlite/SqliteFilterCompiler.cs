@@ -8,7 +8,8 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// <summary>A SQL condition over the <c>chunks c</c> alias with its parameters.</summary>
 /// <param name="Sql">The condition text; every value is a parameter.</param>
 /// <param name="Parameters">Parameter names and values.</param>
-internal sealed record SqliteFilter(string Sql, IReadOnlyList<KeyValuePair<string, object>> Parameters);
+/// <param name="ListSizes">How many values each list parameter (a JSON array) holds, by parameter name.</param>
+internal sealed record SqliteFilter(string Sql, IReadOnlyList<KeyValuePair<string, object>> Parameters, IReadOnlyDictionary<string, int> ListSizes);
 
 /// <summary>Compiles a residual filter to a parameterized SQLite condition over the attribute table.</summary>
 /// <remarks>
@@ -24,7 +25,7 @@ internal static class SqliteFilterCompiler
     {
         var state = new State();
         var sql = state.Node(Filters.ToNegationNormalForm(filter));
-        return new SqliteFilter(sql, state.Parameters);
+        return new SqliteFilter(sql, state.Parameters, state.ListSizes);
     }
 
     /// <summary>Renders the condition with its parameter values, for audit records and explanations.</summary>
@@ -39,9 +40,10 @@ internal static class SqliteFilterCompiler
         for (var i = 0; i < filter.Parameters.Count; i++)
         {
             var (name, value) = filter.Parameters[i];
+            // Long lists are summarized by the count kept at compilation (never by parsing a value, which may be any text).
             var text = value switch
             {
-                string s when s.StartsWith('[') && s.Length > 512 => $"[{JsonDocument.Parse(s).RootElement.GetArrayLength()} values]",
+                string when filter.ListSizes.TryGetValue(name, out var count) && count > MaxListValuesShown => $"[{count} values]",
                 string s => s,
                 IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
                 _ => value.ToString(),
@@ -52,9 +54,14 @@ internal static class SqliteFilterCompiler
         return builder.ToString();
     }
 
+    /// <summary>The most list values an audit record or explanation shows before summarizing the list by its count.</summary>
+    private const int MaxListValuesShown = 20;
+
     private sealed class State
     {
         public List<KeyValuePair<string, object>> Parameters { get; } = [];
+
+        public Dictionary<string, int> ListSizes { get; } = new(StringComparer.Ordinal);
 
         public string Node(FilterNode node) => node switch
         {
@@ -94,18 +101,25 @@ internal static class SqliteFilterCompiler
             var parts = new List<string>(2);
             if (strings.Count > 0)
             {
-                parts.Add($"(a.kind = 0 AND a.text IN (SELECT value FROM json_each({Add(JsonSerializer.Serialize(strings))})))");
+                parts.Add($"(a.kind = 0 AND a.text IN (SELECT value FROM json_each({AddList(JsonSerializer.Serialize(strings), strings.Count)})))");
             }
 
             if (numbers.Count > 0)
             {
-                parts.Add($"a.num IN (SELECT value FROM json_each({Add(JsonSerializer.Serialize(numbers))}))");
+                parts.Add($"a.num IN (SELECT value FROM json_each({AddList(JsonSerializer.Serialize(numbers), numbers.Count)}))");
             }
 
             return parts.Count == 0 ? "0" : "(" + string.Join(" OR ", parts) + ")";
         }
 
         private string LastName => Parameters[^1].Key;
+
+        private string AddList(string json, int count)
+        {
+            var name = Add(json);
+            ListSizes[name] = count;
+            return name;
+        }
 
         private string Add(object value)
         {
