@@ -12,16 +12,28 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// <summary>A chunk store in one SQLite file: chunks, attributes and vectors, with exact cosine search in process
 /// over the rows that pass the pushed-down SQL filter.</summary>
 /// <remarks>
-/// Vectors are cached in memory and reloaded when the store's generation changes, so a search reads only the ids
-/// of the rows that pass the filter. Labels and attributes are always read live from SQLite, so a label change
-/// takes effect on the next search.
+/// <para>Vectors are cached in memory and reloaded when the store's generation changes (any upsert), so a search reads
+/// only the ids of the rows that pass the filter. Decoded chunks are cached per revision, which every upsert and every
+/// label change advances (also when another process changes the file).</para>
+/// <para>A search reads the revision, runs the filter and loads what the cache lacks in one read transaction (one WAL
+/// snapshot), so a cached chunk is never older than the filter's view of the store: a label change takes effect on the
+/// next search, in the pushed-down filter and in the post-filter's re-check alike.</para>
 /// </remarks>
 public sealed class SqliteChunkStore : IChunkStore, IDisposable
 {
+    /// <summary>The most decoded chunks kept per revision (about 2 KB each for 1 KB of text); beyond it chunks are read from SQLite.</summary>
+    private const int MaxCachedChunks = 100_000;
+
+    /// <summary>The most idle read connections kept open with their prepared statements.</summary>
+    private static readonly int MaxPooledSessions = Math.Max(8, Environment.ProcessorCount * 4);
+
     private readonly string _connectionString;
     private readonly LabelTaxonomy _labels;
     private readonly SemaphoreSlim _cacheLock = new(1, 1);
     private VectorSnapshot? _snapshot;
+    private ChunkCache _chunks = new(-1);
+    private readonly System.Collections.Concurrent.ConcurrentBag<ReadSession> _sessions = [];
+    private int _disposed;
 
     /// <summary>Creates a store over a SQLite file.</summary>
     public SqliteChunkStore(string path, LabelTaxonomy labels)
@@ -45,6 +57,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
+            INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
             CREATE TABLE IF NOT EXISTS chunks (
                 rowid INTEGER PRIMARY KEY,
                 id TEXT NOT NULL UNIQUE,
@@ -67,6 +80,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
                 num REAL);
             CREATE INDEX IF NOT EXISTS ix_attributes_chunk ON chunk_attributes (chunk_rowid, name);
             CREATE INDEX IF NOT EXISTS ix_attributes_value ON chunk_attributes (name, text);
+            CREATE INDEX IF NOT EXISTS ix_attributes_number ON chunk_attributes (name, num);
             """, cancellationToken).ConfigureAwait(false);
     }
 
@@ -111,7 +125,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
             await InsertAttributesAsync(connection, transaction, rowid, chunk.ResourceAttributes, cancellationToken).ConfigureAwait(false);
         }
 
-        await ExecuteAsync(connection, "UPDATE meta SET value = value + 1 WHERE key = 'generation';", cancellationToken, transaction).ConfigureAwait(false);
+        await ExecuteAsync(connection, "UPDATE meta SET value = value + 1 WHERE key IN ('generation', 'revision');", cancellationToken, transaction).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -122,13 +136,135 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(query.Top);
         ArgumentOutOfRangeException.ThrowIfNegative(query.Skip);
         var filter = SqliteFilterCompiler.Compile(query.Filter);
+        var session = await RentAsync(cancellationToken).ConfigureAwait(false);
+        var healthy = false;
+        try
+        {
+            ChunkSearchResult result;
+
+            // A deferred BEGIN does no I/O; the snapshot starts at the first read and holds for the whole search.
+            using (var transaction = session.Connection.BeginTransaction(deferred: true))
+            {
+                session.Transaction = transaction;
+                result = await SearchAsync(session, query, filter, cancellationToken).ConfigureAwait(false);
+                transaction.Commit();
+            }
+
+            healthy = true;
+            return result;
+        }
+        finally
+        {
+            Return(session, healthy);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<Chunk?> GetAsync(string chunkId, CancellationToken cancellationToken)
+    {
+        var session = await RentAsync(cancellationToken).ConfigureAwait(false);
+        var healthy = false;
+        try
+        {
+            var command = session.Command("SELECT rowid FROM chunks WHERE id = $id");
+            command.Parameters.AddWithValue("$id", chunkId);
+            Chunk? chunk = null;
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long rowid)
+            {
+                chunk = (await LoadAsync(session, [rowid], cancellationToken).ConfigureAwait(false)).GetValueOrDefault(rowid);
+            }
+
+            healthy = true;
+            return chunk;
+        }
+        finally
+        {
+            Return(session, healthy);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<long> CountAsync(CancellationToken cancellationToken)
+    {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var snapshot = await GetSnapshotAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM chunks";
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)
+    {
+        var session = await RentAsync(cancellationToken).ConfigureAwait(false);
+        var healthy = false;
+        try
+        {
+            var rowids = new List<long>();
+            var command = session.Command("SELECT rowid FROM chunks WHERE document_id = $document ORDER BY id");
+            command.Parameters.AddWithValue("$document", documentId);
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rowids.Add(reader.GetInt64(0));
+                }
+            }
+
+            var chunks = await LoadAsync(session, rowids, cancellationToken).ConfigureAwait(false);
+            healthy = true;
+            return [.. rowids.Select(rowid => chunks[rowid])];
+        }
+        finally
+        {
+            Return(session, healthy);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<int> SetDocumentLabelAsync(string documentId, SensitivityLabel label, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var update = Command(connection, transaction, """
+            UPDATE chunk_attributes SET kind = $kind, text = $label, num = $rank
+            WHERE name = 'label' AND chunk_rowid IN (SELECT rowid FROM chunks WHERE document_id = $document);
+            UPDATE chunks SET label = $label WHERE document_id = $document;
+            UPDATE meta SET value = value + 1 WHERE key = 'revision';
+            """);
+        update.Parameters.AddWithValue("$kind", (int)AttributeKind.Label);
+        update.Parameters.AddWithValue("$label", label.Name);
+        update.Parameters.AddWithValue("$rank", (double)label.Rank);
+        update.Parameters.AddWithValue("$document", documentId);
+        var changed = await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return (changed - 1) / 2;
+    }
+
+    /// <inheritdoc />
+    public string DescribeFilter(FilterNode filter) => SqliteFilterCompiler.Describe(SqliteFilterCompiler.Compile(filter));
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Volatile.Write(ref _disposed, 1);
+        while (_sessions.TryTake(out var session))
+        {
+            session.Dispose();
+        }
+
+        _cacheLock.Dispose();
+    }
+
+    private async Task<ChunkSearchResult> SearchAsync(ReadSession session, ChunkQuery query, SqliteFilter filter, CancellationToken cancellationToken)
+    {
+        var (generation, revision) = await ReadVersionAsync(session, cancellationToken).ConfigureAwait(false);
+        var snapshot = await GetSnapshotAsync(session, generation, cancellationToken).ConfigureAwait(false);
         var passing = new List<int>();
         if (filter.Sql != "0")
         {
-            await using var command = connection.CreateCommand();
-            command.CommandText = $"SELECT c.rowid FROM chunks c WHERE {filter.Sql}";
+            // The SQL text depends only on the filter's shape, so a caller's repeated searches reuse one prepared statement.
+            var command = session.Command($"SELECT c.rowid FROM chunks c WHERE {filter.Sql}");
             foreach (var (name, value) in filter.Parameters)
             {
                 command.Parameters.AddWithValue(name, value);
@@ -146,90 +282,45 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
 
         var wanted = query.Skip + query.Top;
         var ranked = snapshot.Rank(query.Vector.Span, passing, wanted);
-        var page = ranked.Skip(query.Skip).ToList();
-        var chunks = await LoadAsync(connection, page.Select(hit => snapshot.RowIds[hit.Index]).ToList(), cancellationToken).ConfigureAwait(false);
-        var results = new List<ScoredChunk>(page.Count);
-        foreach (var hit in page)
+        var page = ranked.Count > query.Skip ? ranked.GetRange(query.Skip, ranked.Count - query.Skip) : [];
+        var rowids = new long[page.Count];
+        for (var i = 0; i < page.Count; i++)
         {
-            if (chunks.TryGetValue(snapshot.RowIds[hit.Index], out var chunk))
+            rowids[i] = snapshot.RowIds[page[i].Index];
+        }
+
+        var chunks = await GetChunksAsync(session, revision, rowids, cancellationToken).ConfigureAwait(false);
+        var results = new List<ScoredChunk>(page.Count);
+        for (var i = 0; i < page.Count; i++)
+        {
+            if (chunks.TryGetValue(rowids[i], out var chunk))
             {
-                results.Add(new ScoredChunk(chunk, hit.Score));
+                results.Add(new ScoredChunk(chunk, page[i].Score));
             }
         }
 
         return new ChunkSearchResult(results, SqliteFilterCompiler.Describe(filter), passing.Count <= wanted);
     }
 
-    /// <inheritdoc />
-    public async Task<Chunk?> GetAsync(string chunkId, CancellationToken cancellationToken)
+    private async Task<ReadSession> RentAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT rowid FROM chunks WHERE id = $id";
-        command.Parameters.AddWithValue("$id", chunkId);
-        if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not long rowid)
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _sessions.TryTake(out var session) ? session : new ReadSession(await OpenAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Returns a session to the pool, or closes it when it failed (its state is unknown), the pool is full, or the store is disposed.</summary>
+    private void Return(ReadSession session, bool healthy)
+    {
+        session.Transaction = null;
+        if (healthy && Volatile.Read(ref _disposed) == 0 && _sessions.Count < MaxPooledSessions)
         {
-            return null;
+            _sessions.Add(session);
         }
-
-        var chunks = await LoadAsync(connection, [rowid], cancellationToken).ConfigureAwait(false);
-        return chunks.GetValueOrDefault(rowid);
-    }
-
-    /// <inheritdoc />
-    public async Task<long> CountAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM chunks";
-        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-    }
-
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var rowids = new List<long>();
-        await using (var command = connection.CreateCommand())
+        else
         {
-            command.CommandText = "SELECT rowid FROM chunks WHERE document_id = $document ORDER BY id";
-            command.Parameters.AddWithValue("$document", documentId);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                rowids.Add(reader.GetInt64(0));
-            }
+            session.Dispose();
         }
-
-        var chunks = await LoadAsync(connection, rowids, cancellationToken).ConfigureAwait(false);
-        return [.. rowids.Select(rowid => chunks[rowid])];
     }
-
-    /// <inheritdoc />
-    public async Task<int> SetDocumentLabelAsync(string documentId, SensitivityLabel label, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(label);
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var update = Command(connection, transaction, """
-            UPDATE chunk_attributes SET kind = $kind, text = $label, num = $rank
-            WHERE name = 'label' AND chunk_rowid IN (SELECT rowid FROM chunks WHERE document_id = $document);
-            UPDATE chunks SET label = $label WHERE document_id = $document;
-            """);
-        update.Parameters.AddWithValue("$kind", (int)AttributeKind.Label);
-        update.Parameters.AddWithValue("$label", label.Name);
-        update.Parameters.AddWithValue("$rank", (double)label.Rank);
-        update.Parameters.AddWithValue("$document", documentId);
-        var changed = await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return changed / 2;
-    }
-
-    /// <inheritdoc />
-    public string DescribeFilter(FilterNode filter) => SqliteFilterCompiler.Describe(SqliteFilterCompiler.Compile(filter));
-
-    /// <inheritdoc />
-    public void Dispose() => _cacheLock.Dispose();
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
@@ -276,7 +367,49 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         }
     }
 
-    private async Task<Dictionary<long, Chunk>> LoadAsync(SqliteConnection connection, IReadOnlyList<long> rowids, CancellationToken cancellationToken)
+    /// <summary>Gets decoded chunks from the cache of <paramref name="revision"/>, loading (and caching) the rest.</summary>
+    private async Task<Dictionary<long, Chunk>> GetChunksAsync(ReadSession session, long revision, long[] rowids, CancellationToken cancellationToken)
+    {
+        var cache = Volatile.Read(ref _chunks);
+        if (cache.Revision < revision)
+        {
+            // A newer revision than the cache: start a new cache, unless a concurrent search already did.
+            var fresh = new ChunkCache(revision);
+            cache = Interlocked.CompareExchange(ref _chunks, fresh, cache) == cache ? fresh : Volatile.Read(ref _chunks);
+        }
+
+        // A search whose snapshot is older than the cache (or newer than a concurrent replacement) reads from SQLite.
+        var usable = cache.Revision == revision ? cache : null;
+        var result = new Dictionary<long, Chunk>(rowids.Length);
+        List<long>? missing = null;
+        foreach (var rowid in rowids)
+        {
+            if (usable is not null && usable.Chunks.TryGetValue(rowid, out var cached))
+            {
+                result[rowid] = cached;
+            }
+            else
+            {
+                (missing ??= []).Add(rowid);
+            }
+        }
+
+        if (missing is not null)
+        {
+            foreach (var (rowid, chunk) in await LoadAsync(session, missing, cancellationToken).ConfigureAwait(false))
+            {
+                result[rowid] = chunk;
+                if (usable is not null && usable.Chunks.Count < MaxCachedChunks)
+                {
+                    usable.Chunks.TryAdd(rowid, chunk);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private async Task<Dictionary<long, Chunk>> LoadAsync(ReadSession session, IReadOnlyList<long> rowids, CancellationToken cancellationToken)
     {
         var result = new Dictionary<long, Chunk>(rowids.Count);
         if (rowids.Count == 0)
@@ -286,9 +419,8 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
 
         var ids = JsonSerializer.Serialize(rowids);
         var attributes = new Dictionary<long, AttributeSetBuilder>();
-        await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT chunk_rowid, name, kind, text, num FROM chunk_attributes WHERE chunk_rowid IN (SELECT value FROM json_each($ids))";
+            var command = session.Command("SELECT chunk_rowid, name, kind, text, num FROM chunk_attributes WHERE chunk_rowid IN (SELECT value FROM json_each($ids))");
             command.Parameters.AddWithValue("$ids", ids);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -317,9 +449,8 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
             }
         }
 
-        await using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT rowid, id, document_id, source, label, version, title, text, subjects, fields, row_schema FROM chunks WHERE rowid IN (SELECT value FROM json_each($ids))";
+            var command = session.Command("SELECT rowid, id, document_id, source, label, version, title, text, subjects, fields, row_schema FROM chunks WHERE rowid IN (SELECT value FROM json_each($ids))");
             command.Parameters.AddWithValue("$ids", ids);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -351,15 +482,28 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         return result;
     }
 
-    private async Task<VectorSnapshot> GetSnapshotAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    private static async Task<(long Generation, long Revision)> ReadVersionAsync(ReadSession session, CancellationToken cancellationToken)
     {
-        long generation;
-        await using (var command = connection.CreateCommand())
+        var command = session.Command("SELECT key, value FROM meta WHERE key IN ('generation', 'revision')");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        long generation = 0, revision = 0;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            command.CommandText = "SELECT value FROM meta WHERE key = 'generation'";
-            generation = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+            if (reader.GetString(0) == "generation")
+            {
+                generation = reader.GetInt64(1);
+            }
+            else
+            {
+                revision = reader.GetInt64(1);
+            }
         }
 
+        return (generation, revision);
+    }
+
+    private async Task<VectorSnapshot> GetSnapshotAsync(ReadSession session, long generation, CancellationToken cancellationToken)
+    {
         var snapshot = _snapshot;
         if (snapshot is not null && snapshot.Generation == generation)
         {
@@ -377,8 +521,7 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
             var rowids = new List<long>();
             var ids = new List<string>();
             var vectors = new List<float[]>();
-            await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT rowid, id, vector FROM chunks ORDER BY rowid";
+            var command = session.Command("SELECT rowid, id, vector FROM chunks ORDER BY rowid");
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -392,6 +535,63 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         finally
         {
             _cacheLock.Release();
+        }
+    }
+
+    /// <summary>Decoded chunks valid at one store revision.</summary>
+    private sealed class ChunkCache(long revision)
+    {
+        public long Revision { get; } = revision;
+
+        public System.Collections.Concurrent.ConcurrentDictionary<long, Chunk> Chunks { get; } = new();
+    }
+
+    /// <summary>A pooled read connection that keeps its prepared statements, so repeated searches skip SQL parsing and
+    /// planning; used by one search at a time.</summary>
+    private sealed class ReadSession(SqliteConnection connection) : IDisposable
+    {
+        private const int MaxStatements = 64;
+        private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+
+        public SqliteConnection Connection { get; } = connection;
+
+        public SqliteTransaction? Transaction { get; set; }
+
+        /// <summary>Gets the prepared command for the SQL text, with no parameters, in the session's transaction.
+        /// The session owns it: callers dispose only the readers.</summary>
+        public SqliteCommand Command(string sql)
+        {
+            if (!_commands.TryGetValue(sql, out var command))
+            {
+                if (_commands.Count >= MaxStatements)
+                {
+                    DisposeCommands();
+                }
+
+                command = Connection.CreateCommand();
+                command.CommandText = sql;
+                _commands[sql] = command;
+            }
+
+            command.Transaction = Transaction;
+            command.Parameters.Clear();
+            return command;
+        }
+
+        public void Dispose()
+        {
+            DisposeCommands();
+            Connection.Dispose();
+        }
+
+        private void DisposeCommands()
+        {
+            foreach (var command in _commands.Values)
+            {
+                command.Dispose();
+            }
+
+            _commands.Clear();
         }
     }
 }

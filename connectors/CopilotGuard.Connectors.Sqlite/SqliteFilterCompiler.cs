@@ -8,13 +8,16 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// <summary>A SQL condition over the <c>chunks c</c> alias with its parameters.</summary>
 /// <param name="Sql">The condition text; every value is a parameter.</param>
 /// <param name="Parameters">Parameter names and values.</param>
-internal sealed record SqliteFilter(string Sql, IReadOnlyList<KeyValuePair<string, object>> Parameters);
+/// <param name="ListSizes">How many values each list parameter (a JSON array) holds, by parameter name.</param>
+internal sealed record SqliteFilter(string Sql, IReadOnlyList<KeyValuePair<string, object>> Parameters, IReadOnlyDictionary<string, int> ListSizes);
 
 /// <summary>Compiles a residual filter to a parameterized SQLite condition over the attribute table.</summary>
 /// <remarks>
 /// Values never enter the SQL text: each is a parameter, and lists travel as one JSON array parameter read with
-/// <c>json_each</c>, so a list of thousands of values costs one parameter. A negated leaf reads "the attribute is
-/// present and no value satisfies the leaf", which keeps a missing attribute from ever granting access.
+/// <c>json_each</c>, so a list of thousands of values costs one parameter. Each leaf is "the chunk's row id is among the
+/// rows of <c>chunk_attributes</c> that satisfy it" (equivalent to a correlated <c>EXISTS</c>, but index-driven). A
+/// negated leaf reads "the attribute is present and no value satisfies the leaf", which keeps a missing attribute from
+/// ever granting access.
 /// </remarks>
 internal static class SqliteFilterCompiler
 {
@@ -22,7 +25,7 @@ internal static class SqliteFilterCompiler
     {
         var state = new State();
         var sql = state.Node(Filters.ToNegationNormalForm(filter));
-        return new SqliteFilter(sql, state.Parameters);
+        return new SqliteFilter(sql, state.Parameters, state.ListSizes);
     }
 
     /// <summary>Renders the condition with its parameter values, for audit records and explanations.</summary>
@@ -37,9 +40,10 @@ internal static class SqliteFilterCompiler
         for (var i = 0; i < filter.Parameters.Count; i++)
         {
             var (name, value) = filter.Parameters[i];
+            // Long lists are summarized by the count kept at compilation (never by parsing a value, which may be any text).
             var text = value switch
             {
-                string s when s.StartsWith('[') && s.Length > 512 => $"[{JsonDocument.Parse(s).RootElement.GetArrayLength()} values]",
+                string when filter.ListSizes.TryGetValue(name, out var count) && count > MaxListValuesShown => $"[{count} values]",
                 string s => s,
                 IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
                 _ => value.ToString(),
@@ -50,23 +54,31 @@ internal static class SqliteFilterCompiler
         return builder.ToString();
     }
 
+    /// <summary>The most list values an audit record or explanation shows before summarizing the list by its count.</summary>
+    private const int MaxListValuesShown = 20;
+
     private sealed class State
     {
         public List<KeyValuePair<string, object>> Parameters { get; } = [];
+
+        public Dictionary<string, int> ListSizes { get; } = new(StringComparer.Ordinal);
 
         public string Node(FilterNode node) => node switch
         {
             ConstantFilter constant => constant.Value ? "1" : "0",
             AndFilter and => "(" + string.Join(" AND ", and.Operands.Select(Node)) + ")",
             OrFilter or => "(" + string.Join(" OR ", or.Operands.Select(Node)) + ")",
-            NotFilter { Operand: HasFilter has } => $"NOT {Exists(has.Attribute, null)}",
-            NotFilter not => $"({Exists(Filters.AttributeOf(not.Operand), null)} AND NOT {Exists(Filters.AttributeOf(not.Operand), Predicate(not.Operand))})",
-            HasFilter has => Exists(has.Attribute, null),
-            _ => Exists(Filters.AttributeOf(node), Predicate(node)),
+            NotFilter { Operand: HasFilter has } => $"c.rowid NOT IN {Rows(has.Attribute, null)}",
+            NotFilter not => $"(c.rowid IN {Rows(Filters.AttributeOf(not.Operand), null)} AND c.rowid NOT IN {Rows(Filters.AttributeOf(not.Operand), Predicate(not.Operand))})",
+            HasFilter has => $"c.rowid IN {Rows(has.Attribute, null)}",
+            _ => $"c.rowid IN {Rows(Filters.AttributeOf(node), Predicate(node))}",
         };
 
-        private string Exists(string attribute, string? predicate) =>
-            $"EXISTS (SELECT 1 FROM chunk_attributes a WHERE a.chunk_rowid = c.rowid AND a.name = {Add(attribute)}{(predicate is null ? string.Empty : " AND " + predicate)})";
+        // The chunks holding a value of the attribute that satisfies the predicate, as an uncorrelated subquery: SQLite
+        // reads it once through the (name, text) or (name, num) index and probes it per chunk, so the cost follows the
+        // matching attribute rows instead of evaluating a correlated EXISTS for every chunk.
+        private string Rows(string attribute, string? predicate) =>
+            $"(SELECT a.chunk_rowid FROM chunk_attributes a WHERE a.name = {Add(attribute)}{(predicate is null ? string.Empty : " AND " + predicate)})";
 
         private string Predicate(FilterNode leaf) => leaf switch
         {
@@ -89,18 +101,25 @@ internal static class SqliteFilterCompiler
             var parts = new List<string>(2);
             if (strings.Count > 0)
             {
-                parts.Add($"(a.kind = 0 AND a.text IN (SELECT value FROM json_each({Add(JsonSerializer.Serialize(strings))})))");
+                parts.Add($"(a.kind = 0 AND a.text IN (SELECT value FROM json_each({AddList(JsonSerializer.Serialize(strings), strings.Count)})))");
             }
 
             if (numbers.Count > 0)
             {
-                parts.Add($"a.num IN (SELECT value FROM json_each({Add(JsonSerializer.Serialize(numbers))}))");
+                parts.Add($"a.num IN (SELECT value FROM json_each({AddList(JsonSerializer.Serialize(numbers), numbers.Count)}))");
             }
 
             return parts.Count == 0 ? "0" : "(" + string.Join(" OR ", parts) + ")";
         }
 
         private string LastName => Parameters[^1].Key;
+
+        private string AddList(string json, int count)
+        {
+            var name = Add(json);
+            ListSizes[name] = count;
+            return name;
+        }
 
         private string Add(object value)
         {

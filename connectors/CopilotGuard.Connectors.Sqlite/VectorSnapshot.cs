@@ -29,26 +29,42 @@ internal sealed class VectorSnapshot
     public Dictionary<long, int> IndexOf { get; }
 
     /// <summary>Returns the best <paramref name="count"/> candidates by cosine similarity, ties broken by chunk id.</summary>
+    /// <remarks>Keeps only the best <paramref name="count"/> in a heap while scoring, so ranking many passing rows for a
+    /// small page costs O(n log k), not a sort of every candidate.</remarks>
     public List<(int Index, double Score)> Rank(ReadOnlySpan<float> query, List<int> candidates, int count)
     {
-        var scored = new List<(int Index, double Score)>(candidates.Count);
+        var kept = new PriorityQueue<int, (double Score, string Id)>(Math.Min(count, candidates.Count) + 1, Worst);
         foreach (var index in candidates)
         {
             var vector = Vectors[index];
-            var score = vector.Length == query.Length ? TensorPrimitives.CosineSimilarity(query, vector) : 0f;
-            scored.Add((index, Math.Round(score, 6)));
+            var score = Math.Round(vector.Length == query.Length ? TensorPrimitives.CosineSimilarity(query, vector) : 0f, 6);
+            if (kept.Count < count)
+            {
+                kept.Enqueue(index, (score, Ids[index]));
+            }
+            else if (count > 0 && Worst.Compare((score, Ids[index]), PeekPriority(kept)) > 0)
+            {
+                kept.EnqueueDequeue(index, (score, Ids[index]));
+            }
         }
 
-        scored.Sort((a, b) =>
+        var ranked = new List<(int Index, double Score)>(kept.Count);
+        while (kept.TryDequeue(out var index, out var priority))
         {
-            var byScore = b.Score.CompareTo(a.Score);
-            return byScore != 0 ? byScore : string.CompareOrdinal(Ids[a.Index], Ids[b.Index]);
-        });
-        if (scored.Count > count)
-        {
-            scored.RemoveRange(count, scored.Count - count);
+            ranked.Add((index, priority.Score));
         }
 
-        return scored;
+        ranked.Reverse();
+        return ranked;
     }
+
+    private static (double Score, string Id) PeekPriority(PriorityQueue<int, (double Score, string Id)> queue) =>
+        queue.TryPeek(out _, out var priority) ? priority : default;
+
+    /// <summary>Orders worst first: lower score, then the larger chunk id (ordinal), so the heap's top is the one to evict.</summary>
+    private static readonly Comparer<(double Score, string Id)> Worst = Comparer<(double Score, string Id)>.Create(static (a, b) =>
+    {
+        var byScore = a.Score.CompareTo(b.Score);
+        return byScore != 0 ? byScore : string.CompareOrdinal(b.Id, a.Id);
+    });
 }

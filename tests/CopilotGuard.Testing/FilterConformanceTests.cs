@@ -43,6 +43,7 @@ public abstract class FilterConformanceTests
         ["eq-combining-mark-is-not-normalized"] = (Eq("region", "é"), []),
         ["eq-combining-mark-exact"] = (Eq("region", "e\u0301"), ["c5"]),
         ["eq-very-long-string"] = (Eq("account", new string('x', 10_000)), []),
+        ["eq-long-string-that-looks-like-a-list"] = (Eq("account", "[" + new string('"', 600) + "]"), []),
         ["eq-injection-matches-nothing-else"] = (Eq("account", "' OR '1'='1"), []),
         ["eq-number"] = (new ComparisonFilter("level", ComparisonOperator.Equal, AttributeValue.FromNumber(3)), ["c2"]),
         ["eq-boolean"] = (new ComparisonFilter("flag", ComparisonOperator.Equal, AttributeValue.FromBoolean(true)), ["c6"]),

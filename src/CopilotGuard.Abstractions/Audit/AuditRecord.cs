@@ -70,6 +70,9 @@ public sealed record AuditRecord
     /// <summary>Gets the chunks the store returned that the exact policy check dropped.</summary>
     public ImmutableArray<string> PostFilterDrops { get; init; } = [];
 
+    /// <summary>Gets why each chunk in <see cref="PostFilterDrops"/> was dropped, in the same order.</summary>
+    public ImmutableArray<DroppedChunk> PostFilterDropReasons { get; init; } = [];
+
     /// <summary>Gets whether the pushed filter was exact, so that every post-filter drop is a pushdown miss (a security event).</summary>
     public bool PushdownExact { get; init; }
 
@@ -127,3 +130,9 @@ public sealed record AuditedChunk
     /// <summary>Gets how many entities of each type were anonymized in the released text and fields.</summary>
     public ImmutableSortedDictionary<string, int>? AnonymizedEntities { get; init; }
 }
+
+/// <summary>A chunk the post-filter dropped, and why.</summary>
+/// <param name="ChunkId">The chunk.</param>
+/// <param name="DocumentId">Its document.</param>
+/// <param name="Reason">The parts of the exact policy filter it failed, in policy syntax (names and policy values only, never chunk content).</param>
+public sealed record DroppedChunk(string ChunkId, string DocumentId, string Reason);

@@ -10,6 +10,43 @@ public static class FilterEvaluator
     /// <summary>Returns whether the resource passes: the filter is definitely true.</summary>
     public static bool Matches(FilterNode filter, AttributeSet resource) => Evaluate(filter, resource) == true;
 
+    /// <summary>Says why a resource does not pass: each top-level conjunct of the filter that is not definitely true,
+    /// in policy syntax, with "is false" or "cannot be decided (an attribute is missing)"; empty when it passes.</summary>
+    /// <param name="filter">The filter the resource failed.</param>
+    /// <param name="resource">The resource's attributes.</param>
+    /// <param name="max">The most conjuncts described; a count of the rest is appended.</param>
+    public static string ExplainFailure(FilterNode filter, AttributeSet resource, int max = 3)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(max);
+        var conjuncts = filter is AndFilter and ? and.Operands : [filter];
+        var reasons = new List<string>(Math.Min(max, conjuncts.Length));
+        var more = 0;
+        foreach (var conjunct in conjuncts)
+        {
+            var value = Evaluate(conjunct, resource);
+            if (value == true)
+            {
+                continue;
+            }
+
+            if (reasons.Count == max)
+            {
+                more++;
+                continue;
+            }
+
+            reasons.Add(FilterFormatter.Format(conjunct) + (value is null ? " cannot be decided (an attribute is missing)" : " is false"));
+        }
+
+        if (more > 0)
+        {
+            reasons.Add($"and {more} more");
+        }
+
+        return string.Join("; ", reasons);
+    }
+
     /// <summary>Evaluates the filter: true, false, or <see langword="null"/> (unknown, for a missing attribute).</summary>
     public static bool? Evaluate(FilterNode filter, AttributeSet resource)
     {

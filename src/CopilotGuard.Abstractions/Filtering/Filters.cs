@@ -10,14 +10,33 @@ public static class Filters
         Combine(operands, absorbing: false, static nested => nested is AndFilter and ? and.Operands : default, static items => new AndFilter(items));
 
     /// <summary>Returns the conjunction of two operands.</summary>
-    public static FilterNode And(FilterNode left, FilterNode right) => And([left, right]);
+    public static FilterNode And(FilterNode left, FilterNode right) => FoldConstant(left, right, absorbing: false) ?? And([left, right]);
 
     /// <summary>Returns the disjunction of the operands, folding constants and flattening nested ors.</summary>
     public static FilterNode Or(IEnumerable<FilterNode> operands) =>
         Combine(operands, absorbing: true, static nested => nested is OrFilter or ? or.Operands : default, static items => new OrFilter(items));
 
     /// <summary>Returns the disjunction of two operands.</summary>
-    public static FilterNode Or(FilterNode left, FilterNode right) => Or([left, right]);
+    public static FilterNode Or(FilterNode left, FilterNode right) => FoldConstant(left, right, absorbing: true) ?? Or([left, right]);
+
+    /// <summary>Combines two operands without allocating when either is a constant: the absorbing constant wins and the
+    /// identity constant yields the other operand (what <see cref="Combine"/> returns for them); null otherwise.</summary>
+    private static FilterNode? FoldConstant(FilterNode left, FilterNode right, bool absorbing)
+    {
+        ArgumentNullException.ThrowIfNull(left);
+        ArgumentNullException.ThrowIfNull(right);
+        if (left is ConstantFilter l)
+        {
+            return l.Value == absorbing ? l : right;
+        }
+
+        if (right is ConstantFilter r)
+        {
+            return r.Value == absorbing ? r : left;
+        }
+
+        return null;
+    }
 
     /// <summary>Builds an and (<paramref name="absorbing"/> false) or an or (true): the absorbing constant wins, the
     /// identity constant is dropped, nested nodes of the same kind are flattened and repeated operands removed.</summary>

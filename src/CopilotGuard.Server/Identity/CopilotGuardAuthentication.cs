@@ -40,7 +40,7 @@ public static class CopilotGuardAuthentication
             .AddPolicyScheme(Scheme, "CopilotGuard bearer", _ => { })
             .AddJwtBearer(DevelopmentScheme, options =>
             {
-                options.MapInboundClaims = false;
+                UseCachingTokenHandler(options);
                 options.TokenValidationParameters = issuer.ValidationParameters;
                 options.Events = new JwtBearerEvents { OnChallenge = ProblemExceptionHandler.WriteChallengeAsync };
             })
@@ -58,7 +58,7 @@ public static class CopilotGuardAuthentication
             .Configure<IOptions<CopilotGuardIdentityOptions>, IServiceProvider>((options, identityOptions, provider) =>
             {
                 var identity = identityOptions.Value;
-                options.MapInboundClaims = false;
+                UseCachingTokenHandler(options);
                 options.Authority = string.IsNullOrWhiteSpace(identity.Authority) ? null : identity.Authority;
                 options.MetadataAddress = string.IsNullOrWhiteSpace(identity.MetadataAddress) ? null! : identity.MetadataAddress;
                 options.RequireHttpsMetadata = identity.RequireHttpsMetadata;
@@ -89,6 +89,14 @@ public static class CopilotGuardAuthentication
                 };
             });
         return services;
+    }
+
+    /// <summary>Validates with a <see cref="CachingTokenHandler"/> that keeps the token's claim names as issued.</summary>
+    private static void UseCachingTokenHandler(JwtBearerOptions options)
+    {
+        options.MapInboundClaims = false;
+        options.TokenHandlers.Clear();
+        options.TokenHandlers.Add(new CachingTokenHandler { MapInboundClaims = false });
     }
 
     private static string SelectScheme(HttpContext context, bool oidc, bool development)

@@ -16,13 +16,11 @@ internal static class PartialEvaluator
         switch (expression)
         {
             case AndExpression and:
-                return negate
-                    ? Filters.Or(Evaluate(and.Left, principal, request, true), Evaluate(and.Right, principal, request, true))
-                    : Filters.And(Evaluate(and.Left, principal, request, false), Evaluate(and.Right, principal, request, false));
+                // Under negation an and becomes an or (De Morgan); either way, once the left side folds to the
+                // combinator's absorbing constant the right side cannot change the result and is not evaluated.
+                return Combine(and.Left, and.Right, principal, request, negate, disjunction: negate);
             case OrExpression or:
-                return negate
-                    ? Filters.And(Evaluate(or.Left, principal, request, true), Evaluate(or.Right, principal, request, true))
-                    : Filters.Or(Evaluate(or.Left, principal, request, false), Evaluate(or.Right, principal, request, false));
+                return Combine(or.Left, or.Right, principal, request, negate, disjunction: !negate);
             case NotExpression not:
                 return Evaluate(not.Operand, principal, request, !negate);
             case LiteralExpression { IsList: false, Values: [{ Kind: AttributeKind.Boolean } value] }:
@@ -38,13 +36,25 @@ internal static class PartialEvaluator
                     return negate ? new NotFilter(leaf) : leaf;
                 }
 
-                return Known(Lookup(startsWith.Attribute, principal, request), values =>
-                    values.Any(value => value.Kind == AttributeKind.String && value.Text.StartsWith(startsWith.Prefix, StringComparison.Ordinal)), negate);
+                var known = Lookup(startsWith.Attribute, principal, request);
+                return known.IsDefault ? FilterNode.False : Constant(AnyStartsWith(known, startsWith.Prefix) != negate);
             case ComparisonExpression comparison:
                 return Compare(comparison, principal, request, negate);
             default:
                 throw new PolicySyntaxException($"a {expression.GetType().Name} cannot be used as a condition", expression.Position);
         }
+    }
+
+    private static FilterNode Combine(Expression left, Expression right, AttributeSet principal, AttributeSet request, bool negate, bool disjunction)
+    {
+        var first = Evaluate(left, principal, request, negate);
+        if (first is ConstantFilter constant && constant.Value == disjunction)
+        {
+            return first;
+        }
+
+        var second = Evaluate(right, principal, request, negate);
+        return disjunction ? Filters.Or(first, second) : Filters.And(first, second);
     }
 
     private static FilterNode Compare(ComparisonExpression comparison, AttributeSet principal, AttributeSet request, bool negate)
@@ -83,8 +93,37 @@ internal static class PartialEvaluator
             return FilterNode.False;
         }
 
-        var result = leftValues.Any(l => rightValues.Any(r => Satisfies(l, op, r)));
-        return Constant(result != negate);
+        return Constant(AnySatisfies(leftValues, op, rightValues) != negate);
+    }
+
+    /// <summary>Whether some pair of values satisfies the operator (loops, not closures: this runs for every rule on every request).</summary>
+    private static bool AnySatisfies(ImmutableArray<AttributeValue> left, ExpressionOperator op, ImmutableArray<AttributeValue> right)
+    {
+        foreach (var l in left)
+        {
+            foreach (var r in right)
+            {
+                if (Satisfies(l, op, r))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool AnyStartsWith(ImmutableArray<AttributeValue> values, string prefix)
+    {
+        foreach (var value in values)
+        {
+            if (value.Kind == AttributeKind.String && value.Text.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static FilterNode? ResourceLeaf(string attribute, ExpressionOperator op, ImmutableArray<AttributeValue> values)
@@ -159,9 +198,6 @@ internal static class PartialEvaluator
 
         return set.TryGet(attribute.Name, out var values) ? values : default;
     }
-
-    private static FilterNode Known(ImmutableArray<AttributeValue> values, Func<ImmutableArray<AttributeValue>, bool> predicate, bool negate) =>
-        values.IsDefault ? FilterNode.False : Constant(predicate(values) != negate);
 
     private static ConstantFilter Constant(bool value) => value ? FilterNode.True : FilterNode.False;
 }

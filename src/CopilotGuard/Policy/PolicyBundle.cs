@@ -189,7 +189,13 @@ public sealed class PolicyBundle
     {
         ArgumentNullException.ThrowIfNull(principal);
         var attributes = principal.Attributes;
-        var kind = principal.Kind.ToString().ToLowerInvariant();
+        var kind = principal.Kind switch
+        {
+            PrincipalKind.User => "user",
+            PrincipalKind.Agent => "agent",
+            PrincipalKind.Service => "service",
+            var other => other.ToString().ToLowerInvariant(),
+        };
         if (attributes.TryGet("id", out var ids) && ids is [{ Kind: AttributeKind.String } id] && id.Text == principal.Id
             && attributes.TryGet("kind", out var kinds) && kinds is [{ Kind: AttributeKind.String } k] && k.Text == kind)
         {

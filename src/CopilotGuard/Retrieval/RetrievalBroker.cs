@@ -168,7 +168,7 @@ public sealed partial class RetrievalBroker
         long embedded = decided, storeTicks = 0, postFilterTicks = 0;
 
         var accepted = ImmutableArray.CreateBuilder<ScoredChunk>(request.Top);
-        var drops = ImmutableArray.CreateBuilder<string>();
+        var drops = ImmutableArray.CreateBuilder<DroppedChunk>();
         string? nativeFilter = null;
         if (residual is not ConstantFilter { Value: false })
         {
@@ -190,7 +190,7 @@ public sealed partial class RetrievalBroker
                 {
                     if (!FilterEvaluator.Matches(exact, candidate.Chunk.ResourceAttributes))
                     {
-                        drops.Add(candidate.Chunk.Id);
+                        drops.Add(new DroppedChunk(candidate.Chunk.Id, candidate.Chunk.DocumentId, FilterEvaluator.ExplainFailure(exact, candidate.Chunk.ResourceAttributes)));
                         if (isExact)
                         {
                             LogPushdownMiss(_logger, _store.Name, candidate.Chunk.Id);
@@ -271,7 +271,8 @@ public sealed partial class RetrievalBroker
                 FieldsWithheld = pair.Item2.FieldsWithheld.IsEmpty ? null : pair.Item2.FieldsWithheld.ToImmutableSortedDictionary(StringComparer.Ordinal),
                 AnonymizedEntities = pair.Item2.Entities.IsEmpty ? null : pair.Item2.Entities.ToImmutableSortedDictionary(StringComparer.Ordinal),
             })],
-            PostFilterDrops = drops.ToImmutable(),
+            PostFilterDrops = [.. drops.Select(static drop => drop.ChunkId)],
+            PostFilterDropReasons = drops.ToImmutable(),
             PushdownExact = isExact,
             Timings = new StageTimings(
                 Milliseconds(started, resolved),
