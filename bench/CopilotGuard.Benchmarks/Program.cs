@@ -22,6 +22,15 @@ if (args.Length > 0 && args[0] == "--audit-quick")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--audit-postgresql")
+{
+    // Durable appends per second on a throwaway PostgreSQL cluster (fsync and synchronous_commit on); optional seconds per row and callers.
+    await PostgreSqlAuditRun.RunAsync(
+        args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5,
+        args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 64).ConfigureAwait(false);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--pipeline")
 {
     // Per-retrieval p50/p95/p99 of the in-process broker; optional seconds per row (default 3).

@@ -39,6 +39,10 @@ namespace CopilotGuard.Connectors.AzureAISearch;
 /// </remarks>
 public sealed class AzureAISearchChunkStore : IChunkStore
 {
+    // A query returns at most 1,000 results and skips at most 100,000.
+    private const int DocumentPageSize = 1000;
+    private const int MaxSkip = 100_000;
+
     private static readonly FrozenSet<RetrievalMode> Modes = RetrievalModes.All.ToFrozenSet();
 
     private readonly SearchIndexClient _indexClient;
@@ -175,6 +179,40 @@ public sealed class AzureAISearchChunkStore : IChunkStore
         (await _searchClient.GetDocumentCountAsync(cancellationToken).ConfigureAwait(false)).Value;
 
     /// <inheritdoc />
+    /// <remarks>Pages through a <c>documentId eq '...'</c> filter query (no search text), then orders by chunk id.</remarks>
+    /// <exception cref="InvalidOperationException">The document has more chunks than the service lets a query page through.</exception>
+    public async Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)
+    {
+        var documents = await ListDocumentAsync(documentId, ChunkIndexSchema.SelectedWithoutVector, cancellationToken).ConfigureAwait(false);
+        return [.. documents.Select(ToChunk)];
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Merges <c>label</c> and <c>labelRank</c> (the fields the compiled filter reads; the label is not an element of
+    /// <c>attributes</c>) into every chunk of the document, in batches of
+    /// <see cref="AzureAISearchChunkStoreOptions.UploadBatchSize"/>. Azure AI Search has no transactions: a batch is
+    /// applied per document, a failed merge throws, and re-running the change converges. The service makes a change
+    /// searchable within about a second of the response.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The document has more chunks than the service lets a query page through.</exception>
+    public async Task<int> SetDocumentLabelAsync(string documentId, SensitivityLabel label, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        var documents = await ListDocumentAsync(documentId, [ChunkIndexSchema.Id], cancellationToken).ConfigureAwait(false);
+        var merges = documents.Select(document => new LabelDocument { Key = DocumentKey(document.Id), Label = label.Name, LabelRank = label.Rank });
+        foreach (var batch in merges.Chunk(_options.UploadBatchSize))
+        {
+            await _searchClient.IndexDocumentsAsync(
+                IndexDocumentsBatch.Merge(batch),
+                new IndexDocumentsOptions { ThrowOnAnyError = true },
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        return documents.Count;
+    }
+
+    /// <inheritdoc />
     /// <exception cref="NotSupportedException">The filter holds a string prefix, which OData cannot express.</exception>
     public string DescribeFilter(FilterNode filter) => ODataFilterCompiler.Compile(filter) ?? "true";
 
@@ -218,6 +256,43 @@ public sealed class AzureAISearchChunkStore : IChunkStore
         }
 
         return options;
+    }
+
+    /// <summary>Lists the index documents of one document (the given fields only), ordered by chunk id, paging with
+    /// <c>skip</c> through a filter-only query.</summary>
+    private async Task<List<ChunkDocument>> ListDocumentAsync(string documentId, IEnumerable<string> fields, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(documentId);
+        var filter = $"{ChunkIndexSchema.DocumentId} eq {ODataFilterCompiler.Quote(documentId)}";
+        var found = new Dictionary<string, ChunkDocument>(StringComparer.Ordinal);
+        for (var skip = 0; ; skip += DocumentPageSize)
+        {
+            if (skip > MaxSkip)
+            {
+                throw new InvalidOperationException($"Document '{documentId}' has more than {MaxSkip} chunks, more than an Azure AI Search query can page through.");
+            }
+
+            var options = new SearchOptions { Filter = filter, Size = DocumentPageSize, Skip = skip == 0 ? null : skip };
+            foreach (var field in fields)
+            {
+                options.Select.Add(field);
+            }
+
+            var response = await _searchClient.SearchAsync<ChunkDocument>(null, options, cancellationToken).ConfigureAwait(false);
+            var count = 0;
+            await foreach (var result in response.Value.GetResultsAsync().WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                count++;
+                found.TryAdd(result.Document.Id, result.Document);
+            }
+
+            if (count < DocumentPageSize)
+            {
+                break;
+            }
+        }
+
+        return [.. found.Values.OrderBy(static document => document.Id, StringComparer.Ordinal)];
     }
 
     private static double Score(ReadOnlySpan<float> query, ReadOnlySpan<float> vector) =>

@@ -202,11 +202,18 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
     }
 
     /// <inheritdoc />
-    /// <remarks>With <see cref="PostgreSqlChunkStoreOptions.RowLevelSecurity"/>, no caller is set, so the row-level
-    /// security policy lets no row through: use <see cref="SearchAsync(ChunkQuery, PostgreSqlCaller?, CancellationToken)"/>.</remarks>
-    public Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken) => SearchAsync(query, null, cancellationToken);
+    /// <remarks>With <see cref="PostgreSqlChunkStoreOptions.RowLevelSecurity"/>, the caller the row-level security
+    /// policy reads is the query's <see cref="ChunkQuery.Caller"/> with its <see cref="ChunkQuery.RequestAttributes"/>
+    /// (none when absent); a query without a caller sees no row (fail closed).</remarks>
+    public Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var caller = query.Caller is { } principals ? new PostgreSqlCaller(principals, query.RequestAttributes ?? AttributeSet.Empty) : null;
+        return SearchAsync(query, caller, cancellationToken);
+    }
 
     /// <summary>Searches on behalf of a caller, whose attributes the row-level security policy reads.</summary>
+    /// <remarks>The <paramref name="caller"/> given here is used, not <see cref="ChunkQuery.Caller"/>.</remarks>
     /// <param name="query">The query and its pushed-down filter.</param>
     /// <param name="caller">The caller; used only with <see cref="PostgreSqlChunkStoreOptions.RowLevelSecurity"/>, where
     /// <see langword="null"/> makes every row invisible (fail closed).</param>
@@ -285,6 +292,79 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         return (long)(await ScalarAsync(connection, null, $"SELECT count(*) FROM {_chunks}", cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>With <see cref="PostgreSqlChunkStoreOptions.RowLevelSecurity"/>, only the chunks the connecting role's
+    /// policies let it see are listed.</remarks>
+    public async Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(documentId);
+        if (documentId.Contains('\0', StringComparison.Ordinal))
+        {
+            // PostgreSQL text cannot hold U+0000, so no stored document has such an id.
+            return [];
+        }
+
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var keys = new List<long>();
+        await using (var command = new NpgsqlCommand($"SELECT chunk_key FROM {_chunks} WHERE document_id = @document ORDER BY id", connection))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string>("document", NpgsqlDbType.Text) { TypedValue = documentId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                keys.Add(reader.GetInt64(0));
+            }
+        }
+
+        var chunks = await LoadAsync(connection, [.. keys], cancellationToken).ConfigureAwait(false);
+        return [.. keys.Where(chunks.ContainsKey).Select(key => chunks[key])];
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One statement in one transaction rewrites the <c>label</c> column and the <c>label</c> attribute row
+    /// that the compiled filter (and a row-level security policy) reads, so no search sees a half-relabelled document.
+    /// The vector cache holds only ids and vectors, which a relabel does not change, so it stays valid; labels are
+    /// always read live. Returns how many chunks the document has (all of them are relabelled).</remarks>
+    /// <exception cref="ArgumentException">The label name holds U+0000, which PostgreSQL text cannot store.</exception>
+    public async Task<int> SetDocumentLabelAsync(string documentId, SensitivityLabel label, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(documentId);
+        ArgumentNullException.ThrowIfNull(label);
+        if (label.Name.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("The label name holds U+0000, which PostgreSQL text cannot store.", nameof(label));
+        }
+
+        if (documentId.Contains('\0', StringComparison.Ordinal))
+        {
+            // PostgreSQL text cannot hold U+0000, so no stored document has such an id.
+            return 0;
+        }
+
+        var value = label.ToAttributeValue();
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        long changed;
+        await using (var update = new NpgsqlCommand($"""
+            WITH changed AS (UPDATE {_chunks} SET label = @label WHERE document_id = @document RETURNING chunk_key),
+                 removed AS (DELETE FROM {_attributes} a USING changed WHERE a.chunk_key = changed.chunk_key AND a.name = @name),
+                 added AS (INSERT INTO {_attributes} (chunk_key, name, kind, value, num) SELECT chunk_key, @name, @kind, @value, @rank FROM changed)
+            SELECT count(*) FROM changed
+            """, connection, transaction))
+        {
+            update.Parameters.Add(new NpgsqlParameter<string>("label", NpgsqlDbType.Text) { TypedValue = label.Name });
+            update.Parameters.Add(new NpgsqlParameter<string>("document", NpgsqlDbType.Text) { TypedValue = documentId });
+            update.Parameters.Add(new NpgsqlParameter<string>("name", NpgsqlDbType.Text) { TypedValue = ResourceAttributeNames.Label });
+            update.Parameters.Add(new NpgsqlParameter<short>("kind", NpgsqlDbType.Smallint) { TypedValue = (short)value.Kind });
+            update.Parameters.Add(new NpgsqlParameter<byte[]>("value", NpgsqlDbType.Bytea) { TypedValue = Encoding.UTF8.GetBytes(value.Text) });
+            update.Parameters.Add(new NpgsqlParameter<double>("rank", NpgsqlDbType.Double) { TypedValue = value.Number });
+            changed = (long)(await update.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return checked((int)changed);
     }
 
     /// <inheritdoc />

@@ -193,7 +193,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         var template = AuditRetention.CreateRecord(now, run.RunBy, Summarize(policy, schedule, covered, []));
         var expired = new List<(long Sequence, string RecordId, string Class)>(candidates.Count);
         await using (var read = Command(connection, transaction, "SELECT record_id, payload FROM audit_log WHERE seq = $seq AND seq <= $covered AND leaf_hash IS NULL", "$seq", "$covered"))
-        await using (var update = Command(connection, transaction, "UPDATE audit_log SET payload = $payload, leaf_hash = $leaf, subject_id = $subject, time = $time WHERE seq = $seq", "$seq", "$payload", "$leaf", "$subject", "$time"))
+        await using (var update = Command(connection, transaction, "UPDATE audit_log SET payload = $payload, leaf_hash = $leaf, subject_id = $subject WHERE seq = $seq", "$seq", "$payload", "$leaf", "$subject"))
         {
             read.Parameters["$covered"].Value = covered;
             foreach (var (sequence, recordId, className) in candidates)
@@ -202,7 +202,8 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
                 byte[]? payload = null;
                 await using (var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    // Another process may have expired it since the snapshot; then it is not this run's.
+                    // Another process may have expired it since the snapshot; then it is not this run's. The row keeps its
+                // time (activity counts stay where they were); the principal column is cleared to the runner.
                     if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetString(0) == recordId)
                     {
                         payload = (byte[])reader.GetValue(1);
@@ -218,7 +219,6 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
                 update.Parameters["$payload"].Value = AuditJson.Serialize(AuditRetention.Tombstone(recordId, template));
                 update.Parameters["$leaf"].Value = Convert.ToHexStringLower(AuditMerkle.LeafHash(payload));
                 update.Parameters["$subject"].Value = template.SubjectId;
-                update.Parameters["$time"].Value = now.ToString("O", CultureInfo.InvariantCulture);
                 await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 expired.Add((sequence, recordId, className));
             }

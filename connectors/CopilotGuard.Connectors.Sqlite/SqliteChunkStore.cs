@@ -135,6 +135,12 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(query.Top);
         ArgumentOutOfRangeException.ThrowIfNegative(query.Skip);
+        if (query.Mode != RetrievalMode.Vector)
+        {
+            // The broker refuses modes a store does not list; a direct caller must not get a silent vector search either.
+            throw new NotSupportedException($"The {Name} store runs vector queries only, not {RetrievalModes.Name(query.Mode)}.");
+        }
+
         var filter = SqliteFilterCompiler.Compile(query.Filter);
         var session = await RentAsync(cancellationToken).ConfigureAwait(false);
         var healthy = false;

@@ -142,7 +142,8 @@ public static class CliApp
         var purpose = new Option<string?>("--purpose") { Description = "Why the data is needed." };
         var destination = new Option<string?>("--destination") { Description = "Where the data goes: internal or an external model (default: external)." };
         var top = new Option<int>("--top") { Description = "How many chunks.", DefaultValueFactory = _ => 5 };
-        var command = new Command("retrieve", "Retrieve as a user, through the same policy, filters and audit as the server.") { query, asUser, agent, purpose, destination, top };
+        var mode = new Option<string>("--mode") { Description = "How the store ranks chunks: vector (default), keyword or hybrid.", DefaultValueFactory = _ => "vector" };
+        var command = new Command("retrieve", "Retrieve as a user, through the same policy, filters and audit as the server.") { query, asUser, agent, purpose, destination, top, mode };
         command.SetAction(async (parse, cancellationToken) => await Guarded(async () =>
         {
             await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -152,6 +153,9 @@ public static class CliApp
                     Caller = new CallerIdentity(parse.GetValue(asUser)!, parse.GetValue(agent)),
                     Query = parse.GetValue(query)!,
                     Top = parse.GetValue(top),
+                    Mode = RetrievalModes.TryParse(parse.GetValue(mode), out var parsedMode)
+                        ? parsedMode
+                        : throw new RetrievalException(RetrievalErrorKind.InvalidRequest, RetrievalModes.UnknownModeMessage),
                     Purpose = parse.GetValue(purpose),
                     Destination = parse.GetValue(destination),
                     ClientAddress = "cli",

@@ -109,6 +109,24 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             var action = document["@search.action"]!.GetValue<string>();
             document.Remove("@search.action");
             var key = document["key"]!.GetValue<string>();
+            if (action == "merge")
+            {
+                // Merge updates the given fields of an existing document and fails for a missing one.
+                if (!documents.TryGetValue(key, out var existing))
+                {
+                    results.Add(new JsonObject { ["key"] = key, ["status"] = false, ["errorMessage"] = "Document not found.", ["statusCode"] = 404 });
+                    continue;
+                }
+
+                foreach (var (name, value) in document)
+                {
+                    existing[name] = value?.DeepClone();
+                }
+
+                results.Add(new JsonObject { ["key"] = key, ["status"] = true, ["errorMessage"] = null, ["statusCode"] = 200 });
+                continue;
+            }
+
             if (action != "upload")
             {
                 return Error(HttpStatusCode.BadRequest, $"Unexpected action {action}");
@@ -137,11 +155,6 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         var skip = request["skip"]?.GetValue<int>() ?? 0;
         var select = request["select"]?.GetValue<string>().Split(',');
         var searchFields = request["searchFields"]?.GetValue<string>().Split(',') ?? ["title", "text"];
-        if (searchText is null && vectorQuery is null)
-        {
-            return Error(HttpStatusCode.BadRequest, "Expected a search text or a vector query.");
-        }
-
         // Pre-filtering: the filter restricts both the text and the vector part.
         var candidates = documents.Values.Where(document => filter is null || ODataEvaluator.Evaluate(filter, document)).ToList();
         var keyword = searchText is null ? null : KeywordRanking(candidates, searchText, searchFields);
@@ -151,7 +164,9 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             ({ } text, null) => text,
             (null, { } nearest) => nearest,
             ({ } text, { } nearest) => ReciprocalRankFusion(text, nearest),
-            _ => [],
+
+            // No search text and no vector query matches every document that passes the filter, all scored 1.
+            _ => [.. candidates.Select(static document => (Document: document, Score: 1.0)).OrderBy(static hit => hit.Document["key"]!.GetValue<string>(), StringComparer.Ordinal)],
         };
         foreach (var (document, score) in ranked.Skip(skip).Take(top))
         {

@@ -135,6 +135,102 @@ public sealed class PostgreSqlRowLevelSecurityTests(PostgresServer server) : IAs
         Assert.InRange(granted, 30, 270);
     }
 
+    /// <summary>The broker calls <see cref="IChunkStore.SearchAsync(ChunkQuery, CancellationToken)"/> with the caller
+    /// and request attributes on the query: with a broken pushed filter the policy still decides every row.</summary>
+    [PostgresFact]
+    public async Task SearchAsync_BrokerStyleQueryCarryingTheCaller_ReturnsExactlyWhatThePolicyAllows()
+    {
+        var (bundle, callers) = await LoadCallersAsync();
+        IChunkStore reader = new PostgreSqlChunkStore(DataSourceFor("copilotguard_reader"), Labels, Options());
+
+        var filtered = 0;
+        var granted = 0;
+        foreach (var caller in callers)
+        {
+            foreach (var destination in (string?[])["internal", "openai"])
+            {
+                var request = RetrievalBroker.RequestAttributes(null, destination);
+                var expected = _corpus.Where(c => PolicyOracle.Allows(bundle, caller, request, c.ResourceAttributes)).Select(static c => c.Id).Order(StringComparer.Ordinal).ToList();
+
+                var result = await reader.SearchAsync(new ChunkQuery(new float[] { 1, 0 }, new ConstantFilter(true), 1000) { Caller = caller, RequestAttributes = request }, CancellationToken.None);
+
+                var actual = result.Chunks.Select(static c => c.Chunk.Id).Order(StringComparer.Ordinal).ToList();
+                Assert.True(expected.SequenceEqual(actual), $"{caller.Subject.Id}{(caller.Actor is null ? string.Empty : " via " + caller.Actor.Id)} to {destination}: expected [{string.Join(", ", expected)}], got [{string.Join(", ", actual)}]");
+                filtered += expected.Count < _corpus.Count ? 1 : 0;
+                granted += expected.Count > 0 ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(callers.Count * 2, filtered);
+        Assert.True(granted > 0);
+    }
+
+    /// <summary>End to end through the real broker: with row-level security on, a broker that did not put the caller on
+    /// the query would get no rows at all (fail closed); it gets exactly what the policy allows.</summary>
+    [PostgresFact]
+    public async Task RetrieveAsync_TheBrokerPutsTheCallerOnTheQuery_SoTheDatabasePolicySeesIt()
+    {
+        var (bundle, _) = await LoadCallersAsync();
+        var directory = DirectoryFile.Parse("directory.yaml", await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "samples", "directory.yaml")), Labels);
+        var reader = new PostgreSqlChunkStore(DataSourceFor("copilotguard_reader"), Labels, Options());
+        var broker = new RetrievalBroker(directory, bundle, reader, new DeterministicEmbedder(), new InMemoryAuditLog(), new CopilotGuard.Audit.QueryHasher(new byte[32]));
+        var request = RetrievalBroker.RequestAttributes(null, "internal");
+
+        var granted = 0;
+        foreach (var user in directory.Principals.Where(static p => p.Kind == PrincipalKind.User))
+        {
+            var expected = _corpus.Where(c => PolicyOracle.Allows(bundle, new CallerPrincipals(user), request, c.ResourceAttributes)).Select(static c => c.Id).Order(StringComparer.Ordinal).ToList();
+
+            var result = await broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity(user.Id), Query = "anything", Top = 50, Destination = "internal" }, CancellationToken.None);
+
+            Assert.Equal(expected, result.Chunks.Select(static c => c.Chunk.Id).Order(StringComparer.Ordinal));
+            granted += expected.Count > 0 ? 1 : 0;
+        }
+
+        Assert.True(granted > 0);
+    }
+
+    [PostgresFact]
+    public async Task SearchAsync_QueryCallerWithoutRequestAttributes_IsReadAsNoAttributes()
+    {
+        var (bundle, callers) = await LoadCallersAsync();
+        IChunkStore reader = new PostgreSqlChunkStore(DataSourceFor("copilotguard_reader"), Labels, Options());
+        var caller = callers.First(c => c.Actor is null && _corpus.Any(chunk => chunk.Label.Rank >= 2 && PolicyOracle.Allows(bundle, c, RetrievalBroker.RequestAttributes(null, "internal"), chunk.ResourceAttributes)));
+        var expected = _corpus.Where(c => PolicyOracle.Allows(bundle, caller, AttributeSet.Empty, c.ResourceAttributes)).Select(static c => c.Id).Order(StringComparer.Ordinal).ToList();
+
+        var result = await reader.SearchAsync(new ChunkQuery(new float[] { 1, 0 }, new ConstantFilter(true), 1000) { Caller = caller }, CancellationToken.None);
+
+        // No declared destination is not "internal": the external ceiling applies, as in the engine.
+        Assert.Equal(expected, result.Chunks.Select(static c => c.Chunk.Id).Order(StringComparer.Ordinal));
+        Assert.All(result.Chunks, static c => Assert.True(c.Chunk.Label.Rank < 2, c.Chunk.Id));
+    }
+
+    [PostgresFact]
+    public async Task SetDocumentLabel_AsIngestRole_ThePolicyReadsTheNewLabelOnTheNextSearch()
+    {
+        var (bundle, callers) = await LoadCallersAsync();
+        var ingest = new PostgreSqlChunkStore(DataSourceFor("copilotguard_ingest"), Labels, Options());
+        IChunkStore reader = new PostgreSqlChunkStore(DataSourceFor("copilotguard_reader"), Labels, Options());
+        var request = RetrievalBroker.RequestAttributes(null, "internal");
+        var target = _corpus.Single(static c => c.Id == "kb-1-0");
+        var everyone = callers.Where(c => PolicyOracle.Allows(bundle, c, request, target.ResourceAttributes)).ToList();
+        Assert.NotEmpty(everyone);
+
+        Assert.Equal(1, await ingest.SetDocumentLabelAsync(target.DocumentId, Labels.Get("Highly Confidential"), CancellationToken.None));
+
+        var relabelled = _corpus.Select(c => c.Id == target.Id ? c with { Label = Labels.Get("Highly Confidential") } : c).ToList();
+        var lost = 0;
+        foreach (var caller in callers)
+        {
+            var expected = relabelled.Where(c => PolicyOracle.Allows(bundle, caller, request, c.ResourceAttributes)).Select(static c => c.Id).Order(StringComparer.Ordinal).ToList();
+            var result = await reader.SearchAsync(new ChunkQuery(new float[] { 1, 0 }, new ConstantFilter(true), 1000) { Caller = caller, RequestAttributes = request }, CancellationToken.None);
+            Assert.Equal(expected, result.Chunks.Select(static c => c.Chunk.Id).Order(StringComparer.Ordinal));
+            lost += everyone.Contains(caller) && !expected.Contains(target.Id) ? 1 : 0;
+        }
+
+        Assert.True(lost > 0, "the relabel should have withdrawn the chunk from someone");
+    }
+
     [Fact]
     public void ToJson_DelegatedCaller_ListsBothPrincipalsWithLabelsAsRanks()
     {
@@ -189,6 +285,15 @@ public sealed class PostgreSqlRowLevelSecurityTests(PostgresServer server) : IAs
         var result = await owner.SearchAsync(new ChunkQuery(new float[] { 1, 0 }, new ConstantFilter(true), 1000), CancellationToken.None);
 
         Assert.Equal(_corpus.Count, result.Chunks.Count);
+    }
+
+    private static async Task<(PolicyBundle Bundle, List<CallerPrincipals> Callers)> LoadCallersAsync()
+    {
+        var bundle = new PolicyLoader(Labels).Load([("contoso.yaml", await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "samples", "contoso.yaml")))]);
+        var directory = DirectoryFile.Parse("directory.yaml", await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "samples", "directory.yaml")), Labels);
+        var people = directory.Principals.Where(static p => p.Kind == PrincipalKind.User).ToList();
+        var agent = directory.Principals.Single(static p => p.Id == "ticket-agent");
+        return (bundle, [.. people.Select(static p => new CallerPrincipals(p)), new CallerPrincipals(agent), .. people.Select(p => new CallerPrincipals(p, agent))]);
     }
 
     private static bool HasNul(Principal principal) =>

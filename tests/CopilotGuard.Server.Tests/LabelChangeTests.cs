@@ -1,15 +1,16 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using CopilotGuard.Server.Tests.PostgreSql;
 
 namespace CopilotGuard.Server.Tests;
 
-[Collection(ServerCollection.Name)]
-public sealed class LabelChangeTests(ServerFixture server)
+/// <summary>A data owner's label change over HTTP: effective on the next retrieval, audited, refused for others.</summary>
+public abstract class LabelChangeTests(StoreServerFixture server)
 {
     private const string Document = "mkt-case-study-fabrikam";
 
-    [Fact]
+    [StoreFact]
     public async Task PutLabel_ByTheSourceOwner_TakesEffectOnTheNextRetrieval_AndIsAudited()
     {
         const string query = "Fabrikam customer case study store rollout";
@@ -36,7 +37,7 @@ public sealed class LabelChangeTests(ServerFixture server)
         Assert.True(verification.Ok);
     }
 
-    [Theory]
+    [StoreTheory]
     [InlineData("bob", Document, "Confidential", HttpStatusCode.NotFound)]
     [InlineData("carol", "no-such-document", "Confidential", HttpStatusCode.NotFound)]
     [InlineData("carol", Document, "Top Secret", HttpStatusCode.BadRequest)]
@@ -45,6 +46,7 @@ public sealed class LabelChangeTests(ServerFixture server)
         using var response = await PutAsync(user, document, label);
         Assert.Equal(expected, response.StatusCode);
         var chunks = await server.Runtime.Store.GetDocumentAsync(Document, CancellationToken.None);
+        Assert.NotEmpty(chunks);
         Assert.All(chunks, static c => Assert.Equal("Public", c.Label.Name));
     }
 
@@ -54,4 +56,12 @@ public sealed class LabelChangeTests(ServerFixture server)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", server.Token(user));
         return server.Client.SendAsync(request);
     }
+
+    /// <summary>Runs these scenarios on the embedded SQLite store and audit log.</summary>
+    [Collection(ServerCollection.Name)]
+    public sealed class OnSqlite(ServerFixture server) : LabelChangeTests(server);
+
+    /// <summary>Runs these scenarios with the store and audit log in PostgreSQL.</summary>
+    [Collection(PostgreSqlServerCollection.Name)]
+    public sealed class OnPostgreSql(PostgreSqlServerFixture server) : LabelChangeTests(server);
 }

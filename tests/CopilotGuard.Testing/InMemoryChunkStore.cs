@@ -38,6 +38,11 @@ public sealed class InMemoryChunkStore(FilterCapabilities capabilities = FilterC
 
     public Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken)
     {
+        if (!((IChunkStore)this).SupportedModes.Contains(query.Mode))
+        {
+            throw new NotSupportedException($"The memory store does not run {RetrievalModes.Name(query.Mode)} queries.");
+        }
+
         EnsureSupported(query.Filter);
         List<StoredChunk> all;
         lock (_lock)

@@ -5,7 +5,10 @@ namespace CopilotGuard.Audit;
 /// <summary>Checks a stored log end to end: sequence, chain hashes, readable records, and every signed checkpoint.</summary>
 /// <remarks>The same check for every store, so a SQLite and a PostgreSQL log are verified identically. An entry
 /// rewritten together with every later chain hash is caught by the first checkpoint after it; entries appended after
-/// the last checkpoint are protected by the chain only (reported as <see cref="AuditVerification.Unanchored"/>).</remarks>
+/// the last checkpoint are protected by the chain only (reported as <see cref="AuditVerification.Unanchored"/>).
+/// Entries that expired under retention are checked through their kept leaf hash; each must be listed by a later
+/// retention record that matches its tombstones exactly, lists only entries a signed checkpoint covered before it, and is
+/// itself covered by a signed checkpoint (counted in <see cref="AuditVerification.Expired"/>).</remarks>
 public static class AuditVerifier
 {
     /// <summary>Verifies stored entries against the checkpoints and names the first bad entry or checkpoint.</summary>

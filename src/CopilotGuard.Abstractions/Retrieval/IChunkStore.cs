@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using CopilotGuard.Filtering;
+using CopilotGuard.Identity;
 using CopilotGuard.Labels;
 
 namespace CopilotGuard.Retrieval;
@@ -69,6 +70,16 @@ public sealed record ChunkQuery(ReadOnlyMemory<float> Vector, FilterNode Filter,
 
     /// <summary>Gets how the store ranks results. The default is <see cref="RetrievalMode.Vector"/>.</summary>
     public RetrievalMode Mode { get; init; } = RetrievalMode.Vector;
+
+    /// <summary>Gets who the search is for (the subject, and the agent acting for them), for a store that enforces the
+    /// policy itself as a second line of defence (e.g. PostgreSQL row-level security). The default is none.</summary>
+    /// <remarks>Never a substitute for <see cref="Filter"/>, which a store applies whatever this holds. A store that
+    /// needs a caller and gets none must return no rows (fail closed).</remarks>
+    public CallerPrincipals? Caller { get; init; }
+
+    /// <summary>Gets the request attributes (<c>purpose</c>, <c>destination</c>) the policy was decided with, read
+    /// together with <see cref="Caller"/>. The default is none, which such a store treats as no attributes.</summary>
+    public AttributeSet? RequestAttributes { get; init; }
 }
 
 /// <summary>The result of a store search.</summary>

@@ -416,5 +416,4 @@ public sealed record VerifyResponse(bool Ok, long Records, string Head, string? 
 [JsonSerializable(typeof(DocumentAccessesResponse))]
 [JsonSerializable(typeof(SubjectAccessesResponse))]
 [JsonSerializable(typeof(VerifyResponse))]
-[JsonSerializable(typeof(AuditRetentionReport))]
 internal sealed partial class AuditApiJsonContext : JsonSerializerContext;

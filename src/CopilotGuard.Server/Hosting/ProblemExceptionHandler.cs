@@ -6,6 +6,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace CopilotGuard.Server.Hosting;
 
 /// <summary>Turns every failure into an RFC 7807 problem with a clear message and never a stack trace.</summary>
+/// <remarks>A <see cref="NotSupportedException"/> (a capability the configured providers lack) becomes a 501 whose
+/// detail is its message.</remarks>
 internal sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
@@ -19,10 +21,15 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             RetrievalException e => (StatusCodes.Status503ServiceUnavailable, "No data was released", e.Message),
             BadHttpRequestException e => (e.StatusCode, "Invalid request", Describe(e)),
             ComplianceConsole.ConsoleViewUnavailableException e => (StatusCodes.Status501NotImplemented, "Not available with this store", e.Message),
+
+            // A capability the configured store (or another provider) lacks, e.g. "The azure-ai-search store cannot ...":
+            // nothing was released, and the message says what is missing rather than hiding it behind a 500.
+            NotSupportedException e => (StatusCodes.Status501NotImplemented, "Not supported by this deployment", e.Message),
             _ => (StatusCodes.Status500InternalServerError, "Internal error", "The request failed; no data was released. The server log has the details."),
         };
 
-        if (status >= 500 && status != StatusCodes.Status501NotImplemented)
+        // A missing console view is expected with some stores; a missing capability is logged, since a caller hit it.
+        if (status >= 500 && exception is not ComplianceConsole.ConsoleViewUnavailableException)
         {
             LogFailure(logger, exception, httpContext.Request.Path);
         }

@@ -219,7 +219,7 @@ public static partial class RetentionFile
             errors.Add(new PolicyError(file, kindLine, className, $"kind '{kind}' cannot be given a retention: retention records and tombstones never expire"));
         }
 
-        if (purposes.Count == 0 && kinds.Count == 0 && labelNames.Count == 0)
+        if (!new[] { "purposes", "labels", "kinds" }.Any(key => map.Children.ContainsKey(new YamlScalarNode(key))))
         {
             errors.Add(new PolicyError(file, line, className, "a class needs at least one of purposes, labels or kinds; records no class covers follow default"));
         }

@@ -182,7 +182,7 @@ public sealed partial class RetrievalBroker
             while (accepted.Count < request.Top && skip < _options.MaxCandidates)
             {
                 var beforeStore = _time.GetTimestamp();
-                var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip) { Text = request.Query, Mode = request.Mode }, cancellationToken).ConfigureAwait(false);
+                var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip) { Text = request.Query, Mode = request.Mode, Caller = caller, RequestAttributes = RequestAttributes(request.Purpose, request.Destination) }, cancellationToken).ConfigureAwait(false);
                 var afterStore = _time.GetTimestamp();
                 storeTicks += afterStore - beforeStore;
                 nativeFilter = result.NativeFilter;

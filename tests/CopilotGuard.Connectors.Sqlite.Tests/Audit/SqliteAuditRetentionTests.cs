@@ -48,6 +48,8 @@ public sealed class SqliteAuditRetentionTests : IAsyncLifetime
         (Retrieval("hr-ancient", "hr", 8 * 365, "Highly Confidential"), true),
     ];
 
+    internal SqliteAuditLog Log => _log;
+
     public async Task InitializeAsync()
     {
         _signer = EcdsaAuditSigner.LoadOrCreate(_folder.File("keys/audit-checkpoint.pem"));
@@ -135,10 +137,14 @@ public sealed class SqliteAuditRetentionTests : IAsyncLifetime
             }
         }
 
-        // A second run at the same time finds nothing and writes nothing.
+        // The retention run's own checkpoint now covers late-old, so the next run expires it, and then nothing more.
         var again = await _log.ApplyRetentionAsync(LoadPolicy(), new AuditRetentionRun("local:test"), CancellationToken.None);
-        Assert.Null(again.Record);
-        Assert.Equal(0, again.Summary.Expired);
+        Assert.Equal(1, again.Summary.Expired);
+        Assert.Equal(AuditRecordKinds.Expired, (await _log.GetAsync("late-old", CancellationToken.None))!.Record.Kind);
+        var last = await _log.ApplyRetentionAsync(LoadPolicy(), new AuditRetentionRun("local:test"), CancellationToken.None);
+        Assert.Null(last.Record);
+        Assert.Equal(0, last.Summary.Expired);
+        Assert.True((await _log.VerifyAsync(CancellationToken.None)).Ok);
     }
 
     [Fact]
@@ -162,6 +168,27 @@ public sealed class SqliteAuditRetentionTests : IAsyncLifetime
         // Appends keep chaining after retention (the writer rebuilds its state from the retention checkpoint).
         await _log.AppendAsync(Retrieval("tail", "support", 0, "General"), CancellationToken.None);
         Assert.True((await _log.VerifyAsync(CancellationToken.None)).Ok);
+    }
+
+    [Fact]
+    public async Task ApplyRetentionAsync_ConcurrentAppends_AllDurableAndTheChainVerifies()
+    {
+        var appends = Enumerable.Range(0, 200).Select(i => Task.Run(() => _log.AppendAsync(Retrieval($"concurrent-{i}", "support", 1000, "General"), CancellationToken.None))).ToArray();
+
+        var report = await _log.ApplyRetentionAsync(LoadPolicy(), new AuditRetentionRun("local:test"), CancellationToken.None);
+        var entries = await Task.WhenAll(appends);
+
+        Assert.NotNull(report.Record);
+        foreach (var entry in entries)
+        {
+            Assert.Equal(entry.Hash, (await _log.GetAsync(entry.Record.RecordId, CancellationToken.None))!.Hash);
+        }
+
+        await _log.CheckpointAsync(CancellationToken.None);
+        var verification = await _log.VerifyAsync(CancellationToken.None);
+        Assert.True(verification.Ok, verification.Problem);
+        Assert.Equal(Covered.Count + 1 + 200 + 1, verification.Records);
+        Assert.Equal(report.Summary.Expired, verification.Expired);
     }
 
     [Fact]
@@ -215,7 +242,7 @@ public sealed class SqliteAuditRetentionTests : IAsyncLifetime
 
         Assert.True((await _log.VerifyAsync(CancellationToken.None)).Ok);
         var report = await _log.ApplyRetentionAsync(LoadPolicy(), new AuditRetentionRun("local:test"), CancellationToken.None);
-        Assert.Equal(Covered.Count(static c => c.Expires), report.Summary.Expired);
+        Assert.Equal(Covered.Count(static c => c.Expires) + 1, report.Summary.Expired); // late-old: anchored on dispose
         Assert.True((await _log.VerifyAsync(CancellationToken.None)).Ok);
     }
 
@@ -261,17 +288,22 @@ public sealed class SqliteAuditRetentionTests : IAsyncLifetime
 
     internal async Task<SqliteAuditLog> OpenAsync()
     {
-        var log = new SqliteAuditLog(_folder.File("audit.db"), new SqliteAuditLogOptions { CheckpointEvery = 1000, CheckpointInterval = TimeSpan.FromDays(365) }, _signer, _clock);
+        var log = new SqliteAuditLog(_folder.File("audit.db"), new SqliteAuditLogOptions { CheckpointEvery = 1000, CheckpointInterval = TimeSpan.FromHours(1) }, _signer, _clock);
         await log.InitializeAsync(CancellationToken.None);
         return log;
     }
 
-    internal async Task ExecuteAsync(string sql)
+    internal async Task ExecuteAsync(string sql, params (string Name, object Value)[] parameters)
     {
         await using var connection = new SqliteConnection($"Data Source={_folder.File("audit.db")};Pooling=False");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
         await command.ExecuteNonQueryAsync();
     }
 
