@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using CopilotGuard.Audit;
 
 namespace CopilotGuard.Connectors.PostgreSql;
@@ -11,10 +12,14 @@ internal readonly record struct AuditIndexRows(
     IReadOnlyList<string> Receipts)
 {
     /// <summary>Computes the rows of a record.</summary>
+    /// <remarks>A record read back from stored bytes may hold default (uninitialized) arrays: <see cref="AuditJson"/>
+    /// leaves an array whose key is absent from the JSON as <c>default</c>, not empty, which is what a tampered payload
+    /// (a flipped byte in a key) produces. Such arrays count as empty here, so verification reports the entry instead
+    /// of throwing.</remarks>
     public static AuditIndexRows Of(AuditRecord record) => new(
-        [.. record.Chunks.Select(static c => (c.DocumentId, c.ChunkId))],
-        [.. record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal)],
-        [.. (record.Answer?.ReceiptIds ?? []).Distinct(StringComparer.Ordinal)]);
+        [.. OrEmpty(record.Chunks).Select(static c => (c.DocumentId, c.ChunkId))],
+        [.. OrEmpty(record.Chunks).SelectMany(static c => OrEmpty(c.Subjects)).Distinct(StringComparer.Ordinal)],
+        [.. (record.Answer is { } answer ? OrEmpty(answer.ReceiptIds) : []).Distinct(StringComparer.Ordinal)]);
 
     /// <summary>Names the indexed ids of a record that hold U+0000 (none when it can be stored).</summary>
     public List<string> FieldsWithNul(AuditRecord record)
@@ -60,6 +65,8 @@ internal readonly record struct AuditIndexRows(
         && Sorted(Receipts).SequenceEqual(Sorted(other.Receipts), StringComparer.Ordinal);
 
     private static bool HasNul(string value) => value.Contains('\0', StringComparison.Ordinal);
+
+    private static ImmutableArray<T> OrEmpty<T>(ImmutableArray<T> values) => values.IsDefault ? [] : values;
 
     private static IEnumerable<string> Sorted(IEnumerable<string> values) => values.Order(StringComparer.Ordinal);
 

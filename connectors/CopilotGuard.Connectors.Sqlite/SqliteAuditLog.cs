@@ -354,6 +354,11 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
             return null;
         }
 
+        if (_writer is null)
+        {
+            throw new InvalidOperationException("The audit log is not initialized.");
+        }
+
         var pending = new PendingAppend(null, []);
         if (!_queue.Writer.TryWrite(pending))
         {

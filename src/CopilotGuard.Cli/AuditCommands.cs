@@ -206,7 +206,7 @@ internal static class AuditCommands
         var command = new Command("retention", "Expire audit entries older than their retention class allows (tombstones keep the log verifiable), and show what expired per class.") { dryRun, file };
         command.SetAction(async (parse, cancellationToken) => await Run(parse, data, asUser, async (runtime, requester) =>
         {
-            var path = parse.GetValue(file) ?? Path.Combine(runtime.Data.Root, RetentionFile.FileName);
+            var path = parse.GetValue(file) ?? runtime.Data.RetentionPath;
             if (!File.Exists(path))
             {
                 if (parse.GetValue(file) is not null)

@@ -74,7 +74,7 @@ internal sealed partial class AuditRetentionService(CopilotGuardRuntime runtime,
     /// <exception cref="CopilotGuard.Policy.PolicyValidationException">The file is invalid.</exception>
     internal static async Task<AuditRetentionPolicy?> LoadAsync(CopilotGuardRuntime runtime, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(runtime.Data.Root, RetentionFile.FileName);
+        var path = runtime.Data.RetentionPath;
         if (!File.Exists(path))
         {
             return null;

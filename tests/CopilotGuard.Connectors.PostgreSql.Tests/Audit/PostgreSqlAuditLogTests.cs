@@ -75,6 +75,30 @@ public sealed class PostgreSqlAuditLogTests(PostgresServer server)
         Assert.Equal(record.Time, stored.Record.Time);
     }
 
+    [PostgresFact]
+    public async Task VerifyAsync_StoredPayloadMissingAnArrayKey_NamesTheEntryInsteadOfThrowing()
+    {
+        // A tampered payload that still parses but lacks "subjects" deserializes with a default (not empty) array;
+        // the index check must not throw on it (it did: "default instance of ImmutableArray").
+        var schema = server.NewSchema();
+        await using var log = new PostgreSqlAuditLog(server.DataSource, new PostgreSqlAuditLogOptions { Schema = schema });
+        await log.InitializeAsync(CancellationToken.None);
+        for (var i = 1; i <= 3; i++)
+        {
+            await log.AppendAsync(AuditLogConformanceTests.Record($"r{i}", subjects: ["cust-1"]), CancellationToken.None);
+        }
+
+        await using (var command = server.DataSource.CreateCommand($"UPDATE {schema}.audit_log SET payload = convert_to(replace(convert_from(payload, 'UTF8'), ',\"subjects\":[\"cust-1\"]', ''), 'UTF8') WHERE seq = 2"))
+        {
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        var result = await log.VerifyAsync(CancellationToken.None);
+
+        Assert.False(result.Ok);
+        Assert.Equal(2, result.FirstBadSequence);
+    }
+
     private async Task<PostgreSqlAuditLog> OpenAsync()
     {
         var log = new PostgreSqlAuditLog(server.DataSource, new PostgreSqlAuditLogOptions { Schema = server.NewSchema() });
