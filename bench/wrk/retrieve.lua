@@ -24,15 +24,27 @@ local mix = {
   {"ticket-agent-for-bob", "Steps to reset a POS terminal", "customer-support", "internal"},
 }
 
+-- Built in init: wrk.format does not add the Host header (HTTP/1.1 requires it) when given its own headers.
 local requests = {}
-for i, call in ipairs(mix) do
-  local token = tokens[call[1]]
-  if token == nil then error("no token for " .. call[1] .. " in " .. (os.getenv("CG_TOKENS") or "tokens.tsv")) end
-  local body = '{"query":"' .. call[2] .. '","top":5'
-  if call[3] then body = body .. ',"purpose":"' .. call[3] .. '"' end
-  if call[4] then body = body .. ',"destination":"' .. call[4] .. '"' end
-  body = body .. '}'
-  requests[i] = wrk.format("POST", "/v1/retrieve", {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+function init(args)
+  local host = wrk.headers["Host"] or (wrk.host .. ":" .. wrk.port)
+  for i, call in ipairs(mix) do
+    local token = tokens[call[1]]
+    if token == nil then error("no token for " .. call[1] .. " in " .. (os.getenv("CG_TOKENS") or "tokens.tsv")) end
+    local body = '{"query":"' .. call[2] .. '","top":5'
+    if call[3] then body = body .. ',"purpose":"' .. call[3] .. '"' end
+    if call[4] then body = body .. ',"destination":"' .. call[4] .. '"' end
+    body = body .. '}'
+    requests[i] = wrk.format("POST", "/v1/retrieve", {["Host"] = host, ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+  end
+end
+
+-- Any answer other than 200 is an error of the run; print the first one so a broken set-up is obvious.
+function response(status, headers, body)
+  if status ~= 200 and not reported then
+    reported = true
+    print("unexpected HTTP " .. status .. ": " .. body:sub(1, 300))
+  end
 end
 
 local counter = 0

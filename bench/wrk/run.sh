@@ -12,12 +12,15 @@ url=http://127.0.0.1:5181
 
 dotnet build -c Release src/CopilotGuard.Cli -v quiet -nologo >/dev/null
 cli=src/CopilotGuard.Cli/bin/Release/net10.0/CopilotGuard.Cli
-"$cli" serve --data "$data" --urls "$url" \
-  --CopilotGuard:Embeddings:QueryCacheSize=1024 \
-  --CopilotGuard:Anomaly:Enabled=false --CopilotGuard:RateLimits:Enabled=false >/tmp/cg-wrk-server.log 2>&1 &
+CopilotGuard__Embeddings__QueryCacheSize=1024 CopilotGuard__Anomaly__Enabled=false CopilotGuard__RateLimits__Enabled=false \
+  "$cli" serve --data "$data" --urls "$url" >/tmp/cg-wrk-server.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 240); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.5; done
+for _ in $(seq 1 240); do
+  curl -sf "$url/healthz" >/dev/null && break
+  kill -0 $server 2>/dev/null || { cat /tmp/cg-wrk-server.log; exit 1; }
+  sleep 0.5
+done
 
 tokens=$(mktemp)
 for user in carol bob alice dana erin paul; do
