@@ -24,8 +24,11 @@ namespace CopilotGuard.Connectors.PostgreSql;
 /// <para>PostgreSQL <c>text</c> cannot hold U+0000: a record with U+0000 in an indexed id (record, subject, document,
 /// chunk, data subject, receipt) is refused with an <see cref="ArgumentException"/> before it is queued, so it never
 /// fails anyone else's batch. The record bytes themselves are <c>bytea</c>.</para>
+/// <para>Retention (<see cref="ApplyRetentionAsync"/>) turns checkpointed entries into tombstones that keep their leaf
+/// hash (column <c>leaf_hash</c>, added in place to logs created before it), and appends the retention record and a
+/// checkpoint over it in the same transaction, under the writer lock the appends take.</para>
 /// </remarks>
-public sealed class PostgreSqlAuditLog : IAuditStore
+public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgreSqlAuditLogOptions _options;
@@ -83,7 +86,8 @@ public sealed class PostgreSqlAuditLog : IAuditStore
                 time timestamptz NOT NULL,
                 subject_id text COLLATE "C" NOT NULL,
                 payload bytea NOT NULL,
-                hash text NOT NULL);
+                hash text NOT NULL,
+                leaf_hash text);
             CREATE TABLE IF NOT EXISTS {_documents} (seq bigint NOT NULL, document_id text COLLATE "C" NOT NULL, chunk_id text COLLATE "C" NOT NULL);
             CREATE INDEX IF NOT EXISTS ix_audit_documents ON {_documents} (document_id, seq);
             CREATE TABLE IF NOT EXISTS {_subjects} (seq bigint NOT NULL, subject_id text COLLATE "C" NOT NULL);
@@ -103,6 +107,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        await MigrateAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         lock (_initialization)
         {
@@ -170,12 +175,108 @@ public sealed class PostgreSqlAuditLog : IAuditStore
     /// <inheritdoc />
     public async IAsyncEnumerable<StoredAuditEntry> ReadAsync(long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var command = _dataSource.CreateCommand($"SELECT seq, record_id, payload, hash FROM {_log} WHERE seq > @after ORDER BY seq");
+        await using var command = _dataSource.CreateCommand($"SELECT seq, record_id, payload, hash, leaf_hash FROM {_log} WHERE seq > @after ORDER BY seq");
         command.Parameters.Add(new NpgsqlParameter<long>("after", NpgsqlDbType.Bigint) { TypedValue = afterSequence });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            yield return new StoredAuditEntry(reader.GetInt64(0), reader.GetString(1), reader.GetFieldValue<byte[]>(2), reader.GetString(3));
+            yield return ReadStored(reader);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Finds the expired entries in one read snapshot, then, in one write transaction under the lock the appends
+    /// take (<c>LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE</c>: appends of this and every other process wait for
+    /// it, then re-read the head), re-checks that each is still a checkpointed live entry, keeps its leaf hash, replaces
+    /// its payload with a tombstone, deletes its index rows, appends the retention record and signs a checkpoint over it.
+    /// Any failure rolls all of it back. The row keeps its <c>time</c>; its <c>subject_id</c> becomes the runner.</remarks>
+    /// <exception cref="ArgumentException">The runner holds U+0000, which PostgreSQL text cannot store.</exception>
+    public async Task<AuditRetentionReport> ApplyRetentionAsync(AuditRetentionPolicy policy, AuditRetentionRun run, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentException.ThrowIfNullOrEmpty(run.RunBy);
+        ArgumentOutOfRangeException.ThrowIfLessThan(run.MaxEntries, 1);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (run.RunBy.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ArgumentException("The retention runner cannot be stored in PostgreSQL: it holds U+0000, which PostgreSQL text cannot store.", nameof(run));
+        }
+
+        if (_writer is null)
+        {
+            throw new InvalidOperationException("The audit log is not initialized.");
+        }
+
+        if (_signer is null && !run.DryRun)
+        {
+            throw new InvalidOperationException("Retention needs the checkpoint signing key: an entry may expire only once a signed checkpoint covers it, and the retention record must be anchored by one.");
+        }
+
+        var now = _time.GetUtcNow();
+        var schedule = policy.At(now);
+        var (covered, candidates, held) = await FindExpiredAsync(schedule, run.MaxEntries, cancellationToken).ConfigureAwait(false);
+        if (run.DryRun || candidates.Count == 0)
+        {
+            return new AuditRetentionReport(now, run.DryRun, AuditRetentionSummaries.Create(policy, schedule, covered, candidates), held, null);
+        }
+
+        var template = AuditRetention.CreateRecord(now, run.RunBy, AuditRetentionSummaries.Create(policy, schedule, covered, []));
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var state = await BeginAsync(connection).ConfigureAwait(false);
+            var live = await ReadLiveAsync(connection, candidates, covered, cancellationToken).ConfigureAwait(false);
+
+            // Another process may have expired some since the snapshot; those are not this run's.
+            var expired = candidates.FindAll(c => live.TryGetValue(c.Sequence, out var row) && string.Equals(row.RecordId, c.RecordId, StringComparison.Ordinal));
+            if (expired.Count == 0)
+            {
+                await RollBackAsync(connection).ConfigureAwait(false);
+                return new AuditRetentionReport(now, false, AuditRetentionSummaries.Create(policy, schedule, covered, []), held, null);
+            }
+
+            var sequences = expired.ConvertAll(static e => e.Sequence).ToArray();
+            await using var write = new NpgsqlBatch(connection)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand($"UPDATE {_log} l SET payload = u.payload, leaf_hash = u.leaf, subject_id = @subject FROM unnest(@seq, @payload, @leaf) AS u(seq, payload, leaf) WHERE l.seq = u.seq")
+                    {
+                        Parameters =
+                        {
+                            new NpgsqlParameter<string>("subject", NpgsqlDbType.Text) { TypedValue = template.SubjectId },
+                            new NpgsqlParameter<long[]>("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = sequences },
+                            new NpgsqlParameter<byte[][]>("payload", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = [.. expired.Select(e => AuditJson.Serialize(AuditRetention.Tombstone(e.RecordId, template)))] },
+                            new NpgsqlParameter<string[]>("leaf", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. expired.Select(e => Convert.ToHexStringLower(AuditMerkle.LeafHash(live[e.Sequence].Payload)))] },
+                        },
+                    },
+                    DeleteIndexRows(_documents, sequences),
+                    DeleteIndexRows(_subjects, sequences),
+                    DeleteIndexRows(_answers, sequences),
+                },
+            };
+
+            var record = template with { Retention = AuditRetentionSummaries.Create(policy, schedule, covered, expired) };
+            var payload = AuditJson.Serialize(record);
+            var head = state.Head + 1;
+            var hash = AuditChain.Link(state.HeadHash, head, payload);
+            var frontier = state.Frontier.Clone();
+            frontier.Append(AuditMerkle.LeafHash(payload));
+            var rows = new BatchRows(1);
+            rows.Add(head, record, payload, hash, AuditIndexRows.Of(record));
+            rows.AddCommands(write, this);
+            write.BatchCommands.Add(CheckpointCommand(AuditCheckpoint.Create(head, now, hash, Convert.ToHexStringLower(frontier.Root()), _signer!), frontier));
+            write.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+
+            // Not cancellable once sent: the caller must not be told "cancelled" about a run that committed.
+            await write.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            return new AuditRetentionReport(now, false, record.Retention, held, new AuditEntry(head, hash, record));
+        }
+        catch (Exception)
+        {
+            await RollBackAsync(connection).ConfigureAwait(false);
+            throw;
         }
     }
 
@@ -363,19 +464,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore
             if (_signer is not null && head > state.CheckpointSize && wantsCheckpoint)
             {
                 checkpoint = AuditCheckpoint.Create(head, now, hash, Convert.ToHexStringLower(frontier.Root()), _signer);
-                insert.BatchCommands.Add(new NpgsqlBatchCommand($"INSERT INTO {_checkpoints} (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES (@size, @time, @head, @root, @key, @signature, @frontier)")
-                {
-                    Parameters =
-                    {
-                        new NpgsqlParameter<long>("size", NpgsqlDbType.Bigint) { TypedValue = checkpoint.TreeSize },
-                        new NpgsqlParameter<string>("time", NpgsqlDbType.Text) { TypedValue = checkpoint.Time.ToString("O", CultureInfo.InvariantCulture) },
-                        new NpgsqlParameter<string>("head", NpgsqlDbType.Text) { TypedValue = checkpoint.ChainHead },
-                        new NpgsqlParameter<string>("root", NpgsqlDbType.Text) { TypedValue = checkpoint.MerkleRoot },
-                        new NpgsqlParameter<string>("key", NpgsqlDbType.Text) { TypedValue = checkpoint.KeyId },
-                        new NpgsqlParameter<string>("signature", NpgsqlDbType.Text) { TypedValue = checkpoint.Signature },
-                        new NpgsqlParameter<byte[]>("frontier", NpgsqlDbType.Bytea) { TypedValue = frontier.Save() },
-                    },
-                });
+                insert.BatchCommands.Add(CheckpointCommand(checkpoint, frontier));
                 checkpointSize = head;
                 checkpointTime = now;
             }
@@ -461,18 +550,107 @@ public sealed class PostgreSqlAuditLog : IAuditStore
 
         // Another process appended, or this writer is starting: rebuild the frontier from the last checkpoint.
         var frontier = saved is null || checkpointSize > head ? new MerkleFrontier() : MerkleFrontier.Load(saved);
-        await using (var command = new NpgsqlCommand($"SELECT payload FROM {_log} WHERE seq > @after ORDER BY seq", connection))
+        await using (var command = new NpgsqlCommand($"SELECT payload, leaf_hash FROM {_log} WHERE seq > @after ORDER BY seq", connection))
         {
             command.Parameters.Add(new NpgsqlParameter<long>("after", NpgsqlDbType.Bigint) { TypedValue = frontier.Size });
             await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
             while (await reader.ReadAsync().ConfigureAwait(false))
             {
-                frontier.Append(AuditMerkle.LeafHash(reader.GetFieldValue<byte[]>(0)));
+                frontier.Append(reader.IsDBNull(1) ? AuditMerkle.LeafHash(reader.GetFieldValue<byte[]>(0)) : Convert.FromHexString(reader.GetString(1)));
             }
         }
 
         return new WriterState(head, headHash, frontier, checkpointSize, checkpointTime ?? _time.GetUtcNow());
     }
+
+    /// <summary>Brings a log created before retention up to date in place, inside the schema-creation transaction:
+    /// adds <c>leaf_hash</c>, the kept leaf hash of an expired entry (null while the payload is the hashed record).</summary>
+    private async Task MigrateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        bool present;
+        await using (var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = @table::regclass AND attname = 'leaf_hash' AND NOT attisdropped)", connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string>("table", NpgsqlDbType.Text) { TypedValue = _log });
+            present = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        }
+
+        if (!present)
+        {
+            // Adding a nullable column without a default rewrites nothing: existing rows read it as null (live entries).
+            await using var alter = new NpgsqlCommand($"ALTER TABLE {_log} ADD COLUMN IF NOT EXISTS leaf_hash text", connection, transaction);
+            await alter.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Lists, in one snapshot, the checkpointed live entries that have expired (at most <paramref name="max"/>,
+    /// oldest first), the tree size of the last checkpoint, and how many checkpointed entries are held.</summary>
+    private async Task<(long Covered, List<ExpiredEntry> Candidates, long Held)> FindExpiredAsync(AuditRetentionSchedule schedule, int max, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand($"""
+            WITH c AS (SELECT coalesce(max(tree_size), 0) AS covered FROM {_checkpoints})
+            SELECT c.covered, l.seq, l.record_id, l.payload
+            FROM c LEFT JOIN {_log} l ON l.seq <= c.covered AND l.leaf_hash IS NULL
+            ORDER BY l.seq
+            """);
+        long covered = 0, held = 0;
+        var candidates = new List<ExpiredEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            covered = reader.GetInt64(0);
+            if (reader.IsDBNull(1))
+            {
+                continue;
+            }
+
+            var verdict = schedule.Classify(AuditJson.Deserialize(reader.GetFieldValue<byte[]>(3)));
+            held += verdict.Class == AuditRetentionPolicy.HeldClass ? 1 : 0;
+            if (verdict.Expired && candidates.Count < max)
+            {
+                candidates.Add(new ExpiredEntry(reader.GetInt64(1), reader.GetString(2), verdict.Class));
+            }
+        }
+
+        return (covered, candidates, held);
+    }
+
+    /// <summary>Re-reads, inside the write transaction, the candidates that are still checkpointed live entries.</summary>
+    private async Task<Dictionary<long, (string RecordId, byte[] Payload)>> ReadLiveAsync(NpgsqlConnection connection, List<ExpiredEntry> candidates, long covered, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT seq, record_id, payload FROM {_log} WHERE seq = ANY(@seq) AND seq <= @covered AND leaf_hash IS NULL", connection);
+        command.Parameters.Add(new NpgsqlParameter<long[]>("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. candidates.Select(static c => c.Sequence)] });
+        command.Parameters.Add(new NpgsqlParameter<long>("covered", NpgsqlDbType.Bigint) { TypedValue = covered });
+        var live = new Dictionary<long, (string RecordId, byte[] Payload)>(candidates.Count);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            live[reader.GetInt64(0)] = (reader.GetString(1), reader.GetFieldValue<byte[]>(2));
+        }
+
+        return live;
+    }
+
+    private static NpgsqlBatchCommand DeleteIndexRows(string table, long[] sequences) =>
+        new($"DELETE FROM {table} WHERE seq = ANY(@seq)")
+        {
+            Parameters = { new NpgsqlParameter<long[]>("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = sequences } },
+        };
+
+    /// <summary>The insert of a signed checkpoint with the Merkle frontier it was computed from.</summary>
+    private NpgsqlBatchCommand CheckpointCommand(AuditCheckpoint checkpoint, MerkleFrontier frontier) =>
+        new($"INSERT INTO {_checkpoints} (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES (@size, @time, @head, @root, @key, @signature, @frontier)")
+        {
+            Parameters =
+            {
+                new NpgsqlParameter<long>("size", NpgsqlDbType.Bigint) { TypedValue = checkpoint.TreeSize },
+                new NpgsqlParameter<string>("time", NpgsqlDbType.Text) { TypedValue = checkpoint.Time.ToString("O", CultureInfo.InvariantCulture) },
+                new NpgsqlParameter<string>("head", NpgsqlDbType.Text) { TypedValue = checkpoint.ChainHead },
+                new NpgsqlParameter<string>("root", NpgsqlDbType.Text) { TypedValue = checkpoint.MerkleRoot },
+                new NpgsqlParameter<string>("key", NpgsqlDbType.Text) { TypedValue = checkpoint.KeyId },
+                new NpgsqlParameter<string>("signature", NpgsqlDbType.Text) { TypedValue = checkpoint.Signature },
+                new NpgsqlParameter<byte[]>("frontier", NpgsqlDbType.Bytea) { TypedValue = frontier.Save() },
+            },
+        };
 
     /// <summary>Ends a failed write transaction before the connection goes back to the pool; a broken connection is discarded by the pool instead.</summary>
     private static async Task RollBackAsync(NpgsqlConnection connection)
@@ -524,7 +702,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore
     private async IAsyncEnumerable<StoredAuditEntry> ReadCheckingIndexesAsync(IndexCheck check, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand($"""
-            SELECT l.seq, l.record_id, l.payload, l.hash, d.documents, d.chunks, s.subjects, a.receipts
+            SELECT l.seq, l.record_id, l.payload, l.hash, l.leaf_hash, d.documents, d.chunks, s.subjects, a.receipts
             FROM {_log} l
             LEFT JOIN (SELECT seq, array_agg(document_id) AS documents, array_agg(chunk_id) AS chunks FROM {_documents} GROUP BY seq) d ON d.seq = l.seq
             LEFT JOIN (SELECT seq, array_agg(subject_id) AS subjects FROM {_subjects} GROUP BY seq) s ON s.seq = l.seq
@@ -534,13 +712,14 @@ public sealed class PostgreSqlAuditLog : IAuditStore
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var entry = new StoredAuditEntry(reader.GetInt64(0), reader.GetString(1), reader.GetFieldValue<byte[]>(2), reader.GetString(3));
+            var entry = ReadStored(reader);
             if (check.FirstBad is null)
             {
+                // A tombstone's record has no chunks and no answer, so it must have no index rows left.
                 var stored = new AuditIndexRows(
-                    reader.IsDBNull(4) ? [] : [.. reader.GetFieldValue<string[]>(4).Zip(reader.GetFieldValue<string[]>(5))],
-                    reader.IsDBNull(6) ? [] : [.. reader.GetFieldValue<string[]>(6)],
-                    reader.IsDBNull(7) ? [] : [.. reader.GetFieldValue<string[]>(7)]);
+                    reader.IsDBNull(5) ? [] : [.. reader.GetFieldValue<string[]>(5).Zip(reader.GetFieldValue<string[]>(6))],
+                    reader.IsDBNull(7) ? [] : [.. reader.GetFieldValue<string[]>(7)],
+                    reader.IsDBNull(8) ? [] : [.. reader.GetFieldValue<string[]>(8)]);
                 if (!Matches(entry.Payload.Span, stored))
                 {
                     check.FirstBad = entry.Sequence;
@@ -563,6 +742,13 @@ public sealed class PostgreSqlAuditLog : IAuditStore
             }
         }
     }
+
+    /// <summary>Reads <c>seq, record_id, payload, hash, leaf_hash</c> (the first five columns).</summary>
+    private static StoredAuditEntry ReadStored(NpgsqlDataReader reader) =>
+        new(reader.GetInt64(0), reader.GetString(1), reader.GetFieldValue<byte[]>(2), reader.GetString(3))
+        {
+            LeafHash = reader.IsDBNull(4) ? null : reader.GetString(4),
+        };
 
     private static AuditEntry ReadEntry(NpgsqlDataReader reader) =>
         new(reader.GetInt64(0), reader.GetString(1), AuditJson.Deserialize(reader.GetFieldValue<byte[]>(2)));

@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
 using System.Threading.Channels;
 using CopilotGuard.Audit;
 using Microsoft.Data.Sqlite;
@@ -488,6 +491,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
                 checkpointTime = now;
             }
 
+            await chain.FlushIndexesAsync().ConfigureAwait(false);
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             Interlocked.Increment(ref _commits);
             _state = new WriterState(chain.Head, chain.Hash, chain.Frontier, checkpointSize, checkpointTime);
@@ -772,15 +776,20 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         private readonly SqliteCommand _documents;
         private readonly SqliteCommand _subjects;
         private readonly SqliteCommand _answers;
+        private readonly IndexRows _documentRows = new();
+        private readonly IndexRows _subjectRows = new();
+        private readonly IndexRows _answerRows = new();
 
         public ChainAppender(SqliteConnection connection, SqliteTransaction transaction, WriterState state)
         {
             _connection = connection;
             _transaction = transaction;
             _insert = Command(connection, transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
-            _documents = Command(connection, transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) VALUES ($seq, $a, $b)", "$seq", "$a", "$b");
-            _subjects = Command(connection, transaction, "INSERT INTO audit_subjects (seq, subject_id) VALUES ($seq, $a)", "$seq", "$a");
-            _answers = Command(connection, transaction, "INSERT INTO audit_answers (seq, receipt_id) VALUES ($seq, $a)", "$seq", "$a");
+            // Index rows are buffered and written with one statement per table (a JSON array read with json_each), not one
+            // statement per row: a retrieval record of 10 chunks has ~10 index rows.
+            _documents = Command(connection, transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($rows)", "$rows");
+            _subjects = Command(connection, transaction, "INSERT INTO audit_subjects (seq, subject_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows");
+            _answers = Command(connection, transaction, "INSERT INTO audit_answers (seq, receipt_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows");
             Head = state.Head;
             Hash = state.HeadHash;
             Frontier = state.Frontier.Clone();
@@ -806,31 +815,33 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
             await _insert.ExecuteNonQueryAsync().ConfigureAwait(false);
             foreach (var chunk in record.Chunks)
             {
-                _documents.Parameters["$seq"].Value = Head;
-                _documents.Parameters["$a"].Value = chunk.DocumentId;
-                _documents.Parameters["$b"].Value = chunk.ChunkId;
-                await _documents.ExecuteNonQueryAsync().ConfigureAwait(false);
+                _documentRows.Row(Head, chunk.DocumentId, chunk.ChunkId);
             }
 
             foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
             {
-                _subjects.Parameters["$seq"].Value = Head;
-                _subjects.Parameters["$a"].Value = subject;
-                await _subjects.ExecuteNonQueryAsync().ConfigureAwait(false);
+                _subjectRows.Row(Head, subject);
             }
 
             foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
             {
-                _answers.Parameters["$seq"].Value = Head;
-                _answers.Parameters["$a"].Value = receipt;
-                await _answers.ExecuteNonQueryAsync().ConfigureAwait(false);
+                _answerRows.Row(Head, receipt);
             }
 
             return new AuditEntry(Head, Hash, record);
         }
 
+        /// <summary>Writes the buffered index rows; called before a checkpoint and before the transaction commits.</summary>
+        public async Task FlushIndexesAsync()
+        {
+            await _documentRows.FlushAsync(_documents).ConfigureAwait(false);
+            await _subjectRows.FlushAsync(_subjects).ConfigureAwait(false);
+            await _answerRows.FlushAsync(_answers).ConfigureAwait(false);
+        }
+
         public async Task<AuditCheckpoint> CheckpointAsync(IAuditSigner signer, DateTimeOffset now)
         {
+            await FlushIndexesAsync().ConfigureAwait(false);
             var checkpoint = AuditCheckpoint.Create(Head, now, Hash, Convert.ToHexStringLower(Frontier.Root()), signer);
             await using var command = Command(_connection, _transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
             command.Parameters["$seq"].Value = checkpoint.TreeSize;
@@ -846,11 +857,65 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
 
         public async ValueTask DisposeAsync()
         {
+            _documentRows.Dispose();
+            _subjectRows.Dispose();
+            _answerRows.Dispose();
             await _insert.DisposeAsync().ConfigureAwait(false);
             await _documents.DisposeAsync().ConfigureAwait(false);
             await _subjects.DisposeAsync().ConfigureAwait(false);
             await _answers.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Index rows of one table collected as a JSON array of <c>[seq, text...]</c> arrays, written in one statement.</summary>
+    private sealed class IndexRows : IDisposable
+    {
+        private readonly ArrayBufferWriter<byte> _buffer = new();
+        private readonly Utf8JsonWriter _writer;
+        private int _count;
+
+        public IndexRows()
+        {
+            _writer = new Utf8JsonWriter(_buffer);
+            _writer.WriteStartArray();
+        }
+
+        public void Row(long sequence, params ReadOnlySpan<string> values)
+        {
+            _writer.WriteStartArray();
+            _writer.WriteNumberValue(sequence);
+            foreach (var value in values)
+            {
+                _writer.WriteStringValue(value);
+            }
+
+            _writer.WriteEndArray();
+            _count++;
+        }
+
+        public async Task FlushAsync(SqliteCommand insert)
+        {
+            if (_count == 0)
+            {
+                return;
+            }
+
+            _writer.WriteEndArray();
+            await _writer.FlushAsync().ConfigureAwait(false);
+            insert.Parameters["$rows"].Value = Encoding.UTF8.GetString(_buffer.WrittenSpan);
+            var written = await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+            if (written != _count)
+            {
+                throw new InvalidOperationException($"Wrote {written} index rows instead of {_count}.");
+            }
+
+            _buffer.ResetWrittenCount();
+            _writer.Reset();
+            _writer.WriteStartArray();
+            _count = 0;
+        }
+
+        public void Dispose() => _writer.Dispose();
     }
 
     private sealed class PendingAppend(AuditRecord? record, byte[] payload)

@@ -29,7 +29,7 @@ internal static class ProviderFactory
             StoreSettings.PostgreSql => new PostgreSqlChunkStore(
                 owned.DataSource(providers.Store.ConnectionString!),
                 labels,
-                new PostgreSqlChunkStoreOptions { Schema = providers.Store.SchemaOrDefault }),
+                new PostgreSqlChunkStoreOptions { Schema = providers.Store.SchemaOrDefault, RowLevelSecurity = providers.Store.RowLevelSecurity == true }),
             StoreSettings.AzureAISearch => new AzureAISearchChunkStore(
                 providers.Store.ApiKey is { Length: > 0 } key
                     ? new SearchIndexClient(providers.Store.Endpoint, new AzureKeyCredential(key))

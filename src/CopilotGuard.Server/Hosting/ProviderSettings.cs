@@ -165,6 +165,10 @@ public sealed class StoreSettings
     /// <summary>Gets or sets the PostgreSQL schema that holds the store's tables. The default is <c>copilotguard</c>.</summary>
     public string? Schema { get; set; }
 
+    /// <summary>Gets or sets whether PostgreSQL row-level security guards the chunk table as a second line of defence
+    /// (the deployment installs the policy; see the PostgreSQL connector's README). The default is off.</summary>
+    public bool? RowLevelSecurity { get; set; }
+
     /// <summary>Gets or sets the Azure AI Search endpoint, e.g. <c>https://NAME.search.windows.net</c> (required for <c>azure-ai-search</c>).</summary>
     public Uri? Endpoint { get; set; }
 
@@ -186,6 +190,7 @@ public sealed class StoreSettings
         Name = ProviderSettings.Normalize(Provider, provider, Providers, failures) ?? Name;
         var connectionString = ProviderSettings.StoreSection + ":ConnectionString";
         var schema = ProviderSettings.StoreSection + ":Schema";
+        var rowLevelSecurity = ProviderSettings.StoreSection + ":RowLevelSecurity";
         var endpoint = ProviderSettings.StoreSection + ":Endpoint";
         var index = ProviderSettings.StoreSection + ":IndexName";
         var key = ProviderSettings.StoreSection + ":ApiKey";
@@ -193,6 +198,7 @@ public sealed class StoreSettings
         {
             ProviderSettings.Unused(ConnectionString, connectionString, provider, Name, failures);
             ProviderSettings.Unused(Schema, schema, provider, Name, failures);
+            ProviderSettings.Unused(RowLevelSecurity?.ToString(), rowLevelSecurity, provider, Name, failures);
         }
 
         if (Name != AzureAISearch)

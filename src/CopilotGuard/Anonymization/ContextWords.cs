@@ -84,10 +84,13 @@ internal static class ContextWords
 
     private static bool Matches(ReadOnlySpan<char> word, string[] words)
     {
+        // An ASCII first letter that differs (in either case) rules a candidate out before the case-insensitive comparison.
+        int first = word.Length > 0 && char.IsAsciiLetter(word[0]) ? word[0] | 0x20 : -1;
         foreach (string candidate in words)
         {
             // A context word matches the word itself or an inflection of it ("phone" matches "phones").
             if (word.Length >= candidate.Length && word.Length <= candidate.Length + 3
+                && (first < 0 || !char.IsAsciiLetter(candidate[0]) || (candidate[0] | 0x20) == first)
                 && word.StartsWith(candidate, StringComparison.OrdinalIgnoreCase))
             {
                 return true;

@@ -258,16 +258,10 @@ public sealed class DictionaryRecognizer : IEntityRecognizer
                 continue;
             }
 
-            foreach (Variant v in variants)
+            if (AddFirstMatch(s, start, variants, results) is int matchEnd and > 0)
             {
-                int matchEnd = Match(s, start, v);
-                if (matchEnd > 0)
-                {
-                    results.Add(new EntitySpan(v.Type, start, matchEnd, v.Score) { SubjectId = v.SubjectId });
-                    pos = matchEnd;
-                    afterMatch = true;
-                    break;
-                }
+                pos = matchEnd;
+                afterMatch = true;
             }
         }
     }
@@ -297,15 +291,9 @@ public sealed class DictionaryRecognizer : IEntityRecognizer
                 continue;
             }
 
-            foreach (Variant v in variants)
+            if (AddFirstMatch(s, start, variants, results) is int matchEnd and > 0)
             {
-                int matchEnd = Match(s, start, v);
-                if (matchEnd > 0)
-                {
-                    results.Add(new EntitySpan(v.Type, start, matchEnd, v.Score) { SubjectId = v.SubjectId });
-                    pos = matchEnd;
-                    break;
-                }
+                pos = matchEnd;
             }
         }
     }
@@ -313,6 +301,22 @@ public sealed class DictionaryRecognizer : IEntityRecognizer
     /// <summary>Returns whether the character at <paramref name="p"/> belongs to a word (the test <see cref="WordEnd"/> applies).</summary>
     private static bool InWord(ReadOnlySpan<char> s, int p) =>
         char.IsLetterOrDigit(s[p]) || (s[p] is '\'' or '’' or '-' && p + 1 < s.Length && char.IsLetter(s[p + 1]) && p > 0 && char.IsLetter(s[p - 1]));
+
+    /// <summary>Adds the first (longest) variant that matches at <paramref name="start"/>; returns its end, or -1.</summary>
+    private static int AddFirstMatch(ReadOnlySpan<char> s, int start, Variant[] variants, ICollection<EntitySpan> results)
+    {
+        foreach (Variant v in variants)
+        {
+            int matchEnd = Match(s, start, v);
+            if (matchEnd > 0)
+            {
+                results.Add(new EntitySpan(v.Type, start, matchEnd, v.Score) { SubjectId = v.SubjectId });
+                return matchEnd;
+            }
+        }
+
+        return -1;
+    }
 
     private static int Match(ReadOnlySpan<char> s, int start, Variant v)
     {

@@ -70,36 +70,42 @@ public sealed class PatternRecognizer : IEntityRecognizer
 
     private void ScanWindows(string text, ICollection<EntitySpan> results)
     {
-        ReadOnlySpan<char> s = text;
         int pos = 0;
-        while (pos < s.Length)
+        while (NextWindow(text, pos, out int start, out int end))
         {
-            int p = NextTrigger(s, pos, s.Length);
-            if (p < 0)
-            {
-                return;
-            }
-
-            int start = TokenStart(s, p);
-            start = ExtendLeft(s, start);
-            int end = TokenEnd(s, p);
-
-            // Join following tokens with triggers that sit within a short gap ("+44 20 7946 0958", "March 3, 2024").
-            while (end < s.Length)
-            {
-                int q = NextTrigger(s, end, Math.Min(s.Length, end + MaxGap));
-                if (q < 0 || s[end..q].Contains('\n'))
-                {
-                    break;
-                }
-
-                end = TokenEnd(s, q);
-            }
-
-            end = ExtendRight(s, end);
             RunWindow(text, start, end, results);
             pos = end;
         }
+    }
+
+    /// <summary>Finds the next candidate window at or after <paramref name="pos"/>: the tokens around a trigger, joined and extended.</summary>
+    /// <returns><see langword="false"/> when no trigger is left.</returns>
+    internal static bool NextWindow(ReadOnlySpan<char> s, int pos, out int start, out int end)
+    {
+        int p = NextTrigger(s, pos, s.Length);
+        if (p < 0)
+        {
+            start = end = s.Length;
+            return false;
+        }
+
+        start = ExtendLeft(s, TokenStart(s, p));
+        end = TokenEnd(s, p);
+
+        // Join following tokens with triggers that sit within a short gap ("+44 20 7946 0958", "March 3, 2024").
+        while (end < s.Length)
+        {
+            int q = NextTrigger(s, end, Math.Min(s.Length, end + MaxGap));
+            if (q < 0 || s[end..q].Contains('\n'))
+            {
+                break;
+            }
+
+            end = TokenEnd(s, q);
+        }
+
+        end = ExtendRight(s, end);
+        return true;
     }
 
     private void RunWindow(string text, int start, int end, ICollection<EntitySpan> results)
@@ -233,7 +239,8 @@ public sealed class PatternRecognizer : IEntityRecognizer
         stats.GroupCount++;
     }
 
-    private static void Run(PatternDefinition d, string text, int windowStart, int windowEnd, ICollection<EntitySpan> results)
+    /// <summary>Runs one pattern over [<paramref name="windowStart"/>, <paramref name="windowEnd"/>): regex, validator, context words, score.</summary>
+    internal static void Run(PatternDefinition d, string text, int windowStart, int windowEnd, ICollection<EntitySpan> results)
     {
         foreach (ValueMatch m in d.Regex.EnumerateMatches(text.AsSpan(windowStart, windowEnd - windowStart)))
         {

@@ -51,6 +51,7 @@ public sealed class ProviderSettingsTests
     [InlineData("Store:ConnectionString", Postgres, "CopilotGuard:Store:ConnectionString is set but CopilotGuard:Store:Provider is 'sqlite'")]
     [InlineData("Audit:ConnectionString", Postgres, "CopilotGuard:Audit:ConnectionString is set but CopilotGuard:Audit:Provider is 'sqlite'")]
     [InlineData("Audit:Schema", "audit", "CopilotGuard:Audit:Schema is set but CopilotGuard:Audit:Provider is 'sqlite'")]
+    [InlineData("Store:RowLevelSecurity", "true", "CopilotGuard:Store:RowLevelSecurity is set but CopilotGuard:Store:Provider is 'sqlite'")]
     [InlineData("Store:Endpoint", "https://x.search.windows.net", "CopilotGuard:Store:Endpoint is set but CopilotGuard:Store:Provider is 'sqlite'")]
     [InlineData("Embeddings:Model", "text-embedding-3-small", "CopilotGuard:Embeddings:Model is set but CopilotGuard:Embeddings:Provider is 'local'")]
     [InlineData("Store:Provder", "postgresql", "Provder")]
