@@ -1,4 +1,5 @@
 using CopilotGuard.Anonymization;
+using CopilotGuard.Connectors.Sqlite;
 using CopilotGuard.Audit;
 using CopilotGuard.Identity;
 using CopilotGuard.Ingestion;
@@ -218,10 +219,13 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         IEntityRecognizer[] recognizers = File.Exists(data.RecognizersPath)
             ? [DictionaryRecognizer.Create(names), await RecognizerFile.LoadAsync(data.RecognizersPath, cancellationToken).ConfigureAwait(false)]
             : [DictionaryRecognizer.Create(names)];
+        // Pseudonyms survive restarts and are shared by every process on the data folder: encrypted at rest, 24 h sliding expiry.
+        var vault = new SqlitePseudonymVault(data.VaultPath, data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24));
+        await vault.InitializeAsync(cancellationToken).ConfigureAwait(false);
         var anonymizer = new Anonymizer(
             EntityAnalyzer.CreateDefault(recognizers),
             new AnonymizerKeys(data.GetOrCreateSecret("anonymizer-hash.key"), data.GetOrCreateSecret("anonymizer-encryption.key")),
-            new InMemoryPseudonymVault(data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24)));
+            vault);
         return new ChunkReleaser(anonymizer, data.GetOrCreateSecret("field-hash.key"));
     }
 

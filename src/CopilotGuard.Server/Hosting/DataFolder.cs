@@ -31,6 +31,9 @@ public sealed class DataFolder
     /// <summary>Gets the optional custom recognizers file (regex + validator + context words), validated at start-up.</summary>
     public string RecognizersPath => Path.Combine(Root, "recognizers.yaml");
 
+    /// <summary>Gets the pseudonym vault (conversation pseudonyms, encrypted at rest).</summary>
+    public string VaultPath => Path.Combine(Root, "vault.db");
+
     /// <summary>Gets the audit retention file (optional: without it nothing expires).</summary>
     public string RetentionPath => Path.Combine(Root, CopilotGuard.Audit.RetentionFile.FileName);
 
