@@ -24,6 +24,7 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// </remarks>
 public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
 {
+    private static readonly TimeSpan WalCheckpointPeriod = TimeSpan.FromMilliseconds(250);
     private const int SchemaVersion = 3;
     private readonly string _connectionString;
     private readonly SqliteAuditLogOptions _options;
@@ -32,6 +33,8 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private readonly Lock _initialization = new();
     private Task? _writer;
+    private Task? _walCheckpoints;
+    private readonly CancellationTokenSource _stopWalCheckpoints = new();
     private WriterState? _state;
     private int _disposed;
 
@@ -84,6 +87,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         lock (_initialization)
         {
             _writer ??= Task.Run(WriteLoopAsync, CancellationToken.None);
+            _walCheckpoints ??= Task.Run(WalCheckpointLoopAsync, CancellationToken.None);
         }
     }
 
@@ -387,6 +391,50 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         if (_writer is { } writer)
         {
             await writer.ConfigureAwait(false);
+        }
+
+        await _stopWalCheckpoints.CancelAsync().ConfigureAwait(false);
+        if (_walCheckpoints is { } walCheckpoints)
+        {
+            await walCheckpoints.ConfigureAwait(false);
+        }
+
+        _stopWalCheckpoints.Dispose();
+    }
+
+    /// <summary>Copies the write-ahead log into the database in the background (a passive checkpoint, which never blocks
+    /// the writer) whenever there were commits, so no commit pays for SQLite's automatic checkpoint (switched off on this
+    /// log's connections) and the WAL file is reused instead of growing.</summary>
+    private async Task WalCheckpointLoopAsync()
+    {
+        var checkpointed = Interlocked.Read(ref _commits);
+        using var timer = new PeriodicTimer(WalCheckpointPeriod, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopWalCheckpoints.Token).ConfigureAwait(false))
+            {
+                var commits = Interlocked.Read(ref _commits);
+                if (commits == checkpointed)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await using var connection = await OpenAsync(_stopWalCheckpoints.Token).ConfigureAwait(false);
+                    await using var command = connection.CreateCommand();
+                    command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+                    await command.ExecuteNonQueryAsync(_stopWalCheckpoints.Token).ConfigureAwait(false);
+                    checkpointed = commits;
+                }
+                catch (SqliteException)
+                {
+                    // Busy or failing: the committed records are durable in the WAL either way; the next tick tries again.
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -761,7 +809,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var pragma = connection.CreateCommand();
-        pragma.CommandText = $"PRAGMA synchronous = {(_options.SynchronousFull ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 30000;";
+        pragma.CommandText = $"PRAGMA synchronous = {(_options.SynchronousFull ? "FULL" : "NORMAL")}; PRAGMA busy_timeout = 30000; PRAGMA wal_autocheckpoint = 0;";
         await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return connection;
     }
