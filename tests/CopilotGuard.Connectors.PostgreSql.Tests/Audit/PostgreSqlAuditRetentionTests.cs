@@ -1,4 +1,5 @@
 using CopilotGuard.Audit;
+using CopilotGuard.Testing;
 using Npgsql;
 using NpgsqlTypes;
 

@@ -3,15 +3,15 @@ using System.Security.Cryptography;
 using System.Text;
 using CopilotGuard.Audit;
 using CopilotGuard.Labels;
+using Xunit;
 
-namespace CopilotGuard.Connectors.PostgreSql.Tests.Audit;
+namespace CopilotGuard.Testing;
 
 /// <summary>Retention on a real audit store, for every store that implements <see cref="IAuditRetention"/>: exactly the
 /// expected entries expire, the log still verifies, proofs of the survivors still hold, a failure between tombstoning
 /// and the checkpoint leaves nothing half-applied, a store created before retention migrates in place, and edits of a
 /// log that retention has run on are named by verification.</summary>
-/// <remarks>The PostgreSQL port of the SQLite retention and retention-tamper tests, written against raw-storage hooks
-/// only so it can move to <c>CopilotGuard.Testing</c> and be subclassed by the SQLite tests as well.</remarks>
+/// <remarks>Written against raw-storage hooks only; subclassed by the SQLite and PostgreSQL audit log tests.</remarks>
 public abstract class AuditRetentionConformanceTests : IAsyncLifetime
 {
     /// <summary>The clock of every test: retention cutoffs are computed at this instant.</summary>
