@@ -196,7 +196,8 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         }
 
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        var state = await LoadStateAsync(connection, transaction).ConfigureAwait(false);
+        await using var statements = new Statements(connection);
+        var state = await LoadStateAsync(statements, transaction).ConfigureAwait(false);
         var template = AuditRetention.CreateRecord(now, run.RunBy, Summarize(policy, schedule, covered, []));
         var expired = new List<(long Sequence, string RecordId, string Class)>(candidates.Count);
         await using (var read = Command(connection, transaction, "SELECT record_id, payload FROM audit_log WHERE seq = $seq AND seq <= $covered AND leaf_hash IS NULL", "$seq", "$covered"))
@@ -248,7 +249,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
 
         var record = template with { Retention = Summarize(policy, schedule, covered, expired) };
         AuditEntry entry;
-        await using (var chain = new ChainAppender(connection, transaction, state))
+        await using (var chain = new ChainAppender(statements, transaction, state))
         {
             entry = await chain.AppendAsync(record, AuditJson.Serialize(record)).ConfigureAwait(false);
             await chain.CheckpointAsync(_signer!, now).ConfigureAwait(false);
@@ -440,7 +441,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
 
     private async Task WriteLoopAsync()
     {
-        SqliteConnection? connection = null;
+        Statements? connection = null;
         Task<bool>? waiting = null;
         var batch = new List<PendingAppend>(_options.MaxBatchSize);
         try
@@ -494,21 +495,25 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
             if (connection is not null)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
+                await connection.Connection.DisposeAsync().ConfigureAwait(false);
             }
         }
     }
 
     /// <summary>Commits one batch; completes every waiter with its entry, or fails every waiter with the error.</summary>
-    private async Task<SqliteConnection?> CommitAsync(SqliteConnection? connection, List<PendingAppend> batch)
+    /// <remarks>The writer keeps one connection and its prepared statements across commits, so a commit of one record does
+    /// not parse and plan its statements again.</remarks>
+    private async Task<Statements?> CommitAsync(Statements? statements, List<PendingAppend> batch)
     {
         var entries = new AuditEntry?[batch.Count];
         AuditCheckpoint? checkpoint = null;
         try
         {
-            connection ??= await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+            statements ??= new Statements(await OpenAsync(CancellationToken.None).ConfigureAwait(false));
+            var connection = statements.Connection;
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(CancellationToken.None).ConfigureAwait(false);
-            var state = await LoadStateAsync(connection, transaction).ConfigureAwait(false);
-            await using var chain = new ChainAppender(connection, transaction, state);
+            var state = await LoadStateAsync(statements, transaction).ConfigureAwait(false);
+            await using var chain = new ChainAppender(statements, transaction, state);
             var recordIds = new HashSet<string>(StringComparer.Ordinal);
             for (var i = 0; i < batch.Count; i++)
             {
@@ -546,11 +551,12 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         }
         catch (Exception exception)
         {
-            // Nothing of this batch is durable: fail every waiter, and drop the connection and cached state.
+            // Nothing of this batch is durable: fail every waiter, and drop the connection, its statements and cached state.
             _state = null;
-            if (connection is not null)
+            if (statements is not null)
             {
-                await connection.DisposeAsync().ConfigureAwait(false);
+                await statements.DisposeAsync().ConfigureAwait(false);
+                await statements.Connection.DisposeAsync().ConfigureAwait(false);
             }
 
             foreach (var pending in batch)
@@ -567,17 +573,17 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
             batch[i].Completion.TrySetResult(entries[i]);
         }
 
-        return connection;
+        return statements;
     }
 
     /// <summary>Reads the head and the last checkpoint inside the write transaction, reusing the cached Merkle frontier when
     /// no other process has appended since.</summary>
-    private async Task<WriterState> LoadStateAsync(SqliteConnection connection, SqliteTransaction transaction)
+    private async Task<WriterState> LoadStateAsync(Statements statements, SqliteTransaction transaction)
     {
         long head = 0;
         var headHash = AuditChain.Genesis;
-        await using (var command = Command(connection, transaction, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
-        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        var connection = statements.Connection;
+        await using (var reader = await statements.Get(transaction, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").ExecuteReaderAsync().ConfigureAwait(false))
         {
             if (await reader.ReadAsync().ConfigureAwait(false))
             {
@@ -589,8 +595,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         long checkpointSize = 0;
         DateTimeOffset? checkpointTime = null;
         byte[]? saved = null;
-        await using (var command = Command(connection, transaction, "SELECT tree_size, time, frontier FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1"))
-        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        await using (var reader = await statements.Get(transaction, "SELECT tree_size, time, frontier FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1").ExecuteReaderAsync().ConfigureAwait(false))
         {
             if (await reader.ReadAsync().ConfigureAwait(false))
             {
@@ -818,7 +823,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
     /// and signs checkpoints over the result.</summary>
     private sealed class ChainAppender : IAsyncDisposable
     {
-        private readonly SqliteConnection _connection;
+        private readonly Statements _statements;
         private readonly SqliteTransaction _transaction;
         private readonly SqliteCommand _insert;
         private readonly SqliteCommand _documents;
@@ -828,16 +833,16 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         private readonly IndexRows _subjectRows = new();
         private readonly IndexRows _answerRows = new();
 
-        public ChainAppender(SqliteConnection connection, SqliteTransaction transaction, WriterState state)
+        public ChainAppender(Statements statements, SqliteTransaction transaction, WriterState state)
         {
-            _connection = connection;
+            _statements = statements;
             _transaction = transaction;
-            _insert = Command(connection, transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
+            _insert = statements.Get(transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
             // Index rows are buffered and written with one statement per table (a JSON array read with json_each), not one
             // statement per row: a retrieval record of 10 chunks has ~10 index rows.
-            _documents = Command(connection, transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($rows)", "$rows");
-            _subjects = Command(connection, transaction, "INSERT INTO audit_subjects (seq, subject_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows");
-            _answers = Command(connection, transaction, "INSERT INTO audit_answers (seq, receipt_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows");
+            _documents = statements.Get(transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($rows)", "$rows");
+            _subjects = statements.Get(transaction, "INSERT INTO audit_subjects (seq, subject_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows");
+            _answers = statements.Get(transaction, "INSERT INTO audit_answers (seq, receipt_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows");
             Head = state.Head;
             Hash = state.HeadHash;
             Frontier = state.Frontier.Clone();
@@ -891,7 +896,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         {
             await FlushIndexesAsync().ConfigureAwait(false);
             var checkpoint = AuditCheckpoint.Create(Head, now, Hash, Convert.ToHexStringLower(Frontier.Root()), signer);
-            await using var command = Command(_connection, _transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
+            var command = _statements.Get(_transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
             command.Parameters["$seq"].Value = checkpoint.TreeSize;
             command.Parameters["$a"].Value = checkpoint.Time.ToString("O", CultureInfo.InvariantCulture);
             command.Parameters["$b"].Value = checkpoint.ChainHead;
@@ -903,15 +908,44 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
             return checkpoint;
         }
 
-        public async ValueTask DisposeAsync()
+        /// <summary>Releases the row buffers; the statements belong to <see cref="Statements"/>.</summary>
+        public ValueTask DisposeAsync()
         {
             _documentRows.Dispose();
             _subjectRows.Dispose();
             _answerRows.Dispose();
-            await _insert.DisposeAsync().ConfigureAwait(false);
-            await _documents.DisposeAsync().ConfigureAwait(false);
-            await _subjects.DisposeAsync().ConfigureAwait(false);
-            await _answers.DisposeAsync().ConfigureAwait(false);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>The prepared statements of one connection, reused across transactions; the connection is the caller's.</summary>
+    private sealed class Statements(SqliteConnection connection) : IAsyncDisposable
+    {
+        private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+
+        public SqliteConnection Connection { get; } = connection;
+
+        /// <summary>Gets the command for the SQL text in the transaction; parameters keep their names and are rebound by the caller.</summary>
+        public SqliteCommand Get(SqliteTransaction transaction, string sql, params ReadOnlySpan<string> parameters)
+        {
+            if (!_commands.TryGetValue(sql, out var command))
+            {
+                command = Command(Connection, transaction, sql, parameters);
+                _commands[sql] = command;
+            }
+
+            command.Transaction = transaction;
+            return command;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var command in _commands.Values)
+            {
+                await command.DisposeAsync().ConfigureAwait(false);
+            }
+
+            _commands.Clear();
         }
     }
 
