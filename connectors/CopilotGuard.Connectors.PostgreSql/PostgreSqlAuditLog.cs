@@ -218,10 +218,10 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
         var (covered, candidates, held) = await FindExpiredAsync(schedule, run.MaxEntries, cancellationToken).ConfigureAwait(false);
         if (run.DryRun || candidates.Count == 0)
         {
-            return new AuditRetentionReport(now, run.DryRun, AuditRetentionSummaries.Create(policy, schedule, covered, candidates), held, null);
+            return new AuditRetentionReport(now, run.DryRun, AuditRetention.Summarize(policy, schedule, covered, candidates), held, null);
         }
 
-        var template = AuditRetention.CreateRecord(now, run.RunBy, AuditRetentionSummaries.Create(policy, schedule, covered, []));
+        var template = AuditRetention.CreateRecord(now, run.RunBy, AuditRetention.Summarize(policy, schedule, covered, []));
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -233,7 +233,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
             if (expired.Count == 0)
             {
                 await RollBackAsync(connection).ConfigureAwait(false);
-                return new AuditRetentionReport(now, false, AuditRetentionSummaries.Create(policy, schedule, covered, []), held, null);
+                return new AuditRetentionReport(now, false, AuditRetention.Summarize(policy, schedule, covered, []), held, null);
             }
 
             var sequences = expired.ConvertAll(static e => e.Sequence).ToArray();
@@ -257,7 +257,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
                 },
             };
 
-            var record = template with { Retention = AuditRetentionSummaries.Create(policy, schedule, covered, expired) };
+            var record = template with { Retention = AuditRetention.Summarize(policy, schedule, covered, expired) };
             var payload = AuditJson.Serialize(record);
             var head = state.Head + 1;
             var hash = AuditChain.Link(state.HeadHash, head, payload);
@@ -584,7 +584,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
 
     /// <summary>Lists, in one snapshot, the checkpointed live entries that have expired (at most <paramref name="max"/>,
     /// oldest first), the tree size of the last checkpoint, and how many checkpointed entries are held.</summary>
-    private async Task<(long Covered, List<ExpiredEntry> Candidates, long Held)> FindExpiredAsync(AuditRetentionSchedule schedule, int max, CancellationToken cancellationToken)
+    private async Task<(long Covered, List<AuditExpiredEntry> Candidates, long Held)> FindExpiredAsync(AuditRetentionSchedule schedule, int max, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand($"""
             WITH c AS (SELECT coalesce(max(tree_size), 0) AS covered FROM {_checkpoints})
@@ -593,7 +593,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
             ORDER BY l.seq
             """);
         long covered = 0, held = 0;
-        var candidates = new List<ExpiredEntry>();
+        var candidates = new List<AuditExpiredEntry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -607,7 +607,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
             held += verdict.Class == AuditRetentionPolicy.HeldClass ? 1 : 0;
             if (verdict.Expired && candidates.Count < max)
             {
-                candidates.Add(new ExpiredEntry(reader.GetInt64(1), reader.GetString(2), verdict.Class));
+                candidates.Add(new AuditExpiredEntry(reader.GetInt64(1), reader.GetString(2), verdict.Class));
             }
         }
 
@@ -615,7 +615,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
     }
 
     /// <summary>Re-reads, inside the write transaction, the candidates that are still checkpointed live entries.</summary>
-    private async Task<Dictionary<long, (string RecordId, byte[] Payload)>> ReadLiveAsync(NpgsqlConnection connection, List<ExpiredEntry> candidates, long covered, CancellationToken cancellationToken)
+    private async Task<Dictionary<long, (string RecordId, byte[] Payload)>> ReadLiveAsync(NpgsqlConnection connection, List<AuditExpiredEntry> candidates, long covered, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"SELECT seq, record_id, payload FROM {_log} WHERE seq = ANY(@seq) AND seq <= @covered AND leaf_hash IS NULL", connection);
         command.Parameters.Add(new NpgsqlParameter<long[]>("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. candidates.Select(static c => c.Sequence)] });

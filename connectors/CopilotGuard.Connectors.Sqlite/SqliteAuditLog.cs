@@ -172,7 +172,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
             covered = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
         }
 
-        var candidates = new List<(long Sequence, string RecordId, string Class)>();
+        var candidates = new List<AuditExpiredEntry>();
         long held = 0;
         await using (var command = connection.CreateCommand())
         {
@@ -185,21 +185,21 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
                 held += verdict.Class == AuditRetentionPolicy.HeldClass ? 1 : 0;
                 if (verdict.Expired && candidates.Count < run.MaxEntries)
                 {
-                    candidates.Add((reader.GetInt64(0), reader.GetString(1), verdict.Class));
+                    candidates.Add(new AuditExpiredEntry(reader.GetInt64(0), reader.GetString(1), verdict.Class));
                 }
             }
         }
 
         if (run.DryRun || candidates.Count == 0)
         {
-            return new AuditRetentionReport(now, run.DryRun, Summarize(policy, schedule, covered, candidates), held, null);
+            return new AuditRetentionReport(now, run.DryRun, AuditRetention.Summarize(policy, schedule, covered, candidates), held, null);
         }
 
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var statements = new Statements(connection);
         var state = await LoadStateAsync(statements, transaction).ConfigureAwait(false);
-        var template = AuditRetention.CreateRecord(now, run.RunBy, Summarize(policy, schedule, covered, []));
-        var expired = new List<(long Sequence, string RecordId, string Class)>(candidates.Count);
+        var template = AuditRetention.CreateRecord(now, run.RunBy, AuditRetention.Summarize(policy, schedule, covered, []));
+        var expired = new List<AuditExpiredEntry>(candidates.Count);
         await using (var read = Command(connection, transaction, "SELECT record_id, payload FROM audit_log WHERE seq = $seq AND seq <= $covered AND leaf_hash IS NULL", "$seq", "$covered"))
         await using (var update = Command(connection, transaction, "UPDATE audit_log SET payload = $payload, leaf_hash = $leaf, subject_id = $subject WHERE seq = $seq", "$seq", "$payload", "$leaf", "$subject"))
         {
@@ -228,13 +228,13 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
                 update.Parameters["$leaf"].Value = Convert.ToHexStringLower(AuditMerkle.LeafHash(payload));
                 update.Parameters["$subject"].Value = template.SubjectId;
                 await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                expired.Add((sequence, recordId, className));
+                expired.Add(new AuditExpiredEntry(sequence, recordId, className));
             }
         }
 
         if (expired.Count == 0)
         {
-            return new AuditRetentionReport(now, false, Summarize(policy, schedule, covered, []), held, null);
+            return new AuditRetentionReport(now, false, AuditRetention.Summarize(policy, schedule, covered, []), held, null);
         }
 
         await using (var delete = Command(connection, transaction, """
@@ -247,7 +247,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
             await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var record = template with { Retention = Summarize(policy, schedule, covered, expired) };
+        var record = template with { Retention = AuditRetention.Summarize(policy, schedule, covered, expired) };
         AuditEntry entry;
         await using (var chain = new ChainAppender(statements, transaction, state))
         {
@@ -257,37 +257,6 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new AuditRetentionReport(now, false, record.Retention!, held, entry);
-    }
-
-    private static AuditRetentionSummary Summarize(AuditRetentionPolicy policy, AuditRetentionSchedule schedule, long covered, List<(long Sequence, string RecordId, string Class)> expired)
-    {
-        var classes = policy.Classes.Select((c, i) => (c.Name, c.MaxAge.Text, schedule.CutoffOf(i)))
-            .Append((AuditRetentionPolicy.DefaultClass, policy.Default.Text, schedule.DefaultCutoff))
-            .Select(c =>
-            {
-                var ranges = new List<AuditSequenceRange>();
-                foreach (var e in expired.Where(e => e.Class == c.Item1))
-                {
-                    AuditRetention.AddToRanges(ranges, e.Sequence);
-                }
-
-                return new AuditRetentionClassSummary { Class = c.Item1, MaxAge = c.Item2, Cutoff = c.Item3, Expired = ranges.Sum(static r => r.Last - r.First + 1), Ranges = [.. ranges] };
-            });
-        using var ids = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        foreach (var (sequence, recordId, _) in expired)
-        {
-            AuditRetention.AppendExpiredId(ids, sequence, recordId);
-        }
-
-        return new AuditRetentionSummary
-        {
-            PolicySha256 = policy.Sha256,
-            PolicySource = policy.Source,
-            CoveredByCheckpoint = covered,
-            Classes = [.. classes],
-            Expired = expired.Count,
-            ExpiredIdsSha256 = Convert.ToHexStringLower(ids.GetHashAndReset()),
-        };
     }
 
     private static async IAsyncEnumerable<StoredAuditEntry> ReadAsync(SqliteConnection connection, SqliteTransaction? transaction, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)

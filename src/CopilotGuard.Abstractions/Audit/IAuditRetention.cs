@@ -5,6 +5,12 @@ using System.Text;
 
 namespace CopilotGuard.Audit;
 
+/// <summary>One entry a retention run expires (or would expire).</summary>
+/// <param name="Sequence">Its sequence.</param>
+/// <param name="RecordId">Its record id.</param>
+/// <param name="Class">The retention class that expired it.</param>
+public readonly record struct AuditExpiredEntry(long Sequence, string RecordId, string Class);
+
 /// <summary>Expires audit entries under a retention policy while keeping the log verifiable.</summary>
 /// <remarks>Only entries already covered by a signed checkpoint may expire. An expired entry becomes a tombstone: its
 /// payload and index rows are deleted, its leaf hash and chain hash are kept, so the chain, the Merkle roots and every
@@ -89,6 +95,46 @@ public static class AuditRetention
 {
     /// <summary>The record id prefix of retention records.</summary>
     public const string RecordIdPrefix = "ret_";
+
+    /// <summary>Summarizes a retention run the same way for every audit log: every class (the default last) with its
+    /// cutoff and expired sequence ranges, and the hash over the expired sequences and record ids.</summary>
+    /// <param name="policy">The policy that decided.</param>
+    /// <param name="schedule">Its cutoffs at the run's time.</param>
+    /// <param name="covered">The tree size of the signed checkpoint that covered every expired entry.</param>
+    /// <param name="expired">The expired entries, in ascending sequence order.</param>
+    public static AuditRetentionSummary Summarize(AuditRetentionPolicy policy, AuditRetentionSchedule schedule, long covered, IReadOnlyList<AuditExpiredEntry> expired)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(schedule);
+        ArgumentNullException.ThrowIfNull(expired);
+        var classes = policy.Classes.Select((c, i) => (Name: c.Name, MaxAge: c.MaxAge.Text, Cutoff: schedule.CutoffOf(i)))
+            .Append((Name: AuditRetentionPolicy.DefaultClass, MaxAge: policy.Default.Text, Cutoff: schedule.DefaultCutoff))
+            .Select(c =>
+            {
+                var ranges = new List<AuditSequenceRange>();
+                foreach (var entry in expired.Where(e => string.Equals(e.Class, c.Name, StringComparison.Ordinal)))
+                {
+                    AddToRanges(ranges, entry.Sequence);
+                }
+
+                return new AuditRetentionClassSummary { Class = c.Name, MaxAge = c.MaxAge, Cutoff = c.Cutoff, Expired = ranges.Sum(static r => r.Last - r.First + 1), Ranges = [.. ranges] };
+            });
+        using var ids = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var entry in expired)
+        {
+            AppendExpiredId(ids, entry.Sequence, entry.RecordId);
+        }
+
+        return new AuditRetentionSummary
+        {
+            PolicySha256 = policy.Sha256,
+            PolicySource = policy.Source,
+            CoveredByCheckpoint = covered,
+            Classes = [.. classes],
+            Expired = expired.Count,
+            ExpiredIdsSha256 = Convert.ToHexStringLower(ids.GetHashAndReset()),
+        };
+    }
 
     /// <summary>Creates the tombstone stored in place of an expired entry: same record id, kind <c>expired</c>, the retention run's
     /// time and runner, and the retention record id as target. It carries nothing of the original record.</summary>
