@@ -37,9 +37,9 @@ public class AuditBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup()
+    public async Task Cleanup()
     {
-        _log.Dispose();
+        await _log.DisposeAsync();
         _signer.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(_folder, recursive: true);

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
+using CopilotGuard.Anonymization;
 using CopilotGuard.Audit;
 using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
@@ -34,7 +36,20 @@ internal static class BenchData
     public static AttributeSet External { get; } = RetrievalBroker.RequestAttributes(null, null);
 
     public static Principal Person(string id) =>
-        Directory.ResolveAsync(id, CancellationToken.None).AsTask().GetAwaiter().GetResult() ?? throw new InvalidOperationException($"{id} is not in the sample directory.");
+        Directory.Principals.FirstOrDefault(p => p.Id == id) ?? throw new InvalidOperationException($"{id} is not in the sample directory.");
+
+    /// <summary>The runtime's anonymizer set-up: default recognizers plus a dictionary of the directory's people, random keys.</summary>
+    public static Anonymizer SampleAnonymizer()
+    {
+        var names = Directory.Principals
+            .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
+            .Select(static p => (p.DisplayName!, EntityTypes.Person, (string?)p.Id))
+            .ToList();
+        return new Anonymizer(
+            EntityAnalyzer.CreateDefault(DictionaryRecognizer.Create(names)),
+            AnonymizerKeys.CreateRandom(),
+            new InMemoryPseudonymVault(RandomNumberGenerator.GetBytes(32), TimeSpan.FromHours(24)));
+    }
 
     /// <summary>The sample bundle (<c>samples/policies/contoso.yaml</c>, 16 rules, 6 obligations).</summary>
     public static PolicyBundle Contoso() => new PolicyLoader(Labels).Load([("contoso.yaml", File.ReadAllText(Path.Combine(Samples, "policies", "contoso.yaml")))]);
@@ -101,10 +116,10 @@ internal static class BenchData
     };
 
     /// <summary>Chunks read from the sample corpus (labelled as ingestion labels them, without embedding).</summary>
-    public static IReadOnlyList<Chunk> SampleCorpus()
+    public static async Task<IReadOnlyList<Chunk>> SampleCorpusAsync()
     {
-        var labeler = new ChunkLabeler(Labeling, Anonymization.EntityAnalyzer.CreateDefault());
-        return [.. new Ingestion.CorpusReader(Labels).ReadAsync(Path.Combine(Samples, "corpus"), CancellationToken.None).GetAwaiter().GetResult().Select(labeler.Apply)];
+        var labeler = new ChunkLabeler(Labeling, EntityAnalyzer.CreateDefault());
+        return [.. (await new Ingestion.CorpusReader(Labels).ReadAsync(Path.Combine(Samples, "corpus"), CancellationToken.None).ConfigureAwait(false)).Select(labeler.Apply)];
     }
 
     public static StoredChunk Stored(Chunk chunk, int dimensions = 384) => new(chunk, DeterministicEmbedder.VectorFor(chunk.Id, dimensions));

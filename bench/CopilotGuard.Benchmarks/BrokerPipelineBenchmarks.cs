@@ -18,11 +18,11 @@ public class BrokerPipelineBenchmarks
     public string Audit { get; set; } = "memory";
 
     [GlobalSetup]
-    public void Setup()
+    public async Task Setup()
     {
-        _fixture = new PipelineFixture(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), Audit);
+        _fixture = await PipelineFixture.CreateAsync(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), Audit);
         _request = PipelineFixture.BobRequest();
-        var result = _fixture.Broker.RetrieveAsync(_request, CancellationToken.None).GetAwaiter().GetResult();
+        var result = await _fixture.Broker.RetrieveAsync(_request, CancellationToken.None);
         if (result.Chunks.Length != 10)
         {
             throw new InvalidOperationException($"expected 10 chunks, got {result.Chunks.Length}");
@@ -30,7 +30,7 @@ public class BrokerPipelineBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _fixture.Dispose();
+    public Task Cleanup() => _fixture.DisposeAsync().AsTask();
 
     [Benchmark]
     public Task<RetrievalResult> Retrieve10Chunks() => _fixture.Broker.RetrieveAsync(_request, CancellationToken.None);

@@ -12,50 +12,43 @@ namespace CopilotGuard.Benchmarks;
 
 /// <summary>A broker wired like the runtime's (sample policy and directory, default anonymizer with the directory
 /// dictionary, field-hash key, query hasher), over a given store and audit log, with the deterministic 384-d embedder.</summary>
-internal sealed class PipelineFixture : IDisposable
+internal sealed class PipelineFixture : IAsyncDisposable
 {
     private readonly string? _folder;
-    private readonly IDisposable? _auditResource;
+    private readonly IAsyncDisposable? _auditResource;
     private readonly EcdsaAuditSigner? _signer;
 
-    /// <param name="store">The chunk store.</param>
-    /// <param name="audit"><c>memory</c> (serialize + hash chain, no I/O) or <c>sqlite-group</c> (durable SQLite WAL,
-    /// synchronous=FULL, group commit up to 512 records) or <c>sqlite-single</c> (one fsync per record).</param>
-    /// <param name="entitlements">Who the broker knows; the sample directory when null.</param>
-    public PipelineFixture(IChunkStore store, string audit, IEntitlementProvider? entitlements = null)
+    private PipelineFixture(IChunkStore store, IAuditLog audit, IEntitlementProvider? entitlements, string? folder, IAsyncDisposable? auditResource, EcdsaAuditSigner? signer)
     {
-        IAuditLog log;
-        if (audit == "memory")
-        {
-            log = new ChainOnlyAuditLog();
-        }
-        else
-        {
-            _folder = Directory.CreateTempSubdirectory("copilotguard-bench-").FullName;
-            _signer = EcdsaAuditSigner.LoadOrCreate(Path.Combine(_folder, "audit-checkpoint.pem"));
-            var sqlite = new SqliteAuditLog(Path.Combine(_folder, "audit.db"), new SqliteAuditLogOptions { MaxBatchSize = audit == "sqlite-single" ? 1 : 512 }, _signer);
-            sqlite.InitializeAsync(CancellationToken.None).GetAwaiter().GetResult();
-            (log, _auditResource) = (sqlite, sqlite);
-        }
-
-        Audit = log;
-        var names = BenchData.Directory.Principals
-            .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
-            .Select(static p => (p.DisplayName!, EntityTypes.Person, (string?)p.Id))
-            .ToList();
-        var anonymizer = new Anonymizer(
-            EntityAnalyzer.CreateDefault(DictionaryRecognizer.Create(names)),
-            AnonymizerKeys.CreateRandom(),
-            new InMemoryPseudonymVault(RandomNumberGenerator.GetBytes(32), TimeSpan.FromHours(24)));
+        (_folder, _auditResource, _signer, Audit) = (folder, auditResource, signer, audit);
         Broker = new RetrievalBroker(
             entitlements ?? BenchData.Directory,
             BenchData.Contoso(),
             store,
             new DeterministicEmbedder(384),
-            log,
+            audit,
             new QueryHasher(RandomNumberGenerator.GetBytes(32)),
             Options.Create(new RetrievalBrokerOptions()),
-            releaser: new ChunkReleaser(anonymizer, RandomNumberGenerator.GetBytes(32)));
+            releaser: new ChunkReleaser(BenchData.SampleAnonymizer(), RandomNumberGenerator.GetBytes(32)));
+    }
+
+    /// <summary>Creates the fixture.</summary>
+    /// <param name="store">The chunk store.</param>
+    /// <param name="audit"><c>memory</c> (serialize + hash chain, no I/O) or <c>sqlite-group</c> (durable SQLite WAL,
+    /// synchronous=FULL, group commit up to 512 records) or <c>sqlite-single</c> (one fsync per record).</param>
+    /// <param name="entitlements">Who the broker knows; the sample directory when null.</param>
+    public static async Task<PipelineFixture> CreateAsync(IChunkStore store, string audit, IEntitlementProvider? entitlements = null)
+    {
+        if (audit == "memory")
+        {
+            return new PipelineFixture(store, new ChainOnlyAuditLog(), entitlements, null, null, null);
+        }
+
+        var folder = Directory.CreateTempSubdirectory("copilotguard-bench-").FullName;
+        var signer = EcdsaAuditSigner.LoadOrCreate(Path.Combine(folder, "audit-checkpoint.pem"));
+        var sqlite = new SqliteAuditLog(Path.Combine(folder, "audit.db"), new SqliteAuditLogOptions { MaxBatchSize = audit == "sqlite-single" ? 1 : 512 }, signer);
+        await sqlite.InitializeAsync(CancellationToken.None).ConfigureAwait(false);
+        return new PipelineFixture(store, sqlite, entitlements, folder, sqlite, signer);
     }
 
     public RetrievalBroker Broker { get; }
@@ -75,9 +68,13 @@ internal sealed class PipelineFixture : IDisposable
         Destination = "internal",
     };
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
-        _auditResource?.Dispose();
+        if (_auditResource is not null)
+        {
+            await _auditResource.DisposeAsync().ConfigureAwait(false);
+        }
+
         _signer?.Dispose();
         if (_folder is not null)
         {

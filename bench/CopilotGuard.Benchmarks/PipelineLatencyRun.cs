@@ -12,7 +12,7 @@ internal static class PipelineLatencyRun
     public static async Task RunAsync(double seconds)
     {
         Console.WriteLine($"Broker pipeline, 10 chunks of 1 KB, bob, internal destination; {seconds:F0} s per row after 1 s warm-up; {Environment.ProcessorCount} cores");
-        using (var warm = new PipelineFixture(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), "memory"))
+        await using (var warm = await PipelineFixture.CreateAsync(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), "memory").ConfigureAwait(false))
         {
             // Past tiered JIT (tier 0, OSR, tier 1 with PGO) before the first row.
             await Drive(warm.Broker, PipelineFixture.BobRequest(), 1, TimeSpan.FromSeconds(4)).ConfigureAwait(false);
@@ -24,7 +24,7 @@ internal static class PipelineLatencyRun
         {
             foreach (var callers in new[] { 1, 4, 16, 64 })
             {
-                using var fixture = new PipelineFixture(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), audit);
+                await using var fixture = await PipelineFixture.CreateAsync(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), audit).ConfigureAwait(false);
                 var request = PipelineFixture.BobRequest();
                 await Drive(fixture.Broker, request, callers, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
                 var allocated = GC.GetTotalAllocatedBytes(precise: true);

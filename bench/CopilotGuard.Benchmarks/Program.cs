@@ -16,7 +16,7 @@ if (args.Length > 0 && args[0] == "--audit-quick")
         await AuditBenchmarks.RunAsync(bench.Log, concurrency, count, () => Interlocked.Increment(ref id));
         sw.Stop();
         Console.WriteLine($"batch {batch,3}, {concurrency,2} callers: {count / sw.Elapsed.TotalSeconds,8:F0} durable appends/s, {sw.Elapsed.TotalMilliseconds * concurrency / count,6:F2} ms per append as seen by a caller");
-        bench.Cleanup();
+        await bench.Cleanup();
     }
 
     return;

@@ -33,18 +33,10 @@ public class ReleaseBenchmarks
     public string Scenario { get; set; } = "bob-internal";
 
     [GlobalSetup]
-    public void Setup()
+    public async Task Setup()
     {
         _bundle = BenchData.Contoso();
-        var names = BenchData.Directory.Principals
-            .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
-            .Select(static p => (p.DisplayName!, EntityTypes.Person, (string?)p.Id))
-            .ToList();
-        var anonymizer = new Anonymizer(
-            EntityAnalyzer.CreateDefault(DictionaryRecognizer.Create(names)),
-            AnonymizerKeys.CreateRandom(),
-            new InMemoryPseudonymVault(RandomNumberGenerator.GetBytes(32), TimeSpan.FromHours(24)));
-        _releaser = new ChunkReleaser(anonymizer, RandomNumberGenerator.GetBytes(32));
+        _releaser = new ChunkReleaser(BenchData.SampleAnonymizer(), RandomNumberGenerator.GetBytes(32));
         var (person, destination, source) = Scenario switch
         {
             "bob-internal" => ("bob", "internal", "support"),
@@ -58,7 +50,7 @@ public class ReleaseBenchmarks
         _residual = _bundle.Decide(_caller, _request);
         _chunks = source == "support"
             ? [.. Enumerable.Range(0, ChunkCount).Select(static i => BenchData.SupportChunk(i, i % 2 == 0 ? "contoso-retail" : "fabrikam"))]
-            : [.. BenchData.SampleCorpus().Where(c => c.Source == source).Take(ChunkCount)];
+            : [.. (await BenchData.SampleCorpusAsync()).Where(c => c.Source == source).Take(ChunkCount)];
         if (_chunks.Length != ChunkCount)
         {
             throw new InvalidOperationException($"only {_chunks.Length} {source} chunks in the sample corpus");

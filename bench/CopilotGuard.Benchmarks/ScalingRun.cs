@@ -63,7 +63,7 @@ internal static class ScalingRun
                 foreach (var held in new[] { 10, 100, 1000, 5000 })
                 {
                     var bob = BenchData.WithEntitlements(BenchData.Person("bob"), held);
-                    using var fixture = new PipelineFixture(store, "memory", new FixedEntitlements([bob]));
+                    await using var fixture = await PipelineFixture.CreateAsync(store, "memory", new FixedEntitlements([bob])).ConfigureAwait(false);
                     var residual = fixture.Broker.Policy.Decide(new CallerPrincipals(bob), BenchData.Internal);
                     var visible = await CountVisibleAsync(store, residual, size).ConfigureAwait(false);
                     var total = new List<double>();

@@ -22,7 +22,7 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// <para>Retention (<see cref="ApplyRetentionAsync"/>) turns checkpointed entries into tombstones that keep their leaf
 /// hash (column <c>leaf_hash</c>), and appends the retention record and a checkpoint over it in the same transaction.</para>
 /// </remarks>
-public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
+public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
 {
     private static readonly TimeSpan WalCheckpointPeriod = TimeSpan.FromMilliseconds(250);
     private const int SchemaVersion = 3;
@@ -345,9 +345,6 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention, IDisposable
         await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         return pending.Checkpoint;
     }
-
-    /// <inheritdoc />
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -12,7 +12,7 @@ public sealed class GuardServerFixture : IAsyncLifetime
 {
     private WebApplication? _app;
 
-    public string DataPath { get; } = Directory.CreateTempSubdirectory("copilotguard-client-").FullName;
+    public string DataPath { get; } = Directory.CreateTempSubdirectory("copilotguard-server-").FullName;
 
     public Uri Endpoint { get; private set; } = null!;
 

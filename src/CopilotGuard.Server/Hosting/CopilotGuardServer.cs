@@ -59,6 +59,9 @@ public static class CopilotGuardServer
             options: new CopilotGuardRuntimeOptions { Providers = providers, DecorateBrokerAudit = options.DecorateBrokerAudit },
             cancellationToken: cancellationToken).ConfigureAwait(false);
         builder.Services.AddSingleton(runtime);
+        // Registered before every other hosted service, so it stops last: the runtime closes after requests drained and
+        // background work (audit retention) stopped, without blocking a thread on the async close.
+        builder.Services.AddHostedService(_ => new RuntimeShutdown(runtime));
         builder.Services.AddSingleton(runtime.Broker);
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -89,7 +92,6 @@ public static class CopilotGuardServer
         app.MapAdminApi();
         app.MapAuditApi();
         app.MapConsole();
-        app.Lifetime.ApplicationStopped.Register(() => runtime.DisposeAsync().AsTask().GetAwaiter().GetResult());
         return app;
     }
 }
@@ -110,3 +112,13 @@ public sealed record CopilotGuardServerOptions
 /// <summary>The liveness answer.</summary>
 /// <param name="Status">Always <c>ok</c> while the process serves requests.</param>
 public sealed record HealthResponse(string Status);
+
+/// <summary>Closes the runtime (store, audit log, embedder) when the host stops.</summary>
+internal sealed class RuntimeShutdown(CopilotGuardRuntime runtime) : IHostedService
+{
+    /// <inheritdoc />
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc />
+    public Task StopAsync(CancellationToken cancellationToken) => runtime.DisposeAsync().AsTask();
+}

@@ -208,8 +208,10 @@ public sealed class RetrievalModeTests
 
     /// <summary>A store that supports every mode, records each query, and ignores the filter: it returns its chunks in
     /// insertion order, paged by skip and top.</summary>
-    private sealed class LeakyStore(params Chunk[] chunks) : IChunkStore
+    private sealed class LeakyStore(params Chunk[] initial) : IChunkStore
     {
+        private readonly List<Chunk> _chunks = [.. initial];
+
         public List<ChunkQuery> Queries { get; } = [];
 
         public string Name => "leaky";
@@ -220,18 +222,27 @@ public sealed class RetrievalModeTests
 
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public Task UpsertAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task UpsertAsync(IReadOnlyList<StoredChunk> chunks, CancellationToken cancellationToken)
+        {
+            foreach (var (chunk, _) in chunks)
+            {
+                _chunks.RemoveAll(c => c.Id == chunk.Id);
+                _chunks.Add(chunk);
+            }
+
+            return Task.CompletedTask;
+        }
 
         public Task<ChunkSearchResult> SearchAsync(ChunkQuery query, CancellationToken cancellationToken)
         {
             Queries.Add(query);
-            var page = chunks.Skip(query.Skip).Take(query.Top).Select(static (c, i) => new ScoredChunk(c, 1.0 / (i + 1))).ToList();
-            return Task.FromResult(new ChunkSearchResult(page, "ignored", chunks.Length <= query.Skip + query.Top));
+            var page = _chunks.Skip(query.Skip).Take(query.Top).Select(static (c, i) => new ScoredChunk(c, 1.0 / (i + 1))).ToList();
+            return Task.FromResult(new ChunkSearchResult(page, "ignored", _chunks.Count <= query.Skip + query.Top));
         }
 
-        public Task<Chunk?> GetAsync(string chunkId, CancellationToken cancellationToken) => Task.FromResult(chunks.FirstOrDefault(c => c.Id == chunkId));
+        public Task<Chunk?> GetAsync(string chunkId, CancellationToken cancellationToken) => Task.FromResult(_chunks.FirstOrDefault(c => c.Id == chunkId));
 
-        public Task<long> CountAsync(CancellationToken cancellationToken) => Task.FromResult((long)chunks.Length);
+        public Task<long> CountAsync(CancellationToken cancellationToken) => Task.FromResult((long)_chunks.Count);
 
         public string DescribeFilter(FilterNode filter) => FilterFormatter.Format(filter);
     }
