@@ -86,6 +86,8 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
                 subjects text,
                 fields text,
                 embedding real[] NOT NULL);
+            -- How a structured row's fields are labelled and rendered (stores created before it existed gain it here).
+            ALTER TABLE {_chunks} ADD COLUMN IF NOT EXISTS row_schema text;
             CREATE INDEX IF NOT EXISTS ix_chunks_document ON {_chunks} (document_id);
             CREATE TABLE IF NOT EXISTS {_attributes} (
                 chunk_key bigint NOT NULL REFERENCES {_chunks} (chunk_key) ON DELETE CASCADE,
@@ -173,11 +175,11 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
         {
             long key;
             await using (var upsert = new NpgsqlCommand($"""
-                INSERT INTO {_chunks} (id, document_id, source, label, version, title, body, subjects, fields, embedding{vectorColumn})
-                VALUES (@id, @document, @source, @label, @version, @title, @body, @subjects, @fields, @embedding{vectorValue})
+                INSERT INTO {_chunks} (id, document_id, source, label, version, title, body, subjects, fields, row_schema, embedding{vectorColumn})
+                VALUES (@id, @document, @source, @label, @version, @title, @body, @subjects, @fields, @schema, @embedding{vectorValue})
                 ON CONFLICT (id) DO UPDATE SET document_id = EXCLUDED.document_id, source = EXCLUDED.source, label = EXCLUDED.label,
                     version = EXCLUDED.version, title = EXCLUDED.title, body = EXCLUDED.body, subjects = EXCLUDED.subjects,
-                    fields = EXCLUDED.fields, embedding = EXCLUDED.embedding{vectorUpdate}
+                    fields = EXCLUDED.fields, row_schema = EXCLUDED.row_schema, embedding = EXCLUDED.embedding{vectorUpdate}
                 RETURNING chunk_key
                 """, connection, transaction))
             {
@@ -190,6 +192,7 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
                 upsert.Parameters.Add(new NpgsqlParameter<string>("body", NpgsqlDbType.Text) { TypedValue = chunk.Text });
                 upsert.Parameters.Add(new NpgsqlParameter("subjects", NpgsqlDbType.Text) { Value = chunk.Subjects.IsDefaultOrEmpty ? DBNull.Value : JsonSerializer.Serialize(chunk.Subjects.ToArray()) });
                 upsert.Parameters.Add(new NpgsqlParameter("fields", NpgsqlDbType.Text) { Value = chunk.Fields is null ? DBNull.Value : JsonSerializer.Serialize(chunk.Fields) });
+                upsert.Parameters.Add(new NpgsqlParameter("schema", NpgsqlDbType.Text) { Value = chunk.Schema is null ? DBNull.Value : JsonSerializer.Serialize(chunk.Schema) });
                 upsert.Parameters.Add(new NpgsqlParameter<float[]>("embedding", NpgsqlDbType.Array | NpgsqlDbType.Real) { TypedValue = vector.ToArray() });
                 key = (long)(await upsert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             }
@@ -587,7 +590,7 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
             }
         }
 
-        await using (var command = new NpgsqlCommand($"SELECT chunk_key, id, document_id, source, label, version, title, body, subjects, fields FROM {_chunks} WHERE chunk_key = ANY(@keys)", connection))
+        await using (var command = new NpgsqlCommand($"SELECT chunk_key, id, document_id, source, label, version, title, body, subjects, fields, row_schema FROM {_chunks} WHERE chunk_key = ANY(@keys)", connection))
         {
             command.Parameters.Add(new NpgsqlParameter<long[]>("keys", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = keys });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -612,6 +615,7 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
                     Subjects = reader.IsDBNull(8) ? [] : [.. JsonSerializer.Deserialize<string[]>(reader.GetString(8)) ?? []],
                     Fields = reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(reader.GetString(9))?.ToImmutableDictionary(StringComparer.Ordinal),
                     Attributes = attributes.TryGetValue(key, out var builder) ? builder.Build() : AttributeSet.Empty,
+                    Schema = reader.IsDBNull(10) ? null : JsonSerializer.Deserialize<RowSchema>(reader.GetString(10)),
                 };
             }
         }

@@ -32,6 +32,30 @@ public sealed class PostgreSqlChunkStoreTests(PostgresServer server)
     }
 
     [PostgresFact]
+    public async Task GetAndSearch_StructuredRow_KeepFieldsAndTheirSchema()
+    {
+        // The releaser reads each field's label and the text template from the row schema: a store that lost it would
+        // release every field at the chunk's label.
+        var store = await CreateAsync();
+        var schema = new RowSchema(
+            "{name} earns {salary}",
+            ImmutableDictionary.CreateRange(StringComparer.Ordinal, [new KeyValuePair<string, FieldSchema>("name", new FieldSchema("string", "General")), new("salary", new FieldSchema("number", "Highly Confidential"))]));
+        var row = Stored("r1", _ => { }) is var stored
+            ? stored with { Chunk = stored.Chunk with { Fields = ImmutableDictionary.CreateRange(StringComparer.Ordinal, [new KeyValuePair<string, System.Text.Json.JsonElement>("name", System.Text.Json.JsonSerializer.SerializeToElement("Jane")), new("salary", System.Text.Json.JsonSerializer.SerializeToElement(123))]), Schema = schema } }
+            : null!;
+        await store.UpsertAsync([row], CancellationToken.None);
+
+        var loaded = await store.GetAsync("r1", CancellationToken.None);
+        var found = Assert.Single((await store.SearchAsync(new ChunkQuery(row.Vector, FilterNode.True, Top: 5), CancellationToken.None)).Chunks).Chunk;
+
+        foreach (var chunk in new[] { loaded!, found })
+        {
+            Assert.Equal(schema, chunk.Schema);
+            Assert.Equal(["name", "salary"], chunk.Fields!.Keys.Order(StringComparer.Ordinal));
+        }
+    }
+
+    [PostgresFact]
     public async Task Upsert_NulInChunkText_IsRefusedBeforeWriting()
     {
         var store = await CreateAsync();
