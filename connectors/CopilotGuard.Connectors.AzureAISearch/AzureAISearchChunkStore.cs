@@ -164,7 +164,7 @@ public sealed class AzureAISearchChunkStore : IChunkStore
         {
             var response = await _searchClient.GetDocumentAsync<ChunkDocument>(
                 DocumentKey(chunkId),
-                new GetDocumentOptions { SelectedFields = { ChunkIndexSchema.Id, ChunkIndexSchema.DocumentId, ChunkIndexSchema.Source, ChunkIndexSchema.Label, ChunkIndexSchema.LabelRank, ChunkIndexSchema.Version, ChunkIndexSchema.Title, ChunkIndexSchema.Text, ChunkIndexSchema.Subjects, ChunkIndexSchema.Fields, ChunkIndexSchema.Attributes } },
+                new GetDocumentOptions { SelectedFields = { ChunkIndexSchema.Id, ChunkIndexSchema.DocumentId, ChunkIndexSchema.Source, ChunkIndexSchema.Label, ChunkIndexSchema.LabelRank, ChunkIndexSchema.Version, ChunkIndexSchema.Title, ChunkIndexSchema.Text, ChunkIndexSchema.Subjects, ChunkIndexSchema.Fields, ChunkIndexSchema.RowSchema, ChunkIndexSchema.Attributes } },
                 cancellationToken).ConfigureAwait(false);
             return ToChunk(response.Value);
         }
@@ -323,6 +323,7 @@ public sealed class AzureAISearchChunkStore : IChunkStore
             Text = chunk.Text,
             Subjects = chunk.Subjects.IsDefaultOrEmpty ? [] : [.. chunk.Subjects],
             Fields = chunk.Fields is null ? null : JsonSerializer.Serialize(chunk.Fields),
+            RowSchema = chunk.Schema is null ? null : JsonSerializer.Serialize(chunk.Schema),
             Attributes = attributes,
             Embedding = stored.Vector.ToArray(),
         };
@@ -359,6 +360,7 @@ public sealed class AzureAISearchChunkStore : IChunkStore
             Text = document.Text,
             Subjects = document.Subjects is { Count: > 0 } subjects ? [.. subjects] : [],
             Fields = document.Fields is null ? null : JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(document.Fields)?.ToImmutableDictionary(StringComparer.Ordinal),
+            Schema = document.RowSchema is null ? null : JsonSerializer.Deserialize<RowSchema>(document.RowSchema),
             Attributes = builder.Build(),
         };
     }

@@ -38,6 +38,10 @@ internal sealed class ChunkDocument
     [JsonPropertyName(ChunkIndexSchema.Fields)]
     public string? Fields { get; set; }
 
+    /// <summary>The row schema (field labels and text template) as JSON, for structured rows.</summary>
+    [JsonPropertyName(ChunkIndexSchema.RowSchema)]
+    public string? RowSchema { get; set; }
+
     [JsonPropertyName(ChunkIndexSchema.Attributes)]
     public List<AttributeDocument>? Attributes { get; set; }
 

@@ -16,6 +16,7 @@ internal static class ChunkIndexSchema
     public const string Text = "text";
     public const string Subjects = "subjects";
     public const string Fields = "fields";
+    public const string RowSchema = "rowSchema";
     public const string Attributes = "attributes";
     public const string AttributeName = "name";
     public const string AttributeKind = "kind";
@@ -27,7 +28,7 @@ internal static class ChunkIndexSchema
 
     /// <summary>Gets the fields a keyword or hybrid search selects (everything but the key and the vector).</summary>
     public static IReadOnlyList<string> SelectedWithoutVector { get; } =
-        [Id, DocumentId, Source, Label, LabelRank, Version, Title, Text, Subjects, Fields, Attributes];
+        [Id, DocumentId, Source, Label, LabelRank, Version, Title, Text, Subjects, Fields, RowSchema, Attributes];
 
     /// <summary>Gets the fields a vector search selects (everything but the key).</summary>
     public static IReadOnlyList<string> Selected { get; } = [.. SelectedWithoutVector, Embedding];
@@ -49,6 +50,7 @@ internal static class ChunkIndexSchema
                 new SearchField(Text, SearchFieldDataType.String) { IsSearchable = true },
                 Filterable(Subjects, SearchFieldDataType.Collection(SearchFieldDataType.String)),
                 new SearchField(Fields, SearchFieldDataType.String) { IsSearchable = false, IsFilterable = false },
+                new SearchField(RowSchema, SearchFieldDataType.String) { IsSearchable = false, IsFilterable = false },
                 new SearchField(Attributes, SearchFieldDataType.Collection(SearchFieldDataType.Complex))
                 {
                     Fields =

@@ -8,7 +8,7 @@ namespace CopilotGuard.Connectors.AzureAISearch.Tests;
 // Keyword and hybrid queries: the exact requests the store sends, and query text that never changes the filter.
 public sealed partial class AzureAISearchChunkStoreTests
 {
-    private const string Select = "id,documentId,source,label,labelRank,version,title,text,subjects,fields,attributes";
+    private const string Select = "id,documentId,source,label,labelRank,version,title,text,subjects,fields,rowSchema,attributes";
 
     private static readonly FilterNode Policy = new AndFilter([
         new ComparisonFilter("label", ComparisonOperator.LessThanOrEqual, AttributeValue.FromLabel("General", 1)),

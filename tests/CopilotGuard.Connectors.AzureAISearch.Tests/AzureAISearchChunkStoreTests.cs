@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using CopilotGuard.Filtering;
 using CopilotGuard.Labels;
@@ -90,7 +91,7 @@ public sealed partial class AzureAISearchChunkStoreTests
         const string expectedFilter = "(labelRank le 1 and (attributes/any(a: a/name eq 'account') and not (attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq 'O''Brien'))))";
         Assert.Equal(expectedFilter, search["filter"]!.GetValue<string>());
         Assert.Equal(expectedFilter, result.NativeFilter);
-        Assert.Equal("id,documentId,source,label,labelRank,version,title,text,subjects,fields,attributes,embedding", search["select"]!.GetValue<string>());
+        Assert.Equal("id,documentId,source,label,labelRank,version,title,text,subjects,fields,rowSchema,attributes,embedding", search["select"]!.GetValue<string>());
         Assert.Equal(6, search["top"]!.GetValue<int>());
         Assert.Null(search["skip"]);
         Assert.Null(search["search"]);
@@ -157,6 +158,32 @@ public sealed partial class AzureAISearchChunkStoreTests
         Assert.Equal(1, await store.CountAsync(CancellationToken.None));
         Assert.Contains(_service.Requests, static r => r.Method == "GET" && r.PathAndQuery.Contains("/docs('Yy8x')", StringComparison.Ordinal));
         Assert.Contains(_service.Requests, static r => r.Method == "GET" && r.PathAndQuery.Contains("/docs/$count", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task GetAndSearch_StructuredRow_KeepFieldsAndTheirSchema()
+    {
+        // The releaser reads each field's label and the text template from the row schema: an index that lost it
+        // would release every field at the chunk's label.
+        var store = await CreateInitializedAsync();
+        var schema = new RowSchema(
+            "{name} earns {salary}",
+            System.Collections.Immutable.ImmutableDictionary.CreateRange(StringComparer.Ordinal, [new KeyValuePair<string, FieldSchema>("name", new FieldSchema("string", "General")), new("salary", new FieldSchema("number", "Highly Confidential"))]));
+        var row = Chunk("r/1", _ => { }) with
+        {
+            Fields = System.Collections.Immutable.ImmutableDictionary.CreateRange(StringComparer.Ordinal, [new KeyValuePair<string, JsonElement>("name", JsonSerializer.SerializeToElement("Jane")), new("salary", JsonSerializer.SerializeToElement(123))]),
+            Schema = schema,
+        };
+        await store.UpsertAsync([new StoredChunk(row, new float[] { 1, 0, 0, 0 })], CancellationToken.None);
+
+        var loaded = await store.GetAsync("r/1", CancellationToken.None);
+        var found = Assert.Single((await store.SearchAsync(new ChunkQuery(new float[] { 1, 0, 0, 0 }, FilterNode.True, Top: 5), CancellationToken.None)).Chunks).Chunk;
+
+        foreach (var chunk in new[] { loaded!, found })
+        {
+            Assert.Equal(schema, chunk.Schema);
+            Assert.Equal(["name", "salary"], chunk.Fields!.Keys.Order(StringComparer.Ordinal));
+        }
     }
 
     [Fact]
