@@ -9,7 +9,7 @@ namespace CopilotGuard.Benchmarks;
 /// means; the target is a p99, so this run times every operation.</summary>
 internal static class PipelineLatencyRun
 {
-    public static async Task RunAsync(double seconds)
+    public static async Task RunAsync(double seconds, IReadOnlyList<string>? audits = null, IReadOnlyList<int>? callerCounts = null)
     {
         Console.WriteLine($"Broker pipeline, 10 chunks of 1 KB, bob, internal destination; {seconds:F0} s per row after 1 s warm-up; {Environment.ProcessorCount} cores");
         await using (var warm = await PipelineFixture.CreateAsync(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), "memory").ConfigureAwait(false))
@@ -20,9 +20,9 @@ internal static class PipelineLatencyRun
 
         Console.WriteLine("| audit | callers | retrievals/s | p50 ms | p95 ms | p99 ms | broker-only p99 ms | allocated/retrieval | GC pause ms per s | gen0/gen1/gen2 |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var audit in new[] { "memory", "sqlite-group" })
+        foreach (var audit in audits ?? ["memory", "sqlite-group"])
         {
-            foreach (var callers in new[] { 1, 4, 16, 64 })
+            foreach (var callers in callerCounts ?? [1, 4, 16, 64])
             {
                 await using var fixture = await PipelineFixture.CreateAsync(new FixedChunkStore(PipelineFixture.TenTicketsForBob()), audit).ConfigureAwait(false);
                 var request = PipelineFixture.BobRequest();

@@ -33,8 +33,12 @@ if (args.Length > 0 && args[0] == "--audit-postgresql")
 
 if (args.Length > 0 && args[0] == "--pipeline")
 {
-    // Per-retrieval p50/p95/p99 of the in-process broker; optional seconds per row (default 3).
-    await PipelineLatencyRun.RunAsync(args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3).ConfigureAwait(false);
+    // Per-retrieval p50/p95/p99 of the in-process broker; optional seconds per row (default 3), audit kinds
+    // (memory,sqlite-group) and caller counts (1,4,16,64).
+    await PipelineLatencyRun.RunAsync(
+        args.Length > 1 ? double.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 3,
+        args.Length > 2 ? args[2].Split(',') : null,
+        args.Length > 3 ? args[3].Split(',').Select(static s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : null).ConfigureAwait(false);
     return;
 }
 
