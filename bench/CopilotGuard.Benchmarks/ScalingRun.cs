@@ -28,7 +28,9 @@ internal static class ScalingRun
             var folder = Directory.CreateTempSubdirectory("copilotguard-scaling-").FullName;
             try
             {
-                using var store = new SqliteChunkStore(Path.Combine(folder, "store.db"), BenchData.Labels);
+                // Every retrieval runs its filter in SQL (no cached filter results): the run repeats a few callers, and the cache
+                // would measure lookups, not how the filter's cost grows with corpus and entitlement size.
+                using var store = new SqliteChunkStore(Path.Combine(folder, "store.db"), BenchData.Labels, maxCachedFilterResults: 0);
                 await store.InitializeAsync(CancellationToken.None).ConfigureAwait(false);
                 var ingest = Stopwatch.StartNew();
                 var random = new Random(size);

@@ -18,17 +18,23 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// <para>A search reads the revision, runs the filter and loads what the cache lacks in one read transaction (one WAL
 /// snapshot), so a cached chunk is never older than the filter's view of the store: a label change takes effect on the
 /// next search, in the pushed-down filter and in the post-filter's re-check alike.</para>
+/// <para>The rows a filter passes are kept per revision too, keyed by the exact SQL and parameter values: a caller's
+/// repeated searches run the SQL once per revision, and any change to the store runs it again.</para>
 /// </remarks>
 public sealed class SqliteChunkStore : IChunkStore, IDisposable
 {
     /// <summary>The most decoded chunks kept per revision (about 2 KB each for 1 KB of text); beyond it chunks are read from SQLite.</summary>
     private const int MaxCachedChunks = 100_000;
 
+    /// <summary>The most passing rows kept in cached filter results per revision (4 bytes each).</summary>
+    private const long MaxCachedFilterRows = 4_000_000;
+
     /// <summary>The most idle read connections kept open with their prepared statements.</summary>
     private static readonly int MaxPooledSessions = Math.Max(8, Environment.ProcessorCount * 4);
 
     private readonly string _connectionString;
     private readonly LabelTaxonomy _labels;
+    private readonly int _maxCachedFilterResults;
     private readonly SemaphoreSlim _cacheLock = new(1, 1);
     private VectorSnapshot? _snapshot;
     private ChunkCache _chunks = new(-1);
@@ -36,9 +42,15 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     private int _disposed;
 
     /// <summary>Creates a store over a SQLite file.</summary>
-    public SqliteChunkStore(string path, LabelTaxonomy labels)
+    /// <param name="path">The database file.</param>
+    /// <param name="labels">The label taxonomy chunk labels are read with.</param>
+    /// <param name="maxCachedFilterResults">How many distinct filters' passing rows are kept per store revision (0 runs
+    /// every filter in SQL). The default is 4,096.</param>
+    public SqliteChunkStore(string path, LabelTaxonomy labels, int maxCachedFilterResults = 4096)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxCachedFilterResults);
+        _maxCachedFilterResults = maxCachedFilterResults;
         _labels = labels ?? throw new ArgumentNullException(nameof(labels));
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true }.ToString();
     }
@@ -266,23 +278,17 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     {
         var (generation, revision) = await ReadVersionAsync(session, cancellationToken).ConfigureAwait(false);
         var snapshot = await GetSnapshotAsync(session, generation, cancellationToken).ConfigureAwait(false);
-        var passing = new List<int>();
-        if (filter.Sql != "0")
-        {
-            // The SQL text depends only on the filter's shape, so a caller's repeated searches reuse one prepared statement.
-            var command = session.Command($"SELECT c.rowid FROM chunks c WHERE {filter.Sql}");
-            foreach (var (name, value) in filter.Parameters)
-            {
-                command.Parameters.AddWithValue(name, value);
-            }
+        var cache = CurrentCache(revision);
+        var key = cache is null || _maxCachedFilterResults == 0 ? null : FilterResultKey(filter, generation);
 
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        // The rows a filter passes depend only on the store's content, which is fixed for a revision: a caller's repeated
+        // searches at one revision run the SQL once. Any upsert or label change (from any process) starts a new revision.
+        if (key is null || !cache!.FilterResults.TryGetValue(key, out var passing))
+        {
+            passing = await RunFilterAsync(session, snapshot, filter, cancellationToken).ConfigureAwait(false);
+            if (key is not null && cache!.FilterResults.Count < _maxCachedFilterResults && Interlocked.Add(ref cache.CachedRows, passing.Length) <= MaxCachedFilterRows)
             {
-                if (snapshot.IndexOf.TryGetValue(reader.GetInt64(0), out var index))
-                {
-                    passing.Add(index);
-                }
+                cache.FilterResults.TryAdd(key, passing);
             }
         }
 
@@ -305,7 +311,72 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
             }
         }
 
-        return new ChunkSearchResult(results, SqliteFilterCompiler.Describe(filter), passing.Count <= wanted);
+        return new ChunkSearchResult(results, SqliteFilterCompiler.Describe(filter), passing.Length <= wanted);
+    }
+
+    /// <summary>Runs the compiled filter in the session's snapshot and returns the vector-snapshot indexes of the rows that pass.</summary>
+    private static async Task<int[]> RunFilterAsync(ReadSession session, VectorSnapshot snapshot, SqliteFilter filter, CancellationToken cancellationToken)
+    {
+        var passing = new List<int>();
+        if (filter.Sql != "0")
+        {
+            // The SQL text depends only on the filter's shape, so a caller's repeated searches reuse one prepared statement.
+            var command = session.Command($"SELECT c.rowid FROM chunks c WHERE {filter.Sql}");
+            foreach (var (name, value) in filter.Parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (snapshot.IndexOf.TryGetValue(reader.GetInt64(0), out var index))
+                {
+                    passing.Add(index);
+                }
+            }
+        }
+
+        return [.. passing];
+    }
+
+    /// <summary>The current chunk cache when it is at the search's revision; otherwise <see langword="null"/> (the search
+    /// neither reads nor fills cached results).</summary>
+    private ChunkCache? CurrentCache(long revision)
+    {
+        var cache = Volatile.Read(ref _chunks);
+        if (cache.Revision < revision)
+        {
+            // A newer revision than the cache: start a new cache, unless a concurrent search already did.
+            var fresh = new ChunkCache(revision);
+            cache = Interlocked.CompareExchange(ref _chunks, fresh, cache) == cache ? fresh : Volatile.Read(ref _chunks);
+        }
+
+        return cache.Revision == revision ? cache : null;
+    }
+
+    /// <summary>An exact key for a filter's result: the SQL text and every parameter with its type and length, so no two
+    /// different filters (whatever their values contain) share a key. The generation pins the vector snapshot the row
+    /// indexes refer to.</summary>
+    private static string FilterResultKey(SqliteFilter filter, long generation)
+    {
+        var key = new System.Text.StringBuilder(filter.Sql.Length + 64 * filter.Parameters.Count);
+        key.Append(generation.ToString(CultureInfo.InvariantCulture)).Append('\n').Append(filter.Sql.Length.ToString(CultureInfo.InvariantCulture)).Append(':').Append(filter.Sql);
+        foreach (var (name, value) in filter.Parameters)
+        {
+            var (type, text) = value switch
+            {
+                string s => ('s', s),
+                long l => ('i', l.ToString(CultureInfo.InvariantCulture)),
+                int n => ('i', n.ToString(CultureInfo.InvariantCulture)),
+                double d => ('r', d.ToString("R", CultureInfo.InvariantCulture)),
+                byte[] b => ('b', Convert.ToHexString(b)),
+                _ => throw new InvalidOperationException($"Filter parameter {name} has an unexpected type {value.GetType().Name}."),
+            };
+            key.Append('\n').Append(name).Append(type).Append(text.Length.ToString(CultureInfo.InvariantCulture)).Append(':').Append(text);
+        }
+
+        return key.ToString();
     }
 
     private async Task<ReadSession> RentAsync(CancellationToken cancellationToken)
@@ -376,16 +447,8 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     /// <summary>Gets decoded chunks from the cache of <paramref name="revision"/>, loading (and caching) the rest.</summary>
     private async Task<Dictionary<long, Chunk>> GetChunksAsync(ReadSession session, long revision, long[] rowids, CancellationToken cancellationToken)
     {
-        var cache = Volatile.Read(ref _chunks);
-        if (cache.Revision < revision)
-        {
-            // A newer revision than the cache: start a new cache, unless a concurrent search already did.
-            var fresh = new ChunkCache(revision);
-            cache = Interlocked.CompareExchange(ref _chunks, fresh, cache) == cache ? fresh : Volatile.Read(ref _chunks);
-        }
-
         // A search whose snapshot is older than the cache (or newer than a concurrent replacement) reads from SQLite.
-        var usable = cache.Revision == revision ? cache : null;
+        var usable = CurrentCache(revision);
         var result = new Dictionary<long, Chunk>(rowids.Length);
         List<long>? missing = null;
         foreach (var rowid in rowids)
@@ -550,6 +613,12 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         public long Revision { get; } = revision;
 
         public System.Collections.Concurrent.ConcurrentDictionary<long, Chunk> Chunks { get; } = new();
+
+        /// <summary>Gets the passing rows of filters already run at this revision, by <see cref="FilterResultKey"/>.</summary>
+        public System.Collections.Concurrent.ConcurrentDictionary<string, int[]> FilterResults { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The rows held by <see cref="FilterResults"/>, bounded by <see cref="MaxCachedFilterRows"/>.</summary>
+        public long CachedRows;
     }
 
     /// <summary>A pooled read connection that keeps its prepared statements, so repeated searches skip SQL parsing and

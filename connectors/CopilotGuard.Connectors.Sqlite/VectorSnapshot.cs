@@ -31,9 +31,9 @@ internal sealed class VectorSnapshot
     /// <summary>Returns the best <paramref name="count"/> candidates by cosine similarity, ties broken by chunk id.</summary>
     /// <remarks>Keeps only the best <paramref name="count"/> in a heap while scoring, so ranking many passing rows for a
     /// small page costs O(n log k), not a sort of every candidate.</remarks>
-    public List<(int Index, double Score)> Rank(ReadOnlySpan<float> query, List<int> candidates, int count)
+    public List<(int Index, double Score)> Rank(ReadOnlySpan<float> query, ReadOnlySpan<int> candidates, int count)
     {
-        var kept = new PriorityQueue<int, (double Score, string Id)>(Math.Min(count, candidates.Count) + 1, Worst);
+        var kept = new PriorityQueue<int, (double Score, string Id)>(Math.Min(count, candidates.Length) + 1, Worst);
         foreach (var index in candidates)
         {
             var vector = Vectors[index];

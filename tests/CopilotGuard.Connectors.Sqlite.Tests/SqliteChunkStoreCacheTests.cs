@@ -70,6 +70,72 @@ public sealed class SqliteChunkStoreCacheTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task RepeatedFilter_AfterAnotherInstanceRelabelsOrUpserts_IsRunAgainAtTheNewRevision()
+    {
+        using var server = await OpenAsync();
+        using var other = await OpenAsync();
+        await server.UpsertAsync([Stored("d1#0", "d1", "General", 0), Stored("d2#0", "d2", "General", 1)], CancellationToken.None);
+        var upToGeneral = Label(ComparisonOperator.LessThanOrEqual, "General");
+        Assert.Equal(["d1#0", "d2#0"], await IdsAsync(server, upToGeneral));
+        Assert.Equal(["d1#0", "d2#0"], await IdsAsync(server, upToGeneral));
+
+        Assert.Equal(1, await other.SetDocumentLabelAsync("d1", Labels.Get("Highly Confidential"), CancellationToken.None));
+        Assert.Equal(["d2#0"], await IdsAsync(server, upToGeneral));
+
+        await other.UpsertAsync([Stored("d3#0", "d3", "Public", 2)], CancellationToken.None);
+        Assert.Equal(["d2#0", "d3#0"], await IdsAsync(server, upToGeneral));
+    }
+
+    [Fact]
+    public async Task FiltersWithTheSameDescription_ButDifferentValues_DoNotShareACachedResult()
+    {
+        // The audit description joins parameters as "$p0=..., $p1=...": values that contain that text make two different
+        // filters read the same. The cached result must follow the filter, not its description.
+        using var store = await OpenAsync();
+        await store.UpsertAsync([new StoredChunk(Make("d1#0", "d1", "General", account: "x") with
+        {
+            Attributes = new AttributeSetBuilder().Add("account", "x").Add("region", "s, $p1=account, $p2=t").Build(),
+        }, Vector(0))], CancellationToken.None);
+        FilterNode first = new AndFilter([Eq("account", "x, $p1=account, $p2=s"), Eq("region", "t")]);
+        FilterNode second = new AndFilter([Eq("account", "x"), Eq("region", "s, $p1=account, $p2=t")]);
+        Assert.Equal(store.DescribeFilter(first), store.DescribeFilter(second));
+
+        Assert.Empty(await IdsAsync(store, first));
+        Assert.Equal(["d1#0"], await IdsAsync(store, second));
+        Assert.Empty(await IdsAsync(store, first));
+    }
+
+    [Fact]
+    public async Task CachedFilterResults_MatchUncachedSearches_OverRandomFiltersAndChanges()
+    {
+        using var cached = await OpenAsync();
+        using var uncached = new SqliteChunkStore(_folder.File("store.db"), Labels, maxCachedFilterResults: 0);
+        await uncached.InitializeAsync(CancellationToken.None);
+        var random = new Random(11);
+        string[] accounts = ["a", "b", "a, $p1=account", "\u00e9", "'; DROP TABLE chunks; --", ""];
+        string[] labels = ["Public", "General", "Confidential", "Highly Confidential"];
+        await cached.UpsertAsync([.. Enumerable.Range(0, 60).Select(i => Stored($"c{i:D2}#0", $"c{i:D2}", labels[i % 4], i, account: accounts[i % accounts.Length]))], CancellationToken.None);
+        for (var round = 0; round < 300; round++)
+        {
+            FilterNode filter = random.Next(3) switch
+            {
+                0 => Eq("account", accounts[random.Next(accounts.Length)]),
+                1 => new OrFilter([Eq("account", accounts[random.Next(accounts.Length)]), Label(ComparisonOperator.LessThanOrEqual, labels[random.Next(4)])]),
+                _ => new AndFilter([new NotFilter(Eq("account", accounts[random.Next(accounts.Length)])), Label(ComparisonOperator.GreaterThan, labels[random.Next(4)])]),
+            };
+            Assert.Equal(await IdsAsync(uncached, filter), await IdsAsync(cached, filter));
+            if (random.Next(20) == 0)
+            {
+                var i = random.Next(60);
+                await uncached.SetDocumentLabelAsync($"c{i:D2}", Labels.Get(labels[random.Next(4)]), CancellationToken.None);
+            }
+        }
+    }
+
+    private static async Task<string[]> IdsAsync(SqliteChunkStore store, FilterNode filter) =>
+        [.. (await store.SearchAsync(new ChunkQuery(Vector(0), filter, Top: 100), CancellationToken.None)).Chunks.Select(hit => hit.Chunk.Id).Order(StringComparer.Ordinal)];
+
     public void Dispose() => _folder.Dispose();
 
     private async Task<SqliteChunkStore> OpenAsync()
