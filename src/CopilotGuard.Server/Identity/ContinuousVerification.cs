@@ -174,7 +174,11 @@ public sealed class ContinuousVerification : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => Anomalies.Dispose();
+    public void Dispose()
+    {
+        Anomalies.Dispose();
+        State.Dispose();
+    }
 
     private static IEntitlementProvider Compose(IEntitlementProvider directory, PolicyBundle policy, ContinuousVerificationSettings settings, TimeProvider time) =>
         settings.Remote is null

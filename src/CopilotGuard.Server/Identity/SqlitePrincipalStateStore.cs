@@ -7,10 +7,15 @@ namespace CopilotGuard.Server.Identity;
 /// <summary>Stores suspensions in a SQLite file of the data folder (<c>principals.db</c>, WAL), shared by every
 /// instance that opens the same folder.</summary>
 /// <remarks>Every read goes to the file: nothing is cached, so a suspension written by one instance applies to the next
-/// request on all of them. A primary-key lookup costs tens of microseconds, well below the broker's budget.</remarks>
-public sealed class SqlitePrincipalStateStore : IPrincipalStateStore
+/// request on all of them. The per-request lookup runs on pooled connections that keep the prepared statement, so it
+/// costs a primary-key probe, not a parse.</remarks>
+public sealed class SqlitePrincipalStateStore : IPrincipalStateStore, IDisposable
 {
+    private const string LookupSql = "SELECT principal_id, reason, suspended_by, since FROM principal_suspensions WHERE principal_id = $id";
+    private static readonly int MaxPooledLookups = Math.Max(4, Environment.ProcessorCount * 2);
     private readonly string _connectionString;
+    private readonly System.Collections.Concurrent.ConcurrentBag<SqliteCommand> _lookups = [];
+    private int _disposed;
 
     /// <summary>Creates the store over a SQLite file.</summary>
     public SqlitePrincipalStateStore(string path)
@@ -39,12 +44,57 @@ public sealed class SqlitePrincipalStateStore : IPrincipalStateStore
     public async ValueTask<PrincipalSuspension?> GetSuspensionAsync(string principalId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(principalId);
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT principal_id, reason, suspended_by, since FROM principal_suspensions WHERE principal_id = $id";
-        command.Parameters.AddWithValue("$id", principalId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (!_lookups.TryTake(out var lookup))
+        {
+            var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+            lookup = connection.CreateCommand();
+            lookup.CommandText = LookupSql;
+            lookup.Parameters.Add("$id", SqliteType.Text);
+        }
+
+        var healthy = false;
+        try
+        {
+            lookup.Parameters[0].Value = principalId;
+            PrincipalSuspension? suspension;
+            await using (var reader = await lookup.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                suspension = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+            }
+
+            healthy = true;
+            return suspension;
+        }
+        finally
+        {
+            // A failed lookup's connection is closed, not reused: its state is unknown.
+            if (healthy && Volatile.Read(ref _disposed) == 0 && _lookups.Count < MaxPooledLookups)
+            {
+                _lookups.Add(lookup);
+            }
+            else
+            {
+                Close(lookup);
+            }
+        }
+    }
+
+    /// <summary>Closes the pooled lookup connections.</summary>
+    public void Dispose()
+    {
+        Volatile.Write(ref _disposed, 1);
+        while (_lookups.TryTake(out var lookup))
+        {
+            Close(lookup);
+        }
+    }
+
+    private static void Close(SqliteCommand lookup)
+    {
+        var connection = lookup.Connection;
+        lookup.Dispose();
+        connection?.Dispose();
     }
 
     /// <inheritdoc />

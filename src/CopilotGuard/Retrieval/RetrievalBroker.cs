@@ -30,6 +30,8 @@ public sealed partial class RetrievalBroker
     private readonly IAccessGate[] _gates;
     private readonly IRetrievalObserver[] _observers;
     private readonly ChunkReleaser _releaser;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Purpose, string Destination), AttributeSet> _requestAttributes = new();
+    private const int MaxCachedRequestAttributes = 1024;
 
     /// <summary>Creates a broker from its parts.</summary>
     public RetrievalBroker(
@@ -135,6 +137,25 @@ public sealed partial class RetrievalBroker
         return builder.Build();
     }
 
+    /// <summary>The <c>request.*</c> attributes of a request, shared by requests with the same purpose and destination
+    /// (a few distinct pairs in practice; the cache stops growing at <see cref="MaxCachedRequestAttributes"/>).</summary>
+    private AttributeSet CachedRequestAttributes(string? purpose, string? destination)
+    {
+        var key = (purpose ?? string.Empty, destination ?? string.Empty);
+        if (_requestAttributes.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        var attributes = RequestAttributes(purpose, destination);
+        if (_requestAttributes.Count < MaxCachedRequestAttributes)
+        {
+            _requestAttributes.TryAdd(key, attributes);
+        }
+
+        return attributes;
+    }
+
     /// <summary>Retrieves the chunks the caller may see for a query.</summary>
     /// <exception cref="RetrievalException">The request is refused; no data was released.</exception>
     public async Task<RetrievalResult> RetrieveAsync(RetrievalRequest request, CancellationToken cancellationToken)
@@ -162,13 +183,14 @@ public sealed partial class RetrievalBroker
         var destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination;
         await CheckGatesAsync(caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
         var resolved = _time.GetTimestamp();
-        var residual = _policy.Decide(caller, RequestAttributes(request.Purpose, request.Destination), out var decidingRules);
+        var requestAttributes = CachedRequestAttributes(request.Purpose, request.Destination);
+        var residual = _policy.Decide(caller, requestAttributes, out var decidingRules);
         var (pushed, exact, isExact) = Filters.Split(residual, _store.Capabilities);
         var decided = _time.GetTimestamp();
         long embedded = decided, storeTicks = 0, postFilterTicks = 0;
 
         var accepted = ImmutableArray.CreateBuilder<ScoredChunk>(request.Top);
-        var drops = ImmutableArray.CreateBuilder<DroppedChunk>();
+        var drops = ImmutableArray.CreateBuilder<DroppedChunk>(0);
         string? nativeFilter = null;
         if (residual is not ConstantFilter { Value: false })
         {
@@ -182,7 +204,7 @@ public sealed partial class RetrievalBroker
             while (accepted.Count < request.Top && skip < _options.MaxCandidates)
             {
                 var beforeStore = _time.GetTimestamp();
-                var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip) { Text = request.Query, Mode = request.Mode, Caller = caller, RequestAttributes = RequestAttributes(request.Purpose, request.Destination) }, cancellationToken).ConfigureAwait(false);
+                var result = await _store.SearchAsync(new ChunkQuery(vector, pushed, page, skip) { Text = request.Query, Mode = request.Mode, Caller = caller, RequestAttributes = requestAttributes }, cancellationToken).ConfigureAwait(false);
                 var afterStore = _time.GetTimestamp();
                 storeTicks += afterStore - beforeStore;
                 nativeFilter = result.NativeFilter;
@@ -223,7 +245,7 @@ public sealed partial class RetrievalBroker
 
         var recordId = "rcpt_" + Guid.CreateVersion7().ToString("N");
         var beforeRelease = _time.GetTimestamp();
-        var plan = _releaser.Plan(_policy, caller, RequestAttributes(request.Purpose, request.Destination), residual, ConversationKey(caller, request.ConversationId ?? recordId));
+        var plan = _releaser.Plan(_policy, caller, requestAttributes, residual, ConversationKey(caller, request.ConversationId ?? recordId));
         var released = new List<(ScoredChunk scored, ReleasedChunk)>(accepted.Count);
         foreach (var scored in accepted)
         {

@@ -46,7 +46,7 @@ public sealed class ContinuousVerificationHttpTests(IdentityServerFixture server
     public async Task Suspension_WrittenByAnotherInstance_AppliesToTheNextRequest()
     {
         // Another instance sharing the data folder writes to the same store; this instance caches nothing.
-        var otherInstance = new SqlitePrincipalStateStore(Path.Combine(server.DataPath, ContinuousVerification.StateFileName));
+        using var otherInstance = new SqlitePrincipalStateStore(Path.Combine(server.DataPath, ContinuousVerification.StateFileName));
         using (var before = await server.RetrieveAsync("dana"))
         {
             Assert.Equal(HttpStatusCode.OK, before.StatusCode);
