@@ -25,7 +25,7 @@ namespace CopilotGuard.Connectors.Sqlite;
 public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
 {
     private static readonly TimeSpan WalCheckpointPeriod = TimeSpan.FromMilliseconds(250);
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
     private readonly string _connectionString;
     private readonly SqliteAuditLogOptions _options;
     private readonly IAuditSigner? _signer;
@@ -36,6 +36,10 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     private Task? _walCheckpoints;
     private readonly CancellationTokenSource _stopWalCheckpoints = new();
     private WriterState? _state;
+    private DateTimeOffset _lastCommit;
+
+    /// <summary>Records this writer committed whose index rows are not written yet (writer task only).</summary>
+    private readonly List<(long Sequence, AuditRecord Record)> _unindexed = [];
     private int _disposed;
 
     /// <summary>Creates a log over a SQLite file.</summary>
@@ -100,7 +104,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             throw new InvalidOperationException("The audit log is not initialized.");
         }
 
-        var pending = new PendingAppend(record, AuditJson.Serialize(record));
+        var pending = new PendingAppend(PendingKind.Append, record, AuditJson.Serialize(record));
         if (!_queue.Writer.TryWrite(pending))
         {
             throw new ObjectDisposedException(nameof(SqliteAuditLog), "The audit log is closed; the record was not written.");
@@ -122,16 +126,23 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     }
 
     /// <inheritdoc />
-    public Task<AuditPage> GetDocumentAccessesAsync(string documentId, AuditPageRequest page, CancellationToken cancellationToken) =>
-        PageAsync("SELECT seq FROM audit_documents WHERE document_id = $key AND seq > $after", documentId, page, cancellationToken);
+    public async Task<AuditPage> GetDocumentAccessesAsync(string documentId, AuditPageRequest page, CancellationToken cancellationToken)
+    {
+        await EnsureIndexedAsync(cancellationToken).ConfigureAwait(false);
+        return await PageAsync("SELECT seq FROM audit_documents WHERE document_id = $key AND seq > $after", documentId, page, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc />
-    public Task<AuditPage> GetSubjectAccessesAsync(string subjectId, AuditPageRequest page, CancellationToken cancellationToken) =>
-        PageAsync("SELECT seq FROM audit_subjects WHERE subject_id = $key AND seq > $after", subjectId, page, cancellationToken);
+    public async Task<AuditPage> GetSubjectAccessesAsync(string subjectId, AuditPageRequest page, CancellationToken cancellationToken)
+    {
+        await EnsureIndexedAsync(cancellationToken).ConfigureAwait(false);
+        return await PageAsync("SELECT seq FROM audit_subjects WHERE subject_id = $key AND seq > $after", subjectId, page, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<AuditEntry>> GetAnswersForReceiptAsync(string receiptId, CancellationToken cancellationToken)
     {
+        await EnsureIndexedAsync(cancellationToken).ConfigureAwait(false);
         var page = await PageAsync("SELECT seq FROM audit_answers WHERE receipt_id = $key AND seq > $after", receiptId, new AuditPageRequest(AuditPageRequest.MaxLimit), cancellationToken).ConfigureAwait(false);
         return page.Entries;
     }
@@ -198,6 +209,9 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var statements = new Statements(connection);
         var state = await LoadStateAsync(statements, transaction).ConfigureAwait(false);
+
+        // Index every entry first, from the stored records, so no writer later indexes an entry this run expires.
+        await CatchUpIndexesAsync(statements, transaction, state.Head, null).ConfigureAwait(false);
         var template = AuditRetention.CreateRecord(now, run.RunBy, AuditRetention.Summarize(policy, schedule, covered, []));
         var expired = new List<AuditExpiredEntry>(candidates.Count);
         await using (var read = Command(connection, transaction, "SELECT record_id, payload FROM audit_log WHERE seq = $seq AND seq <= $covered AND leaf_hash IS NULL", "$seq", "$covered"))
@@ -252,6 +266,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         await using (var chain = new ChainAppender(statements, transaction, state))
         {
             entry = await chain.AppendAsync(record, AuditJson.Serialize(record)).ConfigureAwait(false);
+            await CatchUpIndexesAsync(statements, transaction, chain.Head, null).ConfigureAwait(false);
             await chain.CheckpointAsync(_signer!, now).ConfigureAwait(false);
         }
 
@@ -308,6 +323,16 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     /// indexes match the hashed records (an index row removed to hide an access is reported).</remarks>
     public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken)
     {
+        // Index what is committed so far; entries appended after this are checked by the next run. Indexing fails when the
+        // index state was edited; the checks below then report what is wrong instead of this call throwing.
+        try
+        {
+            await EnsureIndexedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or SqliteException)
+        {
+        }
+
         // One read transaction (one snapshot) for checkpoints, entries and indexes, so a concurrent append or retention run
         // is either wholly seen or not at all.
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -336,7 +361,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             throw new InvalidOperationException("The audit log is not initialized.");
         }
 
-        var pending = new PendingAppend(null, []);
+        var pending = new PendingAppend(PendingKind.Checkpoint, null, []);
         if (!_queue.Writer.TryWrite(pending))
         {
             throw new ObjectDisposedException(nameof(SqliteAuditLog));
@@ -344,6 +369,26 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
 
         await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         return pending.Checkpoint;
+    }
+
+    /// <summary>Has the writer write the index rows of every committed entry (from any process); readers that query the
+    /// document, subject or answer index tables call it first.</summary>
+    /// <param name="cancellationToken">The cancellation token.</param>
+    /// <returns>A task that completes when every entry committed before the call is indexed.</returns>
+    public async Task EnsureIndexedAsync(CancellationToken cancellationToken)
+    {
+        if (_writer is null)
+        {
+            throw new InvalidOperationException("The audit log is not initialized.");
+        }
+
+        var pending = new PendingAppend(PendingKind.Index, null, []);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            throw new ObjectDisposedException(nameof(SqliteAuditLog));
+        }
+
+        await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -415,19 +460,20 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             while (true)
             {
                 waiting ??= _queue.Reader.WaitToReadAsync().AsTask();
-                if (!waiting.IsCompleted && _signer is not null && _state is { } state && state.Head > state.CheckpointSize)
+                if (!waiting.IsCompleted && IdleWorkDue() is { } due)
                 {
-                    var due = state.CheckpointTime + _options.CheckpointInterval - _time.GetUtcNow();
-                    if (due > TimeSpan.Zero)
+                    // Nothing queued, but the tail is unanchored or entries are unindexed: do it once the log is quiet.
+                    var wait = due - _time.GetUtcNow();
+                    if (wait > TimeSpan.Zero)
                     {
                         using var delay = new CancellationTokenSource();
-                        await Task.WhenAny(waiting, Task.Delay(due, _time, delay.Token)).ConfigureAwait(false);
+                        await Task.WhenAny(waiting, Task.Delay(wait, _time, delay.Token)).ConfigureAwait(false);
                         await delay.CancelAsync().ConfigureAwait(false);
                     }
 
                     if (!waiting.IsCompleted)
                     {
-                        batch.Add(new PendingAppend(null, []));
+                        batch.Add(new PendingAppend(CheckpointDue() is { } checkpoint && checkpoint <= _time.GetUtcNow() ? PendingKind.Checkpoint : PendingKind.Index, null, []));
                         connection = await CommitAsync(connection, batch).ConfigureAwait(false);
                         batch.Clear();
                         continue;
@@ -449,10 +495,10 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 batch.Clear();
             }
 
-            // Clean shutdown: anchor the tail so it does not stay protected by the chain alone.
-            if (_signer is not null && _state is { } last && last.Head > last.CheckpointSize)
+            // Clean shutdown: index every entry, and anchor the tail so it does not stay protected by the chain alone.
+            if ((_signer is not null && _state is { } last && last.Head > last.CheckpointSize) || _unindexed.Count > 0)
             {
-                batch.Add(new PendingAppend(null, []));
+                batch.Add(new PendingAppend(_signer is null ? PendingKind.Index : PendingKind.Checkpoint, null, []));
                 connection = await CommitAsync(connection, batch).ConfigureAwait(false);
             }
         }
@@ -465,6 +511,18 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             }
         }
     }
+
+    /// <summary>When the writer should next commit without new records: to checkpoint an unanchored tail or to index
+    /// entries; <see langword="null"/> when neither is pending.</summary>
+    private DateTimeOffset? IdleWorkDue()
+    {
+        var checkpoint = CheckpointDue();
+        DateTimeOffset? index = _unindexed.Count > 0 ? _lastCommit + _options.IndexDelay : null;
+        return checkpoint is null ? index : index is null ? checkpoint : checkpoint < index ? checkpoint : index;
+    }
+
+    private DateTimeOffset? CheckpointDue() =>
+        _signer is not null && _state is { } state && state.Head > state.CheckpointSize ? state.CheckpointTime + _options.CheckpointInterval : null;
 
     /// <summary>Commits one batch; completes every waiter with its entry, or fails every waiter with the error.</summary>
     /// <remarks>The writer keeps one connection and its prepared statements across commits, so a commit of one record does
@@ -481,6 +539,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             var state = await LoadStateAsync(statements, transaction).ConfigureAwait(false);
             await using var chain = new ChainAppender(statements, transaction, state);
             var recordIds = new HashSet<string>(StringComparer.Ordinal);
+            var appended = new List<(long Sequence, AuditRecord Record)>(batch.Count);
             for (var i = 0; i < batch.Count; i++)
             {
                 var pending = batch[i];
@@ -495,12 +554,27 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 }
 
                 entries[i] = await chain.AppendAsync(record, pending.Payload).ConfigureAwait(false);
+                appended.Add((chain.Head, record));
+            }
+
+            // Index rows are written every IndexEvery entries (and when a reader asks, or the log is quiet), not in every
+            // commit: a retrieval's rows touch as many index pages as it has documents, which dominated a one-record commit.
+            var indexNow = _unindexed.Count + appended.Count >= _options.IndexEvery || batch.Exists(static p => p.Kind != PendingKind.Append);
+            if (indexNow)
+            {
+                var known = new Dictionary<long, AuditRecord>(_unindexed.Count + appended.Count);
+                foreach (var (sequence, record) in _unindexed.Concat(appended))
+                {
+                    known[sequence] = record;
+                }
+
+                await CatchUpIndexesAsync(statements, transaction, chain.Head, known).ConfigureAwait(false);
             }
 
             var now = _time.GetUtcNow();
             var checkpointSize = state.CheckpointSize;
             var checkpointTime = state.CheckpointTime;
-            var wantsCheckpoint = batch.Exists(static p => p.Record is null)
+            var wantsCheckpoint = batch.Exists(static p => p.Kind == PendingKind.Checkpoint)
                 || chain.Head - state.CheckpointSize >= _options.CheckpointEvery
                 || now - state.CheckpointTime >= _options.CheckpointInterval;
             if (_signer is not null && chain.Head > state.CheckpointSize && wantsCheckpoint)
@@ -510,9 +584,18 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 checkpointTime = now;
             }
 
-            await chain.FlushIndexesAsync().ConfigureAwait(false);
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             Interlocked.Increment(ref _commits);
+            _lastCommit = _time.GetUtcNow();
+            if (indexNow)
+            {
+                _unindexed.Clear();
+            }
+            else
+            {
+                _unindexed.AddRange(appended);
+            }
+
             _state = new WriterState(chain.Head, chain.Hash, chain.Frontier, checkpointSize, checkpointTime);
         }
         catch (Exception exception)
@@ -591,6 +674,78 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         return new WriterState(head, headHash, frontier, checkpointSize, checkpointTime ?? _time.GetUtcNow());
     }
 
+    /// <summary>Writes the index rows of every entry after the index mark up to <paramref name="head"/> and moves the mark,
+    /// inside the caller's write transaction. Records the writer still holds are not read back; others (appended by
+    /// another process, or before a restart) are read from the log.</summary>
+    private static async Task CatchUpIndexesAsync(Statements statements, SqliteTransaction transaction, long head, IReadOnlyDictionary<long, AuditRecord>? known)
+    {
+        long through;
+        await using (var reader = await statements.Get(transaction, "SELECT indexed_through FROM audit_index_state WHERE id = 1").ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            through = await reader.ReadAsync().ConfigureAwait(false) ? reader.GetInt64(0) : throw new InvalidOperationException("The audit index mark (audit_index_state) is missing.");
+        }
+
+        if (through >= head)
+        {
+            return;
+        }
+
+        using var documents = new IndexRows();
+        using var subjects = new IndexRows();
+        using var answers = new IndexRows();
+        void Add(long sequence, AuditRecord record)
+        {
+            foreach (var chunk in record.Chunks)
+            {
+                documents.Row(sequence, chunk.DocumentId, chunk.ChunkId);
+            }
+
+            foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
+            {
+                subjects.Row(sequence, subject);
+            }
+
+            foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
+            {
+                answers.Row(sequence, receipt);
+            }
+        }
+
+        var allKnown = known is not null;
+        for (var sequence = through + 1; allKnown && sequence <= head; sequence++)
+        {
+            allKnown = known!.ContainsKey(sequence);
+        }
+
+        if (allKnown)
+        {
+            for (var sequence = through + 1; sequence <= head; sequence++)
+            {
+                Add(sequence, known![sequence]);
+            }
+        }
+        else
+        {
+            var read = statements.Get(transaction, "SELECT seq, payload FROM audit_log WHERE seq > $from AND seq <= $to ORDER BY seq", "$from", "$to");
+            read.Parameters["$from"].Value = through;
+            read.Parameters["$to"].Value = head;
+            await using var reader = await read.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var sequence = reader.GetInt64(0);
+                Add(sequence, known?.GetValueOrDefault(sequence) ?? AuditJson.Deserialize((byte[])reader.GetValue(1)));
+            }
+        }
+
+        // One statement per table (a JSON array read with json_each), not one per row.
+        await documents.FlushAsync(statements.Get(transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
+        await subjects.FlushAsync(statements.Get(transaction, "INSERT INTO audit_subjects (seq, subject_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
+        await answers.FlushAsync(statements.Get(transaction, "INSERT INTO audit_answers (seq, receipt_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
+        var mark = statements.Get(transaction, "UPDATE audit_index_state SET indexed_through = $head WHERE id = 1", "$head");
+        mark.Parameters["$head"].Value = head;
+        await mark.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
     private async Task<AuditPage> PageAsync(string seqQuery, string key, AuditPageRequest page, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
@@ -622,10 +777,23 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     /// <summary>Recomputes the document, subject and answer index rows from the hashed records and compares them with the stored rows.</summary>
     private static async Task<(long Sequence, string Problem)?> VerifyIndexesAsync(SqliteConnection connection, SqliteTransaction transaction, long records, CancellationToken cancellationToken)
     {
+        // Entries after the index mark have no index rows yet (they are indexed behind the appends); a row after the mark,
+        // or a mark after the last entry, means the index was edited.
+        long mark;
+        await using (var command = Command(connection, transaction, "SELECT indexed_through FROM audit_index_state WHERE id = 1"))
+        {
+            mark = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long value ? value : -1;
+        }
+
+        if (mark < 0 || mark > records)
+        {
+            return (Math.Max(mark, 0), mark < 0 ? "the audit index mark is missing" : $"the audit index mark ({mark}) is past the last entry ({records})");
+        }
+
         var expected = new SortedDictionary<long, List<string>>();
         await foreach (var entry in ReadAsync(connection, transaction, 0, cancellationToken).ConfigureAwait(false))
         {
-            if (entry.Sequence > records)
+            if (entry.Sequence > mark)
             {
                 break;
             }
@@ -706,6 +874,15 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 await using var alter = Command(connection, transaction, "ALTER TABLE audit_log ADD COLUMN leaf_hash TEXT");
                 await alter.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
+        }
+
+        // Version 4: index rows are written behind the appends; the mark says how far. Earlier versions indexed every entry.
+        await using (var command = Command(connection, transaction, """
+            CREATE TABLE IF NOT EXISTS audit_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_through INTEGER NOT NULL);
+            INSERT OR IGNORE INTO audit_index_state (id, indexed_through) SELECT 1, coalesce(max(seq), 0) FROM audit_log;
+            """))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await using (var command = Command(connection, transaction, $"PRAGMA user_version = {SchemaVersion}"))
@@ -792,23 +969,12 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         private readonly Statements _statements;
         private readonly SqliteTransaction _transaction;
         private readonly SqliteCommand _insert;
-        private readonly SqliteCommand _documents;
-        private readonly SqliteCommand _subjects;
-        private readonly SqliteCommand _answers;
-        private readonly IndexRows _documentRows = new();
-        private readonly IndexRows _subjectRows = new();
-        private readonly IndexRows _answerRows = new();
 
         public ChainAppender(Statements statements, SqliteTransaction transaction, WriterState state)
         {
             _statements = statements;
             _transaction = transaction;
             _insert = statements.Get(transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
-            // Index rows are buffered and written with one statement per table (a JSON array read with json_each), not one
-            // statement per row: a retrieval record of 10 chunks has ~10 index rows.
-            _documents = statements.Get(transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($rows)", "$rows");
-            _subjects = statements.Get(transaction, "INSERT INTO audit_subjects (seq, subject_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows");
-            _answers = statements.Get(transaction, "INSERT INTO audit_answers (seq, receipt_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows");
             Head = state.Head;
             Hash = state.HeadHash;
             Frontier = state.Frontier.Clone();
@@ -832,35 +998,11 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             _insert.Parameters["$payload"].Value = payload;
             _insert.Parameters["$hash"].Value = Hash;
             await _insert.ExecuteNonQueryAsync().ConfigureAwait(false);
-            foreach (var chunk in record.Chunks)
-            {
-                _documentRows.Row(Head, chunk.DocumentId, chunk.ChunkId);
-            }
-
-            foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
-            {
-                _subjectRows.Row(Head, subject);
-            }
-
-            foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
-            {
-                _answerRows.Row(Head, receipt);
-            }
-
             return new AuditEntry(Head, Hash, record);
-        }
-
-        /// <summary>Writes the buffered index rows; called before a checkpoint and before the transaction commits.</summary>
-        public async Task FlushIndexesAsync()
-        {
-            await _documentRows.FlushAsync(_documents).ConfigureAwait(false);
-            await _subjectRows.FlushAsync(_subjects).ConfigureAwait(false);
-            await _answerRows.FlushAsync(_answers).ConfigureAwait(false);
         }
 
         public async Task<AuditCheckpoint> CheckpointAsync(IAuditSigner signer, DateTimeOffset now)
         {
-            await FlushIndexesAsync().ConfigureAwait(false);
             var checkpoint = AuditCheckpoint.Create(Head, now, Hash, Convert.ToHexStringLower(Frontier.Root()), signer);
             var command = _statements.Get(_transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
             command.Parameters["$seq"].Value = checkpoint.TreeSize;
@@ -874,14 +1016,8 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             return checkpoint;
         }
 
-        /// <summary>Releases the row buffers; the statements belong to <see cref="Statements"/>.</summary>
-        public ValueTask DisposeAsync()
-        {
-            _documentRows.Dispose();
-            _subjectRows.Dispose();
-            _answerRows.Dispose();
-            return ValueTask.CompletedTask;
-        }
+        /// <summary>Nothing to release: the statements belong to <see cref="Statements"/>.</summary>
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>The prepared statements of one connection, reused across transactions; the connection is the caller's.</summary>
@@ -966,9 +1102,24 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         public void Dispose() => _writer.Dispose();
     }
 
-    private sealed class PendingAppend(AuditRecord? record, byte[] payload)
+    /// <summary>What a queued request asks the writer for.</summary>
+    private enum PendingKind
     {
-        /// <summary>Gets the record, or <see langword="null"/> for a checkpoint request.</summary>
+        /// <summary>Append the record.</summary>
+        Append,
+
+        /// <summary>Write a checkpoint (and index every entry).</summary>
+        Checkpoint,
+
+        /// <summary>Index every committed entry, for a reader of the indexes.</summary>
+        Index,
+    }
+
+    private sealed class PendingAppend(PendingKind kind, AuditRecord? record, byte[] payload)
+    {
+        public PendingKind Kind { get; } = kind;
+
+        /// <summary>Gets the record, or <see langword="null"/> for a checkpoint or index request.</summary>
         public AuditRecord? Record { get; } = record;
 
         public byte[] Payload { get; } = payload;
@@ -998,6 +1149,14 @@ public sealed class SqliteAuditLogOptions
     /// would break the rule that no receipt leaves before its record is durable.</summary>
     public bool SynchronousFull { get; set; } = true;
 
+    /// <summary>Gets or sets how many entries may wait for their document, subject and answer index rows before a commit
+    /// writes them. The default is 256; 1 indexes every entry in its own commit. Readers of the indexes (and
+    /// <c>audit verify</c>) have every committed entry indexed first, so they never miss one.</summary>
+    public int IndexEvery { get; set; } = 256;
+
+    /// <summary>Gets or sets how long the log must be quiet before waiting entries are indexed. The default is 50 ms.</summary>
+    public TimeSpan IndexDelay { get; set; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>Checks the settings.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
     public void Validate()
@@ -1005,5 +1164,7 @@ public sealed class SqliteAuditLogOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(CheckpointEvery, 1, nameof(CheckpointEvery));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CheckpointInterval, TimeSpan.Zero, nameof(CheckpointInterval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(IndexEvery, 1, nameof(IndexEvery));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(IndexDelay, TimeSpan.Zero, nameof(IndexDelay));
     }
 }

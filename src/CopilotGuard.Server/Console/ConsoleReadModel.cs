@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using CopilotGuard.Audit;
+using CopilotGuard.Connectors.Sqlite;
 using CopilotGuard.Server.Hosting;
 using Microsoft.Data.Sqlite;
 
@@ -214,6 +215,12 @@ internal sealed class ConsoleReadModel(CopilotGuardRuntime runtime)
     /// <summary>Lists the retrievals that returned a document or data about a subject, filtered, oldest first.</summary>
     public async Task<(List<AuditEntry> Entries, long? Next)> GetAccessesAsync(AccessFilter filter, int limit, long afterSequence, CancellationToken cancellationToken)
     {
+        // The log writes index rows behind its appends; have every committed entry indexed before reading the tables.
+        if (runtime.Audit is SqliteAuditLog log)
+        {
+            await log.EnsureIndexedAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await using var connection = await OpenAuditAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         var sql = new StringBuilder(filter.DocumentId is not null
