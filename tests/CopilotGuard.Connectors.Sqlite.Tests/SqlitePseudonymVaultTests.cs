@@ -12,12 +12,27 @@ public sealed class SqlitePseudonymVaultTests : IDisposable
     private static readonly AnonymizerKeys s_anonymizerKeys = new(new byte[32], s_key);
 
     private readonly TempFolder _folder = new();
+    private readonly List<SqlitePseudonymVault> _vaults = [];
 
-    public void Dispose() => _folder.Dispose();
+    public void Dispose()
+    {
+        foreach (SqlitePseudonymVault vault in _vaults)
+        {
+            vault.Dispose();
+        }
+
+        _folder.Dispose();
+    }
 
     private string VaultPath => _folder.File("vault.db");
 
-    private SqlitePseudonymVault Vault(TimeProvider? clock = null, TimeSpan? ttl = null) => new(VaultPath, s_key, ttl, clock);
+    private SqlitePseudonymVault Vault(TimeProvider? clock = null, TimeSpan? ttl = null) => Track(new(VaultPath, s_key, ttl, clock));
+
+    private SqlitePseudonymVault Track(SqlitePseudonymVault vault)
+    {
+        _vaults.Add(vault);
+        return vault;
+    }
 
     private static Anonymizer Anonymizer(IPseudonymVault vault) => new(
         EntityAnalyzer.CreateDefault(DictionaryRecognizer.Create([("Jane Alice Doe", EntityTypes.Person, "jane"), ("Robert Johnson", EntityTypes.Person, "rjohnson")])),
@@ -127,7 +142,7 @@ public sealed class SqlitePseudonymVaultTests : IDisposable
     public async Task GetOrAddAsync_TwoInstancesOnOneFile_AgreeOnNumbers()
     {
         SqlitePseudonymVault a = Vault();
-        var b = new SqlitePseudonymVault(VaultPath, s_key);
+        SqlitePseudonymVault b = Track(new SqlitePseudonymVault(VaultPath, s_key));
         await Task.WhenAll(a.InitializeAsync(), b.InitializeAsync());
         var tasks = Enumerable.Range(0, 40).Select(i =>
         {
@@ -174,7 +189,7 @@ public sealed class SqlitePseudonymVaultTests : IDisposable
     public async Task GetEntriesAsync_WrongKey_IsRejected()
     {
         await Vault().GetOrAddAsync("c", [new(EntityTypes.Person, "id:jane", "Jane Doe")]);
-        var stranger = new SqlitePseudonymVault(VaultPath, RandomNumberGenerator.GetBytes(32));
+        SqlitePseudonymVault stranger = Track(new SqlitePseudonymVault(VaultPath, RandomNumberGenerator.GetBytes(32)));
 
         // Another key derives another conversation key: the stranger sees nothing, and cannot read the rows it finds by scanning.
         Assert.Empty(await stranger.GetEntriesAsync("c"));
@@ -223,8 +238,253 @@ public sealed class SqlitePseudonymVaultTests : IDisposable
     {
         string blocked = Path.Combine(_folder.File("not-a-folder"), "vault.db");
         await File.WriteAllTextAsync(_folder.File("not-a-folder"), "a file where the folder should be");
-        Anonymizer anonymizer = Anonymizer(new SqlitePseudonymVault(blocked, s_key));
+        Anonymizer anonymizer = Anonymizer(Track(new SqlitePseudonymVault(blocked, s_key)));
         await Assert.ThrowsAsync<SqliteException>(async () => await anonymizer.AnonymizeAsync("Jane Doe called.", Pseudonymize, new("c")));
+    }
+
+    [Fact]
+    public async Task ManySequentialCalls_ReuseOneConnectionAndItsPreparedStatements_AndMatchAFreshVault()
+    {
+        SqlitePseudonymVault vault = Vault();
+        var expected = new Dictionary<string, string>(StringComparer.Ordinal);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        int preparedAtHalfway = 0;
+        for (int i = 0; i < 2_000; i++)
+        {
+            if (i == 1_000)
+            {
+                preparedAtHalfway = vault.StatementsPrepared;
+            }
+
+            if (i % 2 == 1)
+            {
+                IReadOnlyList<PseudonymEntry> entries = await vault.GetEntriesAsync("c");
+                Assert.Equal(expected.Count, entries.Count);
+                Assert.All(entries, e => Assert.Equal(expected[e.SubjectKey], e.Pseudonym));
+                continue;
+            }
+
+            // Two types, 60 subjects, each call naming two of them (often one already numbered, one new).
+            PseudonymSubject[] subjects = [Subject(i / 2 % 60), Subject((i / 2 * 7) % 60)];
+            IReadOnlyList<PseudonymEntry> added = await vault.GetOrAddAsync("c", subjects);
+            for (int k = 0; k < subjects.Length; k++)
+            {
+                PseudonymSubject subject = subjects[k];
+                if (!expected.ContainsKey(subject.SubjectKey))
+                {
+                    int next = counts[subject.EntityType] = counts.GetValueOrDefault(subject.EntityType) + 1;
+                    expected[subject.SubjectKey] = $"<{subject.EntityType}_{next}>";
+                }
+
+                Assert.Equal((expected[subject.SubjectKey], subject.SubjectKey, subject.OriginalValue), (added[k].Pseudonym, added[k].SubjectKey, added[k].OriginalValue));
+            }
+        }
+
+        // One connection served every call, and nothing was prepared again in the second thousand calls.
+        Assert.Equal(1, vault.ConnectionsOpened);
+        Assert.Equal(preparedAtHalfway, vault.StatementsPrepared);
+        Assert.InRange(vault.StatementsPrepared, 1, 16);
+
+        IReadOnlyList<PseudonymEntry> final = await vault.GetEntriesAsync("c");
+        Assert.Equal(60, final.Count);
+        using SqlitePseudonymVault fresh = new(VaultPath, s_key);
+        Assert.Equal(
+            final.Select(static e => (e.Pseudonym, e.EntityType, e.SubjectKey, e.OriginalValue)),
+            (await fresh.GetEntriesAsync("c")).Select(static e => (e.Pseudonym, e.EntityType, e.SubjectKey, e.OriginalValue)));
+
+        static PseudonymSubject Subject(int n) => n % 3 == 0
+            ? new(EntityTypes.EmailAddress, $"value:user{n}@contoso.com", $"user{n}@contoso.com")
+            : new(EntityTypes.Person, $"id:{n}", $"Person {n}");
+    }
+
+    [Fact]
+    public async Task GetOrAddAsync_FailureMidTransaction_RollsBackClosesTheConnectionAndTheNextCallWorks()
+    {
+        SqlitePseudonymVault vault = Vault();
+        await vault.GetOrAddAsync("c", [new(EntityTypes.Person, "id:jane", "Jane Doe")]);
+        Assert.Equal(1, vault.ConnectionsOpened);
+
+        // Another connection adds a trigger that fails the insert of number 3, after number 2 is already written.
+        await ExecuteAsync("CREATE TRIGGER fail_third BEFORE INSERT ON pseudonyms WHEN NEW.number = 3 BEGIN SELECT RAISE(ABORT, 'forced failure'); END");
+        PseudonymSubject[] subjects = [new(EntityTypes.Person, "id:bob", "Bob"), new(EntityTypes.Person, "id:carol", "Carol")];
+        await Assert.ThrowsAsync<SqliteException>(async () => await vault.GetOrAddAsync("c", subjects));
+
+        // Nothing half-written remains (Bob's row was rolled back) and the write lock is free.
+        Assert.Equal(1L, await ScalarAsync("SELECT count(*) FROM pseudonyms"));
+        await AssertWriteLockIsFreeAsync();
+        Assert.Equal(["<PERSON_1>"], (await vault.GetEntriesAsync("c")).Select(static e => e.Pseudonym));
+
+        // The failed connection was closed, not reused; the next call numbers as if the failed one never happened.
+        await ExecuteAsync("DROP TRIGGER fail_third");
+        Assert.Equal(["<PERSON_2>", "<PERSON_3>"], (await vault.GetOrAddAsync("c", subjects)).Select(static e => e.Pseudonym));
+        Assert.Equal(2, vault.ConnectionsOpened);
+
+        // A row that fails to decrypt fails the call the same way, without leaving the transaction or its lock behind.
+        await ExecuteAsync("UPDATE pseudonyms SET original_value = zeroblob(40) WHERE number = 1");
+        await Assert.ThrowsAnyAsync<CryptographicException>(async () => await vault.GetOrAddAsync("c", [new(EntityTypes.Person, "id:dave", "Dave"), new(EntityTypes.Person, "id:jane", "Jane Doe")]));
+        await AssertWriteLockIsFreeAsync();
+        Assert.Equal(3L, await ScalarAsync("SELECT count(*) FROM pseudonyms"));
+        Assert.Equal("<PERSON_1>", (await vault.GetOrAddAsync("d", [new(EntityTypes.Person, "id:dave", "Dave")]))[0].Pseudonym);
+    }
+
+    [Fact]
+    public async Task Calls_CanceledBeforeTheyStart_WriteNothingAndTheNextCallWorks()
+    {
+        SqlitePseudonymVault vault = Vault();
+        using var canceled = new CancellationTokenSource();
+        await canceled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await vault.GetOrAddAsync("c", [new(EntityTypes.Person, "id:jane", "Jane Doe")], canceled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await vault.GetEntriesAsync("c", canceled.Token));
+        Assert.Empty(await vault.GetEntriesAsync("c"));
+        Assert.Equal("<PERSON_1>", (await vault.GetOrAddAsync("c", [new(EntityTypes.Person, "id:jane", "Jane Doe")]))[0].Pseudonym);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_ClosesEveryConnection_SoTheFileCanBeDeleted()
+    {
+        SqlitePseudonymVault vault = Vault();
+
+        // Several connections in the pool: parallel readers while a writer works.
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
+        {
+            _ = i % 4 == 0
+                ? await vault.GetOrAddAsync("c", [new(EntityTypes.Person, $"id:{i}", $"Person {i}")])
+                : await vault.GetEntriesAsync("c");
+        })));
+        Assert.True(File.Exists(VaultPath + "-wal"));
+
+        await vault.DisposeAsync();
+
+        // SQLite checkpoints and removes the write-ahead log when the last connection to the file closes.
+        Assert.False(File.Exists(VaultPath + "-wal"));
+        File.Delete(VaultPath);
+        Assert.False(File.Exists(VaultPath));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await vault.GetEntriesAsync("c"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await vault.GetOrAddAsync("c", [new(EntityTypes.Person, "id:jane", "Jane Doe")]));
+        vault.Dispose();
+    }
+
+    [Fact]
+    public async Task Connections_KeepSynchronousFullAndTheBusyTimeoutAcrossCalls()
+    {
+        SqlitePseudonymVault vault = Vault();
+        for (int i = 0; i < 20; i++)
+        {
+            await vault.GetOrAddAsync("c", [new(EntityTypes.Person, $"id:{i % 5}", $"Person {i % 5}")]);
+            await vault.GetEntriesAsync("c");
+        }
+
+        Assert.Equal(2L, vault.ReadPragma("synchronous"));
+        Assert.Equal(30_000L, vault.ReadPragma("busy_timeout"));
+    }
+
+    [Fact]
+    public async Task GetOrAddAsync_KnownSubjectsOnly_ExtendTheExpiryAtMostOncePerHundredthOfTheTimeToLive()
+    {
+        var t0 = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var clock = new ManualClock(t0);
+        SqlitePseudonymVault vault = Vault(clock, TimeSpan.FromMinutes(100));
+        PseudonymSubject jane = new(EntityTypes.Person, "id:jane", "Jane Doe");
+        await vault.GetOrAddAsync("c", [jane]);
+        Assert.Equal(t0.AddMinutes(100).ToUnixTimeMilliseconds(), await ScalarAsync("SELECT expires_at FROM conversations"));
+
+        // Within a minute (a hundredth of 100 minutes) a call that adds nothing commits without writing.
+        clock.Now = t0.AddSeconds(30);
+        await vault.GetOrAddAsync("c", [jane]);
+        Assert.Equal(t0.AddMinutes(100).ToUnixTimeMilliseconds(), await ScalarAsync("SELECT expires_at FROM conversations"));
+
+        clock.Now = t0.AddMinutes(2);
+        await vault.GetOrAddAsync("c", [jane]);
+        Assert.Equal(t0.AddMinutes(102).ToUnixTimeMilliseconds(), await ScalarAsync("SELECT expires_at FROM conversations"));
+
+        // A call that adds a pseudonym always extends it.
+        clock.Now = t0.AddMinutes(2).AddSeconds(10);
+        await vault.GetOrAddAsync("c", [jane, new(EntityTypes.Person, "id:bob", "Bob")]);
+        Assert.Equal(t0.AddMinutes(102).AddSeconds(10).ToUnixTimeMilliseconds(), await ScalarAsync("SELECT expires_at FROM conversations"));
+    }
+
+    [Fact]
+    public async Task ExistingFile_WrittenInTheOriginalFormat_IsReadAndExtended()
+    {
+        // The schema and row format of the first release, written without the vault.
+        await ExecuteAsync("""
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE conversations (conversation_key TEXT NOT NULL PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE INDEX conversations_by_expiry ON conversations (expires_at);
+            CREATE TABLE pseudonyms (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                conversation_key TEXT NOT NULL,
+                entity_type TEXT NOT NULL,
+                number INTEGER NOT NULL CHECK (number > 0),
+                subject_lookup TEXT NOT NULL,
+                subject_key BLOB NOT NULL,
+                original_value BLOB NOT NULL,
+                UNIQUE (conversation_key, entity_type, number),
+                UNIQUE (conversation_key, entity_type, subject_lookup));
+            """);
+        var cipher = new VaultCipher(s_key);
+        string ck = cipher.ConversationKey("legacy");
+        const string Type = "PERSON";
+        byte[] Sealed(string value, string column) => cipher.Seal(Encoding.UTF8.GetBytes(value), Encoding.UTF8.GetBytes($"copilotguard-pseudonym|{ck}|{Type.Length}:{Type}|1|{column}"));
+        await ExecuteAsync(
+            "INSERT INTO pseudonyms (conversation_key, entity_type, number, subject_lookup, subject_key, original_value) VALUES ($ck, $type, 1, $lookup, $key, $value)",
+            ("$ck", ck), ("$type", Type), ("$lookup", cipher.SubjectLookupKey(ck, Type, "id:jane")), ("$key", Sealed("id:jane", "key")), ("$value", Sealed("Jane Doe", "value")));
+        await ExecuteAsync("INSERT INTO conversations (conversation_key, expires_at) VALUES ($ck, $expires)", ("$ck", ck), ("$expires", DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds()));
+
+        SqlitePseudonymVault vault = Vault();
+        Assert.Equal([("<PERSON_1>", "id:jane", "Jane Doe")], (await vault.GetEntriesAsync("legacy")).Select(static e => (e.Pseudonym, e.SubjectKey, e.OriginalValue)));
+        IReadOnlyList<PseudonymEntry> added = await vault.GetOrAddAsync("legacy", [new(Type, "id:bob", "Bob"), new(Type, "id:jane", "Ms. Doe")]);
+        Assert.Equal([("<PERSON_2>", "Bob"), ("<PERSON_1>", "Jane Doe")], added.Select(static e => (e.Pseudonym, e.OriginalValue)));
+
+        // What the vault writes opens with the same associated data.
+        await using var connection = new SqliteConnection($"Data Source={VaultPath}");
+        await connection.OpenAsync();
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "SELECT subject_key, original_value FROM pseudonyms WHERE number = 2";
+        await using SqliteDataReader reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        string ad = $"copilotguard-pseudonym|{ck}|{Type.Length}:{Type}|2|";
+        Assert.Equal("id:bob", cipher.Unprotect((byte[])reader.GetValue(0), ad + "key"));
+        Assert.Equal("Bob", cipher.Unprotect((byte[])reader.GetValue(1), ad + "value"));
+    }
+
+    [Fact]
+    public async Task ParallelReadersAndWritersOnTwoInstances_SeeOnlyCommittedConsistentMappings()
+    {
+        SqlitePseudonymVault a = Vault();
+        SqlitePseudonymVault b = Track(new SqlitePseudonymVault(VaultPath, s_key));
+        await Task.WhenAll(a.InitializeAsync(), b.InitializeAsync());
+        var observed = new System.Collections.Concurrent.ConcurrentBag<PseudonymEntry>();
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(worker => Task.Run(async () =>
+        {
+            SqlitePseudonymVault vault = worker % 2 == 0 ? a : b;
+            for (int j = 0; j < 12; j++)
+            {
+                IReadOnlyList<PseudonymEntry> entries = j % 3 == 0
+                    ? await vault.GetOrAddAsync("mix", [new(EntityTypes.Person, $"id:{(worker + j) % 16}", $"Person {(worker + j) % 16}")])
+                    : await vault.GetEntriesAsync("mix");
+                foreach (PseudonymEntry entry in entries)
+                {
+                    observed.Add(entry);
+                }
+            }
+        })));
+
+        IReadOnlyList<PseudonymEntry> final = await a.GetEntriesAsync("mix");
+        Assert.Equal(final.Count, final.Select(static e => e.Pseudonym).Distinct().Count());
+        Assert.Equal(Enumerable.Range(1, final.Count).Select(static n => $"<PERSON_{n}>").Order(), final.Select(static e => e.Pseudonym).Order());
+        var bySubject = final.ToDictionary(static e => e.SubjectKey, static e => e.Pseudonym, StringComparer.Ordinal);
+        Assert.All(observed, e => Assert.Equal(bySubject[e.SubjectKey], e.Pseudonym));
+    }
+
+    private async Task AssertWriteLockIsFreeAsync()
+    {
+        // No busy wait: BEGIN IMMEDIATE fails within a second if a vault connection still holds the write lock.
+        await using var connection = new SqliteConnection($"Data Source={VaultPath};Pooling=False;Default Timeout=1");
+        await connection.OpenAsync();
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = "PRAGMA busy_timeout = 0; BEGIN IMMEDIATE; ROLLBACK;";
+        await command.ExecuteNonQueryAsync();
     }
 
     private static bool Contains(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle) >= 0;

@@ -153,7 +153,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
                 await SeedAsync(data, providers.Store, labeling, store, embedder, progress, cancellationToken).ConfigureAwait(false);
             }
 
-            var releaser = await CreateReleaserAsync(data, directory, cancellationToken).ConfigureAwait(false);
+            var releaser = await CreateReleaserAsync(data, directory, owned, cancellationToken).ConfigureAwait(false);
             var verification = await ContinuousVerification.OpenAsync(data, directory, policy, store, audit, verificationSettings, seed, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
             var broker = new RetrievalBroker(
                 verification.Entitlements,
@@ -210,7 +210,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
 
     /// <summary>Creates the field releaser: the anonymizer over the directory's and the data subjects' names and any
     /// custom recognizers, with the data folder's keys.</summary>
-    private static async Task<ChunkReleaser> CreateReleaserAsync(DataFolder data, DirectoryFile directory, CancellationToken cancellationToken)
+    private static async Task<ChunkReleaser> CreateReleaserAsync(DataFolder data, DirectoryFile directory, OwnedResources owned, CancellationToken cancellationToken)
     {
         var names = directory.Principals
             .Where(static p => p.Kind == PrincipalKind.User && p.DisplayName is not null)
@@ -220,7 +220,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             ? [DictionaryRecognizer.Create(names), await RecognizerFile.LoadAsync(data.RecognizersPath, cancellationToken).ConfigureAwait(false)]
             : [DictionaryRecognizer.Create(names)];
         // Pseudonyms survive restarts and are shared by every process on the data folder: encrypted at rest, 24 h sliding expiry.
-        var vault = new SqlitePseudonymVault(data.VaultPath, data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24));
+        var vault = owned.Add(new SqlitePseudonymVault(data.VaultPath, data.GetOrCreateSecret("pseudonym-vault.key"), TimeSpan.FromHours(24)));
         await vault.InitializeAsync(cancellationToken).ConfigureAwait(false);
         var anonymizer = new Anonymizer(
             EntityAnalyzer.CreateDefault(recognizers),

@@ -74,6 +74,15 @@ internal static class ProviderFactory
 internal sealed class OwnedResources : IAsyncDisposable
 {
     private readonly Dictionary<string, NpgsqlDataSource> _dataSources = new(StringComparer.Ordinal);
+    private readonly List<IAsyncDisposable> _others = [];
+
+    /// <summary>Takes ownership of a resource the runtime created; it is disposed with the others, last added first.</summary>
+    public T Add<T>(T resource)
+        where T : IAsyncDisposable
+    {
+        _others.Add(resource);
+        return resource;
+    }
 
     /// <summary>Gets the data source of a connection string, creating it on first use.</summary>
     public NpgsqlDataSource DataSource(string connectionString)
@@ -90,6 +99,12 @@ internal sealed class OwnedResources : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        for (var i = _others.Count - 1; i >= 0; i--)
+        {
+            await _others[i].DisposeAsync().ConfigureAwait(false);
+        }
+
+        _others.Clear();
         foreach (var source in _dataSources.Values)
         {
             await source.DisposeAsync().ConfigureAwait(false);
