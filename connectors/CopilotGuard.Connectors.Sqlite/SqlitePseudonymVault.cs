@@ -91,16 +91,16 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
         await EnsureInitializedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        Session session = Rent();
+        Session session = await RentAsync(cancellationToken).ConfigureAwait(false);
         bool healthy = false;
         try
         {
             // One statement, so one read snapshot: the expiry and the rows are consistent without a transaction.
             List<PseudonymEntry>? entries = null;
             long? expiresAt = null;
-            using (SqliteDataReader reader = session.Bind(Statement.Entries, ck).ExecuteReader())
+            await using (SqliteDataReader reader = await session.Bind(Statement.Entries, ck).ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (reader.Read())
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
                     expiresAt ??= reader.GetInt64(0);
                     if (expiresAt <= now)
@@ -129,7 +129,7 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
                 await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    session.Bind(Statement.Slide, extended, ck, now).ExecuteNonQuery();
+                    await session.Bind(Statement.Slide, extended, ck, now).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -142,7 +142,7 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
         }
         finally
         {
-            Return(session, healthy);
+            await ReturnAsync(session, healthy).ConfigureAwait(false);
         }
     }
 
@@ -164,15 +164,16 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
         try
         {
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            Session session = Rent();
+            Session session = await RentAsync(cancellationToken).ConfigureAwait(false);
             bool healthy = false;
             try
             {
-                PseudonymEntry[] entries = GetOrAdd(session, ck, subjects, now, cancellationToken);
+                PseudonymEntry[] entries = await GetOrAddCoreAsync(session, ck, subjects, now, cancellationToken).ConfigureAwait(false);
                 if (now >= _nextPurge)
                 {
+                    // Housekeeping after the call's own commit, so the caller's token does not cancel it.
                     _nextPurge = now + PurgeIntervalMilliseconds;
-                    Purge(session, now);
+                    await PurgeAsync(session, now, CancellationToken.None).ConfigureAwait(false);
                 }
 
                 healthy = true;
@@ -180,7 +181,7 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
             }
             finally
             {
-                Return(session, healthy);
+                await ReturnAsync(session, healthy).ConfigureAwait(false);
             }
         }
         finally
@@ -197,20 +198,20 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            Session session = Rent();
+            Session session = await RentAsync(cancellationToken).ConfigureAwait(false);
             bool healthy = false;
             try
             {
-                session.Execute(Statement.Begin);
-                bool removed = session.Bind(Statement.Delete, ck).ExecuteNonQuery() > 0;
+                await session.ExecuteAsync(Statement.Begin, cancellationToken).ConfigureAwait(false);
+                bool removed = await session.Bind(Statement.Delete, ck).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
                 cancellationToken.ThrowIfCancellationRequested();
-                session.Execute(Statement.Commit);
+                await session.ExecuteAsync(Statement.Commit, cancellationToken).ConfigureAwait(false);
                 healthy = true;
                 return removed;
             }
             finally
             {
-                Return(session, healthy);
+                await ReturnAsync(session, healthy).ConfigureAwait(false);
             }
         }
         finally
@@ -228,17 +229,17 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            Session session = Rent();
+            Session session = await RentAsync(cancellationToken).ConfigureAwait(false);
             bool healthy = false;
             try
             {
-                int purged = Purge(session, _time.GetUtcNow().ToUnixTimeMilliseconds());
+                int purged = await PurgeAsync(session, _time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
                 healthy = true;
                 return purged;
             }
             finally
             {
-                Return(session, healthy);
+                await ReturnAsync(session, healthy).ConfigureAwait(false);
             }
         }
         finally
@@ -251,19 +252,7 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
     /// call still running closes its connection when it ends.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        Session[] idle;
-        lock (_poolLock)
-        {
-            idle = [.. _idle];
-            _idle.Clear();
-        }
-
-        foreach (Session session in idle)
+        foreach (Session session in TakeIdleOnDispose())
         {
             session.Dispose();
         }
@@ -271,51 +260,53 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
 
     /// <inheritdoc cref="Dispose" />
     /// <returns>A task that completes when the idle connections are closed.</returns>
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        Dispose();
-        return ValueTask.CompletedTask;
+        foreach (Session session in TakeIdleOnDispose())
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>Reads a pragma on the connection the next call would use (for tests).</summary>
-    internal long ReadPragma(string name)
+    internal async Task<long> ReadPragmaAsync(string name)
     {
-        Session session = Rent();
+        Session session = await RentAsync(CancellationToken.None).ConfigureAwait(false);
         bool healthy = false;
         try
         {
-            using SqliteCommand command = session.Connection.CreateCommand();
+            await using SqliteCommand command = session.Connection.CreateCommand();
             command.CommandText = "PRAGMA " + name;
-            long value = (long)command.ExecuteScalar()!;
+            long value = (long)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
             healthy = true;
             return value;
         }
         finally
         {
-            Return(session, healthy);
+            await ReturnAsync(session, healthy).ConfigureAwait(false);
         }
     }
 
     /// <summary>Looks up or numbers every subject in one <c>BEGIN IMMEDIATE</c> transaction and commits it.</summary>
-    private PseudonymEntry[] GetOrAdd(Session session, string ck, IReadOnlyList<PseudonymSubject> subjects, long now, CancellationToken cancellationToken)
+    private async Task<PseudonymEntry[]> GetOrAddCoreAsync(Session session, string ck, IReadOnlyList<PseudonymSubject> subjects, long now, CancellationToken cancellationToken)
     {
         var entries = new PseudonymEntry[subjects.Count];
 
         // BEGIN IMMEDIATE: the write lock is taken before anything is read, so the numbering below cannot race.
-        session.Execute(Statement.Begin);
-        long? stored = session.ReadInt64(Statement.Expiry, ck);
+        await session.ExecuteAsync(Statement.Begin, cancellationToken).ConfigureAwait(false);
+        long? stored = await ReadInt64Async(session.Bind(Statement.Expiry, ck), cancellationToken).ConfigureAwait(false);
 
         // An expired conversation is forgotten and numbered afresh. A conversation with no pseudonyms (a new one, or
         // one just deleted) needs no lookups and starts every type at 1.
         bool empty;
         if (stored <= now)
         {
-            session.Bind(Statement.Delete, ck).ExecuteNonQuery();
+            await session.Bind(Statement.Delete, ck).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             empty = true;
         }
         else
         {
-            empty = stored is null && session.ReadInt64(Statement.HasPseudonyms, ck) == 0;
+            empty = stored is null && await ReadInt64Async(session.Bind(Statement.HasPseudonyms, ck), cancellationToken).ConfigureAwait(false) == 0;
         }
 
         Dictionary<string, int> seen = session.Seen;
@@ -335,7 +326,7 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
             }
 
             seen.Add(lookup, i);
-            if (!empty && Find(session, ck, subject, lookup) is { } existing)
+            if (!empty && await FindAsync(session, ck, subject, lookup, cancellationToken).ConfigureAwait(false) is { } existing)
             {
                 entries[i] = existing;
                 continue;
@@ -344,18 +335,18 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
             // The last number of the type is read once per transaction, then counted here.
             if (!lastNumbers.TryGetValue(subject.EntityType, out long number))
             {
-                number = empty ? 0 : session.ReadInt64(Statement.LastNumber, ck, subject.EntityType) ?? 0;
+                number = empty ? 0 : await ReadInt64Async(session.Bind(Statement.LastNumber, ck, subject.EntityType), cancellationToken).ConfigureAwait(false) ?? 0;
             }
 
             lastNumbers[subject.EntityType] = ++number;
-            session.Bind(
+            await session.Bind(
                 Statement.Insert,
                 ck,
                 subject.EntityType,
                 number,
                 lookup,
                 Seal(subject.SubjectKey, ck, subject.EntityType, number, KeyColumn),
-                Seal(subject.OriginalValue, ck, subject.EntityType, number, ValueColumn)).ExecuteNonQuery();
+                Seal(subject.OriginalValue, ck, subject.EntityType, number, ValueColumn)).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             entries[i] = new PseudonymEntry(Pseudonym(subject.EntityType, number), subject.EntityType, subject.SubjectKey, subject.OriginalValue);
             added = true;
         }
@@ -365,18 +356,18 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
         long expires = now + _timeToLive;
         if (added || stored is not { } current || current <= now || expires - current > _timeToLive / 100)
         {
-            session.Bind(Statement.Touch, ck, expires).ExecuteNonQuery();
+            await session.Bind(Statement.Touch, ck, expires).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        session.Execute(Statement.Commit);
+        await session.ExecuteAsync(Statement.Commit, cancellationToken).ConfigureAwait(false);
         return entries;
     }
 
-    private PseudonymEntry? Find(Session session, string ck, PseudonymSubject subject, string lookup)
+    private async ValueTask<PseudonymEntry?> FindAsync(Session session, string ck, PseudonymSubject subject, string lookup, CancellationToken cancellationToken)
     {
-        using SqliteDataReader reader = session.Bind(Statement.Find, ck, subject.EntityType, lookup).ExecuteReader();
-        if (!reader.Read())
+        await using SqliteDataReader reader = await session.Bind(Statement.Find, ck, subject.EntityType, lookup).ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
@@ -387,13 +378,20 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
             : throw new CryptographicException("A pseudonym row does not belong to the subject it is indexed under.");
     }
 
-    private static int Purge(Session session, long now)
+    private static async Task<int> PurgeAsync(Session session, long now, CancellationToken cancellationToken)
     {
-        session.Execute(Statement.Begin);
-        session.Bind(Statement.PurgeRows, now).ExecuteNonQuery();
-        int purged = session.Bind(Statement.PurgeConversations, now).ExecuteNonQuery();
-        session.Execute(Statement.Commit);
+        await session.ExecuteAsync(Statement.Begin, cancellationToken).ConfigureAwait(false);
+        await session.Bind(Statement.PurgeRows, now).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        int purged = await session.Bind(Statement.PurgeConversations, now).ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await session.ExecuteAsync(Statement.Commit, cancellationToken).ConfigureAwait(false);
         return purged;
+    }
+
+    /// <summary>Runs a bound query for one integer; <see langword="null"/> when it returns no row.</summary>
+    private static async ValueTask<long?> ReadInt64Async(SqliteCommand query, CancellationToken cancellationToken)
+    {
+        await using SqliteDataReader reader = await query.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? reader.GetInt64(0) : null;
     }
 
     private PseudonymEntry Decrypt(string ck, string entityType, long number, byte[] sealedKey, byte[] sealedValue)
@@ -442,28 +440,21 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
             // A failed initialization is retried by the next call; until it succeeds every call fails.
             if (_initialization is null || _initialization.IsFaulted || _initialization.IsCanceled)
             {
-                try
-                {
-                    Initialize();
-                    _initialization = Task.CompletedTask;
-                }
-                catch (Exception e)
-                {
-                    _initialization = Task.FromException(e);
-                }
+                _initialization = InitializeCoreAsync();
             }
 
             return _initialization;
         }
     }
 
-    private void Initialize()
+    /// <summary>Creates the tables and purges; shared by every waiting call, so no caller's token cancels it.</summary>
+    private async Task InitializeCoreAsync()
     {
-        Session session = Rent();
+        Session session = await RentAsync(CancellationToken.None).ConfigureAwait(false);
         bool healthy = false;
         try
         {
-            using (SqliteCommand command = session.Connection.CreateCommand())
+            await using (SqliteCommand command = session.Connection.CreateCommand())
             {
                 command.CommandText = """
                     PRAGMA journal_mode = WAL;
@@ -484,20 +475,20 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
                         UNIQUE (conversation_key, entity_type, subject_lookup)
                     );
                     """;
-                command.ExecuteNonQuery();
+                await command.ExecuteNonQueryAsync().ConfigureAwait(false);
             }
 
-            Purge(session, _time.GetUtcNow().ToUnixTimeMilliseconds());
+            await PurgeAsync(session, _time.GetUtcNow().ToUnixTimeMilliseconds(), CancellationToken.None).ConfigureAwait(false);
             healthy = true;
         }
         finally
         {
-            Return(session, healthy);
+            await ReturnAsync(session, healthy).ConfigureAwait(false);
         }
     }
 
     /// <summary>Takes an idle connection, or opens one (with its pragmas) when none is idle.</summary>
-    private Session Rent()
+    private async ValueTask<Session> RentAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         lock (_poolLock)
@@ -511,23 +502,23 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
         var connection = new SqliteConnection(_connectionString);
         try
         {
-            connection.Open();
-            using SqliteCommand pragma = connection.CreateCommand();
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await using SqliteCommand pragma = connection.CreateCommand();
             pragma.CommandText = "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;";
-            pragma.ExecuteNonQuery();
+            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _connectionsOpened);
             return new Session(connection, this);
         }
         catch
         {
-            connection.Dispose();
+            await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
 
     /// <summary>Returns a connection to the pool, or closes it when the call failed (its state is unknown: closing rolls
     /// back any open transaction), the pool is full, or the vault is disposed.</summary>
-    private void Return(Session session, bool healthy)
+    private ValueTask ReturnAsync(Session session, bool healthy)
     {
         if (healthy)
         {
@@ -536,12 +527,29 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
                 if (Volatile.Read(ref _disposed) == 0 && _idle.Count < MaxPooledSessions)
                 {
                     _idle.Push(session);
-                    return;
+                    return ValueTask.CompletedTask;
                 }
             }
         }
 
-        session.Dispose();
+        return session.DisposeAsync();
+    }
+
+    /// <summary>Marks the vault disposed and empties the pool, returning the idle sessions to close (none when the vault
+    /// was already disposed).</summary>
+    private Session[] TakeIdleOnDispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return [];
+        }
+
+        lock (_poolLock)
+        {
+            Session[] idle = [.. _idle];
+            _idle.Clear();
+            return idle;
+        }
     }
 
     /// <summary>The vault's statements; each connection prepares one on first use and rebinds it on every call.</summary>
@@ -588,7 +596,7 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
     /// <summary>One open connection with <c>synchronous = FULL</c> and a busy timeout, and its prepared statements.</summary>
     /// <remarks>Transactions are begun and committed with prepared statements too; a session is used by one call at a
     /// time, and one that failed is disposed, which closes the connection and so rolls back an open transaction.</remarks>
-    private sealed class Session(SqliteConnection connection, SqlitePseudonymVault owner) : IDisposable
+    private sealed class Session(SqliteConnection connection, SqlitePseudonymVault owner) : IAsyncDisposable, IDisposable
     {
         private readonly SqliteCommand?[] _commands = new SqliteCommand?[Enum.GetValues<Statement>().Length];
 
@@ -618,14 +626,8 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
             return command;
         }
 
-        public void Execute(Statement statement) => Bind(statement).ExecuteNonQuery();
-
-        /// <summary>Runs a query for one integer; <see langword="null"/> when it returns no row.</summary>
-        public long? ReadInt64(Statement statement, params ReadOnlySpan<object> values)
-        {
-            using SqliteDataReader reader = Bind(statement, values).ExecuteReader();
-            return reader.Read() ? reader.GetInt64(0) : null;
-        }
+        /// <summary>Runs a statement without parameters (<c>BEGIN IMMEDIATE</c>, <c>COMMIT</c>).</summary>
+        public Task ExecuteAsync(Statement statement, CancellationToken cancellationToken) => Bind(statement).ExecuteNonQueryAsync(cancellationToken);
 
         public void Dispose()
         {
@@ -635,6 +637,19 @@ public sealed class SqlitePseudonymVault : IPseudonymVault, IAsyncDisposable, ID
             }
 
             Connection.Dispose();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (SqliteCommand? command in _commands)
+            {
+                if (command is not null)
+                {
+                    await command.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            await Connection.DisposeAsync().ConfigureAwait(false);
         }
 
         private SqliteCommand Prepare(Statement statement)

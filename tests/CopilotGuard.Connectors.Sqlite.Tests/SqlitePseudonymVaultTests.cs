@@ -374,8 +374,8 @@ public sealed class SqlitePseudonymVaultTests : IDisposable
             await vault.GetEntriesAsync("c");
         }
 
-        Assert.Equal(2L, vault.ReadPragma("synchronous"));
-        Assert.Equal(30_000L, vault.ReadPragma("busy_timeout"));
+        Assert.Equal(2L, await vault.ReadPragmaAsync("synchronous"));
+        Assert.Equal(30_000L, await vault.ReadPragmaAsync("busy_timeout"));
     }
 
     [Fact]

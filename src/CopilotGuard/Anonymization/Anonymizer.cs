@@ -101,6 +101,63 @@ public sealed partial class Anonymizer
         return ApplyAsync(text, entities, policy, context, cancellationToken);
     }
 
+    /// <summary>Anonymizes several texts of one context as <see cref="Anonymize"/> would one after the other, in one call.</summary>
+    /// <param name="inputs">The texts, each with its policy, in order.</param>
+    /// <param name="context">The conversation and other per-request facts, shared by all texts.</param>
+    /// <returns>One result per input, in the same order.</returns>
+    /// <remarks>The pseudonymize operator needs a vault that works in memory (<see cref="InMemoryPseudonymVault"/>) here; use <see cref="AnonymizeManyAsync(IReadOnlyList{AnonymizationInput}, AnonymizationContext, CancellationToken)"/> with any other vault.</remarks>
+    public IReadOnlyList<AnonymizerResult> AnonymizeMany(IReadOnlyList<AnonymizationInput> inputs, AnonymizationContext context)
+    {
+        IReadOnlyList<EntitySpan>[] entities = AnalyzeAll(inputs, context);
+        if (_vault is not null and not InMemoryPseudonymVault && AnyNeedsPseudonyms(inputs, entities))
+        {
+            throw new InvalidOperationException("This pseudonym vault stores its mapping outside the process: anonymize with AnonymizeManyAsync.");
+        }
+
+        // Without I/O (no pseudonyms, or the in-memory vault) the resolution has completed when it returns.
+        ValueTask<string[]?[]?> pseudonyms = ResolvePseudonymsAsync(inputs, entities, context, CancellationToken.None);
+        return pseudonyms.IsCompleted
+            ? BuildAll(inputs, entities, pseudonyms.Result)
+            : throw new InvalidOperationException("The pseudonym vault did not complete synchronously: anonymize with AnonymizeManyAsync.");
+    }
+
+    /// <summary>Anonymizes several texts of one context with one read of the pseudonym vault and at most one write.</summary>
+    /// <param name="inputs">The texts, each with its policy, in order.</param>
+    /// <param name="context">The conversation and other per-request facts, shared by all texts.</param>
+    /// <param name="cancellationToken">The cancellation token.</param>
+    /// <returns>One result per input, in the same order.</returns>
+    /// <remarks>
+    /// The results, and the vault afterwards, are those of calling <see cref="AnonymizeAsync"/> on each input in order:
+    /// pseudonyms are numbered by first appearance across the texts, and a name variant links to a subject an earlier
+    /// text introduced. New pseudonyms are persisted, in one atomic write, before any text is returned; if the vault
+    /// fails, this throws and no text is returned.
+    /// </remarks>
+    public ValueTask<IReadOnlyList<AnonymizerResult>> AnonymizeManyAsync(IReadOnlyList<AnonymizationInput> inputs, AnonymizationContext context, CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<EntitySpan>[] entities = AnalyzeAll(inputs, context);
+        return ApplyAllAsync(inputs, entities, context, cancellationToken);
+    }
+
+    /// <summary>Anonymizes several texts with one policy and one context, with one read of the pseudonym vault and at most one write.</summary>
+    /// <param name="texts">The texts, in order.</param>
+    /// <param name="policy">Which operator applies to which entity type, for every text.</param>
+    /// <param name="context">The conversation and other per-request facts, shared by all texts.</param>
+    /// <param name="cancellationToken">The cancellation token.</param>
+    /// <returns>One result per text, in the same order.</returns>
+    /// <remarks>See <see cref="AnonymizeManyAsync(IReadOnlyList{AnonymizationInput}, AnonymizationContext, CancellationToken)"/>.</remarks>
+    public ValueTask<IReadOnlyList<AnonymizerResult>> AnonymizeManyAsync(IReadOnlyList<string> texts, AnonymizationPolicy policy, AnonymizationContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentNullException.ThrowIfNull(policy);
+        var inputs = new AnonymizationInput[texts.Count];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            inputs[i] = new AnonymizationInput(texts[i] ?? throw new ArgumentException("The texts must not be null.", nameof(texts)), policy);
+        }
+
+        return AnonymizeManyAsync(inputs, context, cancellationToken);
+    }
+
     /// <summary>Applies the policy's operators to entities that were already found (for callers that analyze once and anonymize per destination).</summary>
     /// <param name="text">The original text.</param>
     /// <param name="entities">Non-overlapping entities in <paramref name="text"/>, ordered by start.</param>
@@ -117,9 +174,9 @@ public sealed partial class Anonymizer
         }
 
         // Without I/O (no pseudonyms, or the in-memory vault) the resolution has completed when it returns.
-        ValueTask<string[]?> pseudonyms = ResolvePseudonymsAsync(text, entities, policy, context, CancellationToken.None);
+        ValueTask<string[]?[]?> pseudonyms = ResolvePseudonymsAsync([new AnonymizationInput(text, policy)], [entities], context, CancellationToken.None);
         return pseudonyms.IsCompleted
-            ? Build(text, entities, policy, pseudonyms.Result)
+            ? Build(text, entities, policy, pseudonyms.Result?[0])
             : throw new InvalidOperationException("The pseudonym vault did not complete synchronously: anonymize with AnonymizeAsync or ApplyAsync.");
     }
 
@@ -133,8 +190,8 @@ public sealed partial class Anonymizer
     public async ValueTask<AnonymizerResult> ApplyAsync(string text, IReadOnlyList<EntitySpan> entities, AnonymizationPolicy policy, AnonymizationContext context, CancellationToken cancellationToken = default)
     {
         ValidateApply(text, entities, policy, context);
-        string[]? pseudonyms = await ResolvePseudonymsAsync(text, entities, policy, context, cancellationToken).ConfigureAwait(false);
-        return Build(text, entities, policy, pseudonyms);
+        string[]?[]? pseudonyms = await ResolvePseudonymsAsync([new AnonymizationInput(text, policy)], [entities], context, cancellationToken).ConfigureAwait(false);
+        return Build(text, entities, policy, pseudonyms?[0]);
     }
 
     /// <summary>Restores the real values behind the pseudonyms of a conversation in <paramref name="text"/> (e.g. a model's answer).</summary>
@@ -202,6 +259,43 @@ public sealed partial class Anonymizer
         }
     }
 
+    /// <summary>Checks the inputs of a batch and finds the entities of each text.</summary>
+    private IReadOnlyList<EntitySpan>[] AnalyzeAll(IReadOnlyList<AnonymizationInput> inputs, AnonymizationContext context)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(context);
+        var entities = new IReadOnlyList<EntitySpan>[inputs.Count];
+        for (int i = 0; i < entities.Length; i++)
+        {
+            AnonymizationInput input = inputs[i];
+            if (input.Text is null || input.Policy is null)
+            {
+                throw new ArgumentException("Every input needs a text and a policy.", nameof(inputs));
+            }
+
+            entities[i] = _analyzer.Analyze(input.Text);
+        }
+
+        return entities;
+    }
+
+    private async ValueTask<IReadOnlyList<AnonymizerResult>> ApplyAllAsync(IReadOnlyList<AnonymizationInput> inputs, IReadOnlyList<EntitySpan>[] entities, AnonymizationContext context, CancellationToken cancellationToken)
+    {
+        string[]?[]? pseudonyms = await ResolvePseudonymsAsync(inputs, entities, context, cancellationToken).ConfigureAwait(false);
+        return BuildAll(inputs, entities, pseudonyms);
+    }
+
+    private AnonymizerResult[] BuildAll(IReadOnlyList<AnonymizationInput> inputs, IReadOnlyList<EntitySpan>[] entities, string[]?[]? pseudonyms)
+    {
+        var results = new AnonymizerResult[inputs.Count];
+        for (int i = 0; i < results.Length; i++)
+        {
+            results[i] = Build(inputs[i].Text, entities[i], inputs[i].Policy, pseudonyms?[i]);
+        }
+
+        return results;
+    }
+
     private (IPseudonymVault Vault, string ConversationId) ValidateDeanonymize(string text, AnonymizationPolicy policy, AnonymizationContext context)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -252,11 +346,28 @@ public sealed partial class Anonymizer
         return false;
     }
 
-    /// <summary>Finds or creates the pseudonym of every entity the policy pseudonymizes: one read of the conversation, one atomic write of its new subjects.</summary>
-    /// <returns>The pseudonym per entity index (null where none applies), or null when the policy pseudonymizes none of them.</returns>
-    private async ValueTask<string[]?> ResolvePseudonymsAsync(string text, IReadOnlyList<EntitySpan> entities, AnonymizationPolicy policy, AnonymizationContext context, CancellationToken cancellationToken)
+    private static bool AnyNeedsPseudonyms(IReadOnlyList<AnonymizationInput> inputs, IReadOnlyList<EntitySpan>[] entities)
     {
-        if (!NeedsPseudonyms(entities, policy))
+        for (int t = 0; t < entities.Length; t++)
+        {
+            if (NeedsPseudonyms(entities[t], inputs[t].Policy))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Finds or creates the pseudonym of every entity the policies pseudonymize, in all texts: one read of the
+    /// conversation, one atomic write of its new subjects.</summary>
+    /// <returns>Per text, the pseudonym per entity index (null where none applies, null for a text that needs none), or
+    /// null when no text needs any.</returns>
+    /// <remarks>The texts are resolved in order as if each were anonymized on its own after the previous one's write:
+    /// subjects are numbered by first appearance, and subject keys link to entries of earlier texts.</remarks>
+    private async ValueTask<string[]?[]?> ResolvePseudonymsAsync(IReadOnlyList<AnonymizationInput> inputs, IReadOnlyList<EntitySpan>[] entities, AnonymizationContext context, CancellationToken cancellationToken)
+    {
+        if (!AnyNeedsPseudonyms(inputs, entities))
         {
             return null;
         }
@@ -266,32 +377,40 @@ public sealed partial class Anonymizer
             throw new InvalidOperationException("The pseudonymize operator needs a pseudonym vault and a conversation id.");
         }
 
-        // Subject keys link name variants to earlier entries, including the ones this text adds before them.
-        var known = new List<PseudonymEntry>(await _vault.GetEntriesAsync(context.ConversationId, cancellationToken).ConfigureAwait(false));
-        var pseudonyms = new Dictionary<(string Type, string Key), string>();
-        foreach (PseudonymEntry entry in known)
+        // Subject keys link name variants to earlier entries, including the ones this call adds before them.
+        IReadOnlyList<PseudonymEntry> stored = await _vault.GetEntriesAsync(context.ConversationId, cancellationToken).ConfigureAwait(false);
+        var known = new List<KnownSubject>(stored.Count + 8);
+        var pseudonyms = new Dictionary<(string Type, string Key), string>(stored.Count);
+        foreach (PseudonymEntry entry in stored)
         {
+            known.Add(KnownSubject.Create(entry.EntityType, entry.SubjectKey, entry.OriginalValue));
             pseudonyms.TryAdd((entry.EntityType, entry.SubjectKey), entry.Pseudonym);
         }
 
-        var keys = new (string Type, string Key)?[entities.Count];
+        var keys = new (string Type, string Key)?[]?[entities.Length];
         var pending = new List<PseudonymSubject>();
         var pendingKeys = new HashSet<(string Type, string Key)>();
-        for (int i = 0; i < entities.Count; i++)
+        for (int t = 0; t < entities.Length; t++)
         {
-            EntitySpan e = entities[i];
-            if (policy.OperatorFor(e.Type) is not PseudonymizeOperator)
+            string text = inputs[t].Text;
+            AnonymizationPolicy policy = inputs[t].Policy;
+            IReadOnlyList<EntitySpan> spans = entities[t];
+            for (int i = 0; i < spans.Count; i++)
             {
-                continue;
-            }
+                EntitySpan e = spans[i];
+                if (policy.OperatorFor(e.Type) is not PseudonymizeOperator)
+                {
+                    continue;
+                }
 
-            string value = text[e.Start..e.End];
-            var key = (e.Type, SubjectKey(e, value, known));
-            keys[i] = key;
-            if (!pseudonyms.ContainsKey(key) && pendingKeys.Add(key))
-            {
-                pending.Add(new PseudonymSubject(e.Type, key.Item2, value));
-                known.Add(new PseudonymEntry(string.Empty, e.Type, key.Item2, value));
+                string value = text[e.Start..e.End];
+                var key = (e.Type, SubjectKey(e, value, known));
+                (keys[t] ??= new (string Type, string Key)?[spans.Count])[i] = key;
+                if (!pseudonyms.ContainsKey(key) && pendingKeys.Add(key))
+                {
+                    pending.Add(new PseudonymSubject(e.Type, key.Item2, value));
+                    known.Add(KnownSubject.Create(e.Type, key.Item2, value));
+                }
             }
         }
 
@@ -314,13 +433,24 @@ public sealed partial class Anonymizer
             }
         }
 
-        var result = new string[entities.Count];
-        for (int i = 0; i < result.Length; i++)
+        var result = new string[]?[entities.Length];
+        for (int t = 0; t < result.Length; t++)
         {
-            if (keys[i] is { } key)
+            if (keys[t] is not { } textKeys)
             {
-                result[i] = pseudonyms[key];
+                continue;
             }
+
+            var textPseudonyms = new string[textKeys.Length];
+            for (int i = 0; i < textKeys.Length; i++)
+            {
+                if (textKeys[i] is { } key)
+                {
+                    textPseudonyms[i] = pseudonyms[key];
+                }
+            }
+
+            result[t] = textPseudonyms;
         }
 
         return result;
@@ -410,7 +540,7 @@ public sealed partial class Anonymizer
     private static partial Regex NumberPattern();
 
     /// <summary>Computes the key that identifies the subject: the subject id, an earlier variant of the same person's name, or the normalized value.</summary>
-    internal static string SubjectKey(in EntitySpan e, string value, IReadOnlyList<PseudonymEntry> known)
+    private static string SubjectKey(in EntitySpan e, string value, List<KnownSubject> known)
     {
         if (e.SubjectId is not null)
         {
@@ -423,15 +553,14 @@ public sealed partial class Anonymizer
             if (last is not null)
             {
                 // Link "Ms. Doe", "J. Doe", "Doe, Jane" to an earlier "Jane Doe" (or to a subject id whose name matches).
-                foreach (PseudonymEntry k in known)
+                foreach (KnownSubject k in known)
                 {
                     if (k.EntityType != EntityTypes.Person)
                     {
                         continue;
                     }
 
-                    (string? kFirst, string? kLast) = PersonName.Parse(k.OriginalValue);
-                    if (kLast is not null && string.Equals(kLast, last, StringComparison.OrdinalIgnoreCase) && PersonName.FirstNamesCompatible(first, kFirst))
+                    if (k.Last is not null && string.Equals(k.Last, last, StringComparison.OrdinalIgnoreCase) && PersonName.FirstNamesCompatible(first, k.First))
                     {
                         return k.SubjectKey;
                     }
@@ -443,7 +572,22 @@ public sealed partial class Anonymizer
 
         return "value:" + string.Join(' ', value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant();
     }
+
+    /// <summary>A subject of the conversation (stored, or added earlier in the same call), with a person's name parsed once.</summary>
+    private readonly record struct KnownSubject(string EntityType, string SubjectKey, string? First, string? Last)
+    {
+        public static KnownSubject Create(string entityType, string subjectKey, string originalValue)
+        {
+            (string? first, string? last) = entityType == EntityTypes.Person ? PersonName.Parse(originalValue) : (null, null);
+            return new KnownSubject(entityType, subjectKey, first, last);
+        }
+    }
 }
+
+/// <summary>One text to anonymize and the policy that applies to it, for <see cref="Anonymizer.AnonymizeManyAsync(IReadOnlyList{AnonymizationInput}, AnonymizationContext, CancellationToken)"/>.</summary>
+/// <param name="Text">The text.</param>
+/// <param name="Policy">Which operator applies to which entity type in this text.</param>
+public readonly record struct AnonymizationInput(string Text, AnonymizationPolicy Policy);
 
 /// <summary>Splits a person's name into first and last name, dropping titles and reading "Doe, Jane".</summary>
 internal static class PersonName

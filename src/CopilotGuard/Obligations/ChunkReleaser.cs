@@ -41,6 +41,9 @@ public sealed class ChunkReleaser
         ["redact"] = 7,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
+    // Elements of a serialized document are immutable and safe to share between threads.
+    private static readonly JsonElement WithheldElement = JsonSerializer.SerializeToElement(WithheldMarker);
+
     private readonly Anonymizer? _anonymizer;
     private readonly byte[] _hashKey;
 
@@ -84,6 +87,9 @@ public sealed class ChunkReleaser
         private readonly FilterNode _residual;
         private readonly AnonymizationContext _context;
 
+        // Entity policies by the set of applying obligations (one bit per obligation), shared by chunks with the same set.
+        private readonly Dictionary<ulong, AnonymizationPolicy> _entityPolicies = [];
+
         internal ReleasePlan(ChunkReleaser owner, LabelTaxonomy labels, (ObligationRule, FilterNode[])[] obligations, FilterNode residual, AnonymizationContext context)
         {
             _owner = owner;
@@ -97,61 +103,196 @@ public sealed class ChunkReleaser
         /// <remarks>Pseudonymization here needs a vault that works in memory; <see cref="ReleaseAsync"/> works with any vault.</remarks>
         public ReleasedChunk Release(Chunk chunk)
         {
+            ArgumentNullException.ThrowIfNull(chunk);
+            return ReleaseAll([chunk])[0];
+        }
+
+        /// <summary>Releases chunks that passed the policy, as <see cref="Release"/> would one after the other.</summary>
+        /// <remarks>Pseudonymization here needs a vault that works in memory; <see cref="ReleaseAllAsync"/> works with any vault.</remarks>
+        public IReadOnlyList<ReleasedChunk> ReleaseAll(IReadOnlyList<Chunk> chunks)
+        {
             // With the synchronous anonymizer nothing below waits, so the task has completed when it returns.
-            ValueTask<ReleasedChunk> released = ReleaseCoreAsync(chunk, synchronous: true, CancellationToken.None);
+            ValueTask<IReadOnlyList<ReleasedChunk>> released = ReleaseCoreAsync(chunks, synchronous: true, CancellationToken.None);
             return released.IsCompleted ? released.Result : throw new InvalidOperationException("The release did not complete synchronously.");
         }
 
         /// <summary>Releases one chunk that passed the policy, persisting new pseudonyms before it returns.</summary>
         /// <remarks>Fails (and releases nothing) when the pseudonym vault cannot read or persist the mapping.</remarks>
-        public ValueTask<ReleasedChunk> ReleaseAsync(Chunk chunk, CancellationToken cancellationToken) => ReleaseCoreAsync(chunk, synchronous: false, cancellationToken);
-
-        private async ValueTask<ReleasedChunk> ReleaseCoreAsync(Chunk chunk, bool synchronous, CancellationToken cancellationToken)
+        public async ValueTask<ReleasedChunk> ReleaseAsync(Chunk chunk, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(chunk);
-            var attributes = chunk.ResourceAttributes;
-            var applying = _obligations.Where(o => o.Residuals.Any(r => FilterEvaluator.Matches(r, attributes))).Select(static o => o.Rule).ToList();
-            var withheld = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-            var text = chunk.Text;
-            ImmutableDictionary<string, JsonElement>? fields = chunk.Fields;
-            if (chunk.Fields is not null)
-            {
-                (fields, text) = ReleaseFields(chunk, applying, withheld);
-            }
+            return (await ReleaseCoreAsync([chunk], synchronous: false, cancellationToken).ConfigureAwait(false))[0];
+        }
 
-            var entities = ImmutableDictionary<string, int>.Empty;
-            if (_owner._anonymizer is { } anonymizer)
+        /// <summary>Releases chunks that passed the policy, with one read of the pseudonym vault and at most one write for all of them.</summary>
+        /// <param name="chunks">The chunks, in release order (pseudonyms are numbered by first appearance in this order).</param>
+        /// <param name="cancellationToken">The cancellation token.</param>
+        /// <returns>One released chunk per chunk, in the same order; the same as releasing them one after the other with <see cref="ReleaseAsync"/>.</returns>
+        /// <remarks>New pseudonyms are persisted before it returns; fails (and releases nothing) when the pseudonym vault cannot read or persist the mapping.</remarks>
+        public ValueTask<IReadOnlyList<ReleasedChunk>> ReleaseAllAsync(IReadOnlyList<Chunk> chunks, CancellationToken cancellationToken) =>
+            ReleaseCoreAsync(chunks, synchronous: false, cancellationToken);
+
+        private async ValueTask<IReadOnlyList<ReleasedChunk>> ReleaseCoreAsync(IReadOnlyList<Chunk> chunks, bool synchronous, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(chunks);
+            var anonymizer = _owner._anonymizer;
+
+            // First the field obligations of every chunk, collecting the texts to anonymize: each chunk's text, then
+            // its non-empty string fields in order, as releasing the chunks one by one would anonymize them.
+            var prepared = new PreparedChunk[chunks.Count];
+            var inputs = new List<AnonymizationInput>(anonymizer is null ? 0 : chunks.Count);
+            for (var c = 0; c < prepared.Length; c++)
             {
-                var policy = EntityPolicy(applying);
-                var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-                var result = synchronous ? anonymizer.Anonymize(text, policy, _context) : await anonymizer.AnonymizeAsync(text, policy, _context, cancellationToken).ConfigureAwait(false);
-                text = result.Text;
-                Add(counts, result.CountsByType);
-                if (fields is not null)
+                var chunk = chunks[c] ?? throw new ArgumentException("The chunks must not be null.", nameof(chunks));
+                var applying = Applying(chunk.ResourceAttributes, out var applyingSet);
+                var withheld = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+                var text = chunk.Text;
+                var fields = chunk.Fields;
+                if (chunk.Fields is not null)
                 {
-                    var anonymized = fields.ToBuilder();
-                    foreach (var (name, value) in fields)
+                    (fields, text) = ReleaseFields(chunk, applying, withheld);
+                }
+
+                prepared[c] = new PreparedChunk(chunk, text, fields, withheld, inputs.Count);
+                if (anonymizer is not null)
+                {
+                    var policy = EntityPolicy(applying, applyingSet);
+                    inputs.Add(new AnonymizationInput(text, policy));
+                    if (fields is not null)
                     {
-                        if (value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } s)
+                        foreach (var (_, value) in fields)
                         {
-                            var fieldResult = synchronous ? anonymizer.Anonymize(s, policy, _context) : await anonymizer.AnonymizeAsync(s, policy, _context, cancellationToken).ConfigureAwait(false);
-                            if (!ReferenceEquals(fieldResult.Text, s) && fieldResult.Text != s)
+                            if (AnonymizableText(value) is { } s)
                             {
-                                anonymized[name] = JsonSerializer.SerializeToElement(fieldResult.Text);
-                                Add(counts, fieldResult.CountsByType);
-                                withheld.TryAdd(name, "anonymized");
+                                inputs.Add(new AnonymizationInput(s, policy));
                             }
                         }
                     }
-
-                    fields = anonymized.ToImmutable();
                 }
-
-                entities = counts.ToImmutableDictionary(StringComparer.Ordinal);
             }
 
-            return new ReleasedChunk(chunk with { Text = text, Fields = fields }, withheld.ToImmutable(), entities);
+            IReadOnlyList<AnonymizerResult> results = [];
+            if (anonymizer is not null)
+            {
+                // One batch for all chunks: one read of the pseudonym vault, at most one write.
+                results = synchronous ? anonymizer.AnonymizeMany(inputs, _context) : await anonymizer.AnonymizeManyAsync(inputs, _context, cancellationToken).ConfigureAwait(false);
+            }
+
+            var released = new ReleasedChunk[prepared.Length];
+            var changed = new List<(string Name, string Text)>();
+            for (var c = 0; c < prepared.Length; c++)
+            {
+                var (chunk, text, fields, withheld, next) = prepared[c];
+                var entities = ImmutableDictionary<string, int>.Empty;
+                if (anonymizer is not null)
+                {
+                    var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+                    var result = results[next++];
+                    text = result.Text;
+                    Add(counts, result.CountsByType);
+                    if (fields is not null)
+                    {
+                        changed.Clear();
+                        foreach (var (name, value) in fields)
+                        {
+                            if (AnonymizableText(value) is { } s)
+                            {
+                                var fieldResult = results[next++];
+                                if (!ReferenceEquals(fieldResult.Text, s) && fieldResult.Text != s)
+                                {
+                                    changed.Add((name, fieldResult.Text));
+                                    Add(counts, fieldResult.CountsByType);
+                                    withheld.TryAdd(name, "anonymized");
+                                }
+                            }
+                        }
+
+                        if (changed.Count > 0)
+                        {
+                            fields = WithStrings(fields, changed);
+                        }
+                    }
+
+                    entities = counts.ToImmutableDictionary(StringComparer.Ordinal);
+                }
+
+                released[c] = new ReleasedChunk(chunk with { Text = text, Fields = fields }, withheld.ToImmutable(), entities);
+            }
+
+            return released;
         }
+
+        /// <summary>The obligations whose condition holds for the chunk, in bundle order, and which ones as a bit set (when there are at most 64).</summary>
+        private List<ObligationRule> Applying(AttributeSet attributes, out ulong applyingSet)
+        {
+            var applying = new List<ObligationRule>();
+            applyingSet = 0;
+            for (var i = 0; i < _obligations.Length; i++)
+            {
+                foreach (var residual in _obligations[i].Residuals)
+                {
+                    if (FilterEvaluator.Matches(residual, attributes))
+                    {
+                        applying.Add(_obligations[i].Rule);
+                        applyingSet |= i < 64 ? 1UL << i : 0;
+                        break;
+                    }
+                }
+            }
+
+            return applying;
+        }
+
+        /// <summary>The entity policy of a set of applying obligations, built once per set and request.</summary>
+        private AnonymizationPolicy EntityPolicy(List<ObligationRule> applying, ulong applyingSet)
+        {
+            if (_obligations.Length > 64)
+            {
+                return EntityPolicy(applying);
+            }
+
+            lock (_entityPolicies)
+            {
+                if (!_entityPolicies.TryGetValue(applyingSet, out var policy))
+                {
+                    policy = EntityPolicy(applying);
+                    _entityPolicies[applyingSet] = policy;
+                }
+
+                return policy;
+            }
+        }
+
+        /// <summary>The value of a field that is anonymized like text: a non-empty string.</summary>
+        private static string? AnonymizableText(JsonElement value) =>
+            value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } s ? s : null;
+
+        /// <summary>Replaces string values of fields; the new values share one JSON document rather than one each.</summary>
+        private static ImmutableDictionary<string, JsonElement> WithStrings(ImmutableDictionary<string, JsonElement> fields, List<(string Name, string Text)> changed)
+        {
+            var texts = new string[changed.Count];
+            for (var i = 0; i < texts.Length; i++)
+            {
+                texts[i] = changed[i].Text;
+            }
+
+            var values = JsonSerializer.SerializeToElement(texts);
+            var builder = fields.ToBuilder();
+            for (var i = 0; i < texts.Length; i++)
+            {
+                builder[changed[i].Name] = values[i];
+            }
+
+            return builder.ToImmutable();
+        }
+
+        /// <summary>A chunk after its field obligations, before anonymization.</summary>
+        /// <param name="Chunk">The chunk as stored.</param>
+        /// <param name="Text">Its text, re-rendered from the released fields.</param>
+        /// <param name="Fields">Its released fields.</param>
+        /// <param name="Withheld">The fields not returned as stored, so far.</param>
+        /// <param name="FirstInput">The index of its text among the anonymizer inputs; its non-empty string fields follow.</param>
+        private readonly record struct PreparedChunk(Chunk Chunk, string Text, ImmutableDictionary<string, JsonElement>? Fields, ImmutableDictionary<string, string>.Builder Withheld, int FirstInput);
 
         private (ImmutableDictionary<string, JsonElement> Fields, string Text) ReleaseFields(Chunk chunk, List<ObligationRule> applying, ImmutableDictionary<string, string>.Builder withheld)
         {
@@ -190,7 +331,7 @@ public sealed class ChunkReleaser
                 }
                 else
                 {
-                    rendered[name] = JsonSerializer.SerializeToElement(WithheldMarker);
+                    rendered[name] = WithheldElement;
                 }
             }
 

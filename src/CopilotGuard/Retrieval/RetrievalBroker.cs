@@ -246,11 +246,19 @@ public sealed partial class RetrievalBroker
         var recordId = "rcpt_" + Guid.CreateVersion7().ToString("N");
         var beforeRelease = _time.GetTimestamp();
         var plan = _releaser.Plan(_policy, caller, requestAttributes, residual, ConversationKey(caller, request.ConversationId ?? recordId));
-        var released = new List<(ScoredChunk scored, ReleasedChunk)>(accepted.Count);
-        foreach (var scored in accepted)
+        var acceptedChunks = new Chunk[accepted.Count];
+        for (var i = 0; i < acceptedChunks.Length; i++)
         {
-            // New pseudonyms are persisted before anything is released; a vault failure fails the request.
-            released.Add((scored, await plan.ReleaseAsync(scored.Chunk, cancellationToken).ConfigureAwait(false)));
+            acceptedChunks[i] = accepted[i].Chunk;
+        }
+
+        // One batch for all chunks (one vault read, at most one write): new pseudonyms are persisted before anything
+        // is released; a vault failure fails the request.
+        var releasedChunks = await plan.ReleaseAllAsync(acceptedChunks, cancellationToken).ConfigureAwait(false);
+        var released = new List<(ScoredChunk scored, ReleasedChunk)>(accepted.Count);
+        for (var i = 0; i < acceptedChunks.Length; i++)
+        {
+            released.Add((accepted[i], releasedChunks[i]));
         }
 
         postFilterTicks += _time.GetTimestamp() - beforeRelease;
