@@ -22,6 +22,13 @@ if (args.Length > 0 && args[0] == "--audit-quick")
     return;
 }
 
+if (args.Length > 0 && args[0] == "--audit-latency")
+{
+    // One caller's durable append latency: the audit log vs a bare SQLite commit vs a raw fdatasync; optional count (default 5,000).
+    await AuditLatencyRun.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5000).ConfigureAwait(false);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--audit-postgresql")
 {
     // Durable appends per second on a throwaway PostgreSQL cluster (fsync and synchronous_commit on); optional seconds per row and callers.

@@ -36,10 +36,10 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     private Task? _walCheckpoints;
     private readonly CancellationTokenSource _stopWalCheckpoints = new();
     private WriterState? _state;
-    private DateTimeOffset _lastCommit;
 
-    /// <summary>Records this writer committed whose index rows are not written yet (writer task only).</summary>
-    private readonly List<(long Sequence, AuditRecord Record)> _unindexed = [];
+    /// <summary>Index rows of entries this writer committed and has not indexed yet (writer task only), kept as compact
+    /// row buffers rather than the records, so nothing of a record outlives its request.</summary>
+    private readonly PendingIndex _pending = new();
     private int _disposed;
 
     /// <summary>Creates a log over a SQLite file.</summary>
@@ -399,12 +399,6 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             return;
         }
 
-        _queue.Writer.TryComplete();
-        if (_writer is { } writer)
-        {
-            await writer.ConfigureAwait(false);
-        }
-
         await _stopWalCheckpoints.CancelAsync().ConfigureAwait(false);
         if (_walCheckpoints is { } walCheckpoints)
         {
@@ -412,21 +406,53 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         }
 
         _stopWalCheckpoints.Dispose();
+        _queue.Writer.TryComplete();
+        if (_writer is { } writer)
+        {
+            await writer.ConfigureAwait(false);
+        }
+
+        _pending.Dispose();
     }
 
-    /// <summary>Copies the write-ahead log into the database in the background (a passive checkpoint, which never blocks
-    /// the writer) whenever there were commits, so no commit pays for SQLite's automatic checkpoint (switched off on this
-    /// log's connections) and the WAL file is reused instead of growing.</summary>
+    /// <summary>The log's background upkeep, so no append waits for it: copies the write-ahead log into the database (a
+    /// passive checkpoint, which never blocks the writer) after commits, instead of SQLite's automatic checkpoint inside a
+    /// commit; and once the log has been quiet for <see cref="SqliteAuditLogOptions.IndexDelay"/>, asks the writer to index
+    /// waiting entries and to anchor a tail older than <see cref="SqliteAuditLogOptions.CheckpointInterval"/>.</summary>
     private async Task WalCheckpointLoopAsync()
     {
+        var period = TimeSpan.FromMilliseconds(Math.Min(_options.IndexDelay.TotalMilliseconds, Math.Min(_options.CheckpointInterval.TotalMilliseconds, WalCheckpointPeriod.TotalMilliseconds)));
         var checkpointed = Interlocked.Read(ref _commits);
-        using var timer = new PeriodicTimer(WalCheckpointPeriod, _time);
+        var seen = checkpointed;
+        var lastWalCheckpoint = _time.GetUtcNow();
+        var lastCommitSeen = lastWalCheckpoint;
+        using var timer = new PeriodicTimer(period, _time);
         try
         {
             while (await timer.WaitForNextTickAsync(_stopWalCheckpoints.Token).ConfigureAwait(false))
             {
                 var commits = Interlocked.Read(ref _commits);
-                if (commits == checkpointed)
+                var now = _time.GetUtcNow();
+                var idle = commits == seen;
+                if (!idle)
+                {
+                    seen = commits;
+                    lastCommitSeen = now;
+                }
+
+                // The writer owns the pending rows and the state; this only reads their size and time.
+                var anchor = idle && CheckpointDue() <= now;
+                if (anchor || (idle && _pending.Count > 0 && now - lastCommitSeen >= _options.IndexDelay))
+                {
+                    // A failure is the writer's to report to appenders; the next quiet tick asks again.
+                    var request = new PendingAppend(anchor ? PendingKind.Checkpoint : PendingKind.Index, null, []);
+                    if (_queue.Writer.TryWrite(request))
+                    {
+                        await ((Task)request.Completion.Task).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    }
+                }
+
+                if (commits == checkpointed || now - lastWalCheckpoint < WalCheckpointPeriod)
                 {
                     continue;
                 }
@@ -438,6 +464,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                     command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
                     await command.ExecuteNonQueryAsync(_stopWalCheckpoints.Token).ConfigureAwait(false);
                     checkpointed = commits;
+                    lastWalCheckpoint = now;
                 }
                 catch (SqliteException)
                 {
@@ -453,39 +480,18 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     private async Task WriteLoopAsync()
     {
         Statements? connection = null;
-        Task<bool>? waiting = null;
         var batch = new List<PendingAppend>(_options.MaxBatchSize);
         try
         {
             while (true)
             {
-                waiting ??= _queue.Reader.WaitToReadAsync().AsTask();
-                if (!waiting.IsCompleted && IdleWorkDue() is { } due)
-                {
-                    // Nothing queued, but the tail is unanchored or entries are unindexed: do it once the log is quiet.
-                    var wait = due - _time.GetUtcNow();
-                    if (wait > TimeSpan.Zero)
-                    {
-                        using var delay = new CancellationTokenSource();
-                        await Task.WhenAny(waiting, Task.Delay(wait, _time, delay.Token)).ConfigureAwait(false);
-                        await delay.CancelAsync().ConfigureAwait(false);
-                    }
-
-                    if (!waiting.IsCompleted)
-                    {
-                        batch.Add(new PendingAppend(CheckpointDue() is { } checkpoint && checkpoint <= _time.GetUtcNow() ? PendingKind.Checkpoint : PendingKind.Index, null, []));
-                        connection = await CommitAsync(connection, batch).ConfigureAwait(false);
-                        batch.Clear();
-                        continue;
-                    }
-                }
-
-                if (!await waiting.ConfigureAwait(false))
+                // The quiet-time work (indexing, anchoring the tail) is requested by the background loop, so waiting for the
+                // next append arms no timer here.
+                if (!await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
                 {
                     break;
                 }
 
-                waiting = null;
                 while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var pending))
                 {
                     batch.Add(pending);
@@ -496,7 +502,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             }
 
             // Clean shutdown: index every entry, and anchor the tail so it does not stay protected by the chain alone.
-            if ((_signer is not null && _state is { } last && last.Head > last.CheckpointSize) || _unindexed.Count > 0)
+            if ((_signer is not null && _state is { } last && last.Head > last.CheckpointSize) || _pending.Count > 0)
             {
                 batch.Add(new PendingAppend(_signer is null ? PendingKind.Index : PendingKind.Checkpoint, null, []));
                 connection = await CommitAsync(connection, batch).ConfigureAwait(false);
@@ -512,15 +518,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         }
     }
 
-    /// <summary>When the writer should next commit without new records: to checkpoint an unanchored tail or to index
-    /// entries; <see langword="null"/> when neither is pending.</summary>
-    private DateTimeOffset? IdleWorkDue()
-    {
-        var checkpoint = CheckpointDue();
-        DateTimeOffset? index = _unindexed.Count > 0 ? _lastCommit + _options.IndexDelay : null;
-        return checkpoint is null ? index : index is null ? checkpoint : checkpoint < index ? checkpoint : index;
-    }
-
+    /// <summary>When the unanchored tail should be checkpointed; <see langword="null"/> when every entry is anchored.</summary>
     private DateTimeOffset? CheckpointDue() =>
         _signer is not null && _state is { } state && state.Head > state.CheckpointSize ? state.CheckpointTime + _options.CheckpointInterval : null;
 
@@ -539,7 +537,6 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             var state = await LoadStateAsync(statements, transaction).ConfigureAwait(false);
             await using var chain = new ChainAppender(statements, transaction, state);
             var recordIds = new HashSet<string>(StringComparer.Ordinal);
-            var appended = new List<(long Sequence, AuditRecord Record)>(batch.Count);
             for (var i = 0; i < batch.Count; i++)
             {
                 var pending = batch[i];
@@ -554,21 +551,15 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 }
 
                 entries[i] = await chain.AppendAsync(record, pending.Payload).ConfigureAwait(false);
-                appended.Add((chain.Head, record));
+                _pending.Add(chain.Head, record);
             }
 
             // Index rows are written every IndexEvery entries (and when a reader asks, or the log is quiet), not in every
             // commit: a retrieval's rows touch as many index pages as it has documents, which dominated a one-record commit.
-            var indexNow = _unindexed.Count + appended.Count >= _options.IndexEvery || batch.Exists(static p => p.Kind != PendingKind.Append);
+            var indexNow = _pending.Count >= _options.IndexEvery || batch.Exists(static p => p.Kind != PendingKind.Append);
             if (indexNow)
             {
-                var known = new Dictionary<long, AuditRecord>(_unindexed.Count + appended.Count);
-                foreach (var (sequence, record) in _unindexed.Concat(appended))
-                {
-                    known[sequence] = record;
-                }
-
-                await CatchUpIndexesAsync(statements, transaction, chain.Head, known).ConfigureAwait(false);
+                await CatchUpIndexesAsync(statements, transaction, chain.Head, _pending).ConfigureAwait(false);
             }
 
             var now = _time.GetUtcNow();
@@ -586,14 +577,9 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
 
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             Interlocked.Increment(ref _commits);
-            _lastCommit = _time.GetUtcNow();
             if (indexNow)
             {
-                _unindexed.Clear();
-            }
-            else
-            {
-                _unindexed.AddRange(appended);
+                _pending.Clear();
             }
 
             _state = new WriterState(chain.Head, chain.Hash, chain.Frontier, checkpointSize, checkpointTime);
@@ -601,7 +587,9 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         catch (Exception exception)
         {
             // Nothing of this batch is durable: fail every waiter, and drop the connection, its statements and cached state.
+            // The pending rows may describe entries that were not committed: drop them; the next catch-up reads the log.
             _state = null;
+            _pending.Clear();
             if (statements is not null)
             {
                 await statements.DisposeAsync().ConfigureAwait(false);
@@ -675,9 +663,9 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     }
 
     /// <summary>Writes the index rows of every entry after the index mark up to <paramref name="head"/> and moves the mark,
-    /// inside the caller's write transaction. Records the writer still holds are not read back; others (appended by
-    /// another process, or before a restart) are read from the log.</summary>
-    private static async Task CatchUpIndexesAsync(Statements statements, SqliteTransaction transaction, long head, IReadOnlyDictionary<long, AuditRecord>? known)
+    /// inside the caller's write transaction. The writer's pending rows are used when they cover exactly those entries;
+    /// otherwise (another process appended or indexed meanwhile, or the writer restarted) the rows come from the log.</summary>
+    private static async Task CatchUpIndexesAsync(Statements statements, SqliteTransaction transaction, long head, PendingIndex? pending)
     {
         long through;
         await using (var reader = await statements.Get(transaction, "SELECT indexed_through FROM audit_index_state WHERE id = 1").ExecuteReaderAsync().ConfigureAwait(false))
@@ -690,41 +678,8 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             return;
         }
 
-        using var documents = new IndexRows();
-        using var subjects = new IndexRows();
-        using var answers = new IndexRows();
-        void Add(long sequence, AuditRecord record)
-        {
-            foreach (var chunk in record.Chunks)
-            {
-                documents.Row(sequence, chunk.DocumentId, chunk.ChunkId);
-            }
-
-            foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
-            {
-                subjects.Row(sequence, subject);
-            }
-
-            foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
-            {
-                answers.Row(sequence, receipt);
-            }
-        }
-
-        var allKnown = known is not null;
-        for (var sequence = through + 1; allKnown && sequence <= head; sequence++)
-        {
-            allKnown = known!.ContainsKey(sequence);
-        }
-
-        if (allKnown)
-        {
-            for (var sequence = through + 1; sequence <= head; sequence++)
-            {
-                Add(sequence, known![sequence]);
-            }
-        }
-        else
+        using var fromLog = pending is { Count: > 0 } && pending.From == through + 1 && pending.Through == head ? null : new PendingIndex();
+        if (fromLog is not null)
         {
             var read = statements.Get(transaction, "SELECT seq, payload FROM audit_log WHERE seq > $from AND seq <= $to ORDER BY seq", "$from", "$to");
             read.Parameters["$from"].Value = through;
@@ -732,15 +687,15 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             await using var reader = await read.ExecuteReaderAsync().ConfigureAwait(false);
             while (await reader.ReadAsync().ConfigureAwait(false))
             {
-                var sequence = reader.GetInt64(0);
-                Add(sequence, known?.GetValueOrDefault(sequence) ?? AuditJson.Deserialize((byte[])reader.GetValue(1)));
+                fromLog.Add(reader.GetInt64(0), AuditJson.Deserialize((byte[])reader.GetValue(1)));
             }
         }
 
         // One statement per table (a JSON array read with json_each), not one per row.
-        await documents.FlushAsync(statements.Get(transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
-        await subjects.FlushAsync(statements.Get(transaction, "INSERT INTO audit_subjects (seq, subject_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
-        await answers.FlushAsync(statements.Get(transaction, "INSERT INTO audit_answers (seq, receipt_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
+        var rows = fromLog ?? pending!;
+        await rows.Documents.FlushAsync(statements.Get(transaction, "INSERT INTO audit_documents (seq, document_id, chunk_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
+        await rows.Subjects.FlushAsync(statements.Get(transaction, "INSERT INTO audit_subjects (seq, subject_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
+        await rows.Answers.FlushAsync(statements.Get(transaction, "INSERT INTO audit_answers (seq, receipt_id) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($rows)", "$rows")).ConfigureAwait(false);
         var mark = statements.Get(transaction, "UPDATE audit_index_state SET indexed_through = $head WHERE id = 1", "$head");
         mark.Parameters["$head"].Value = head;
         await mark.ExecuteNonQueryAsync().ConfigureAwait(false);
@@ -1051,21 +1006,90 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         }
     }
 
+    /// <summary>The document, subject and answer index rows of a run of consecutive entries.</summary>
+    private sealed class PendingIndex : IDisposable
+    {
+        public IndexRows Documents { get; } = new();
+
+        public IndexRows Subjects { get; } = new();
+
+        public IndexRows Answers { get; } = new();
+
+        /// <summary>Gets how many entries the rows describe.</summary>
+        public int Count { get; private set; }
+
+        public long From { get; private set; }
+
+        public long Through { get; private set; }
+
+        public void Add(long sequence, AuditRecord record)
+        {
+            if (Count > 0 && sequence != Through + 1)
+            {
+                // Another process (or a retention run) appended in between: the rows no longer cover one run of entries,
+                // so the catch-up reads the log instead.
+                Clear();
+            }
+
+            foreach (var chunk in record.Chunks)
+            {
+                Documents.Row(sequence, chunk.DocumentId, chunk.ChunkId);
+            }
+
+            foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
+            {
+                Subjects.Row(sequence, subject);
+            }
+
+            foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
+            {
+                Answers.Row(sequence, receipt);
+            }
+
+            From = Count == 0 ? sequence : From;
+            Through = sequence;
+            Count++;
+        }
+
+        public void Clear()
+        {
+            Documents.Reset();
+            Subjects.Reset();
+            Answers.Reset();
+            Count = 0;
+        }
+
+        public void Dispose()
+        {
+            Documents.Dispose();
+            Subjects.Dispose();
+            Answers.Dispose();
+        }
+    }
+
     /// <summary>Index rows of one table collected as a JSON array of <c>[seq, text...]</c> arrays, written in one statement.</summary>
     private sealed class IndexRows : IDisposable
     {
+        /// <summary>The most UTF-8 bytes of rows sent in one statement: each statement's JSON text stays well below the
+        /// large-object heap threshold (85,000 bytes), so indexing hundreds of entries at once allocates no large objects.</summary>
+        private const int MaxStatementBytes = 16 * 1024;
+
         private readonly ArrayBufferWriter<byte> _buffer = new();
+        private readonly List<int> _ends = [];
         private readonly Utf8JsonWriter _writer;
-        private int _count;
 
-        public IndexRows()
-        {
-            _writer = new Utf8JsonWriter(_buffer);
-            _writer.WriteStartArray();
-        }
+        public IndexRows() => _writer = new Utf8JsonWriter(_buffer);
 
+        /// <summary>Adds one row, written as a JSON array <c>[seq, text...]</c> after the others.</summary>
         public void Row(long sequence, params ReadOnlySpan<string> values)
         {
+            if (_ends.Count > 0)
+            {
+                _buffer.GetSpan(1)[0] = (byte)',';
+                _buffer.Advance(1);
+            }
+
+            _writer.Reset(_buffer);
             _writer.WriteStartArray();
             _writer.WriteNumberValue(sequence);
             foreach (var value in values)
@@ -1074,29 +1098,61 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
             }
 
             _writer.WriteEndArray();
-            _count++;
+            _writer.Flush();
+            _ends.Add(_buffer.WrittenCount);
         }
 
+        /// <summary>Writes the rows with as few statements as the size limit allows, then drops them.</summary>
         public async Task FlushAsync(SqliteCommand insert)
         {
-            if (_count == 0)
+            var start = 0;
+            var first = 0;
+            for (var row = 0; row < _ends.Count; row++)
             {
-                return;
+                var last = row == _ends.Count - 1;
+                if (!last && _ends[row + 1] - start <= MaxStatementBytes)
+                {
+                    continue;
+                }
+
+                // Rows after the first carry a leading comma; a statement's text is "[" + its rows + "]".
+                var rows = _buffer.WrittenSpan[(first == 0 ? 0 : _ends[first - 1] + 1).._ends[row]];
+                insert.Parameters["$rows"].Value = Bracketed(rows);
+                var written = await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+                if (written != row - first + 1)
+                {
+                    throw new InvalidOperationException($"Wrote {written} index rows instead of {row - first + 1}.");
+                }
+
+                start = _ends[row];
+                first = row + 1;
             }
 
-            _writer.WriteEndArray();
-            await _writer.FlushAsync().ConfigureAwait(false);
-            insert.Parameters["$rows"].Value = Encoding.UTF8.GetString(_buffer.WrittenSpan);
-            var written = await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
-            if (written != _count)
-            {
-                throw new InvalidOperationException($"Wrote {written} index rows instead of {_count}.");
-            }
+            Reset();
+        }
 
+        private static string Bracketed(ReadOnlySpan<byte> rows)
+        {
+            var length = Encoding.UTF8.GetCharCount(rows) + 2;
+            var chars = ArrayPool<char>.Shared.Rent(length);
+            try
+            {
+                chars[0] = '[';
+                Encoding.UTF8.GetChars(rows, chars.AsSpan(1));
+                chars[length - 1] = ']';
+                return new string(chars, 0, length);
+            }
+            finally
+            {
+                ArrayPool<char>.Shared.Return(chars);
+            }
+        }
+
+        /// <summary>Drops the collected rows.</summary>
+        public void Reset()
+        {
             _buffer.ResetWrittenCount();
-            _writer.Reset();
-            _writer.WriteStartArray();
-            _count = 0;
+            _ends.Clear();
         }
 
         public void Dispose() => _writer.Dispose();

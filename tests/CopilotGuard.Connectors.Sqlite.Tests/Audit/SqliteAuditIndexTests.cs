@@ -38,6 +38,44 @@ public sealed class SqliteAuditIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task ManyEntriesIndexedAtOnce_AreWrittenInSeveralStatements_WithEveryRow()
+    {
+        // 300 entries of 12 chunks with long ids: ~400 KB of rows, written in statements of at most 16 KB each.
+        var path = _folder.File("audit.db");
+        await using var log = await OpenAsync(path, indexEvery: 300);
+        await Task.WhenAll(Enumerable.Range(0, 300).Select(i => log.AppendAsync(SqliteAuditLogTests.Record($"r{i}") with
+        {
+            Chunks = [.. Enumerable.Range(0, 12).Select(c => new AuditedChunk { ChunkId = $"doc-{i}-{c}-{new string('x', 80)}\u00e9#0", DocumentId = $"doc-{c}", Version = 1, ContentSha256 = new string('b', 64), Label = "General", Score = 0.5, Subjects = [$"cust-{c}"] })],
+        }, CancellationToken.None)));
+
+        Assert.Equal(300, (await log.GetDocumentAccessesAsync("doc-7", new AuditPageRequest(AuditPageRequest.MaxLimit), CancellationToken.None)).Entries.Count);
+        Assert.Equal(3600, await CountAsync(path, "SELECT count(*) FROM audit_documents"));
+        Assert.Equal(3600, await CountAsync(path, "SELECT count(*) FROM audit_subjects"));
+        var verification = await log.VerifyAsync(CancellationToken.None);
+        Assert.True(verification.Ok, verification.Problem);
+    }
+
+    [Fact]
+    public async Task QuietLog_IndexesWaitingEntriesByItself()
+    {
+        var path = _folder.File("audit.db");
+        await using var log = new SqliteAuditLog(path, new SqliteAuditLogOptions { CheckpointInterval = TimeSpan.FromHours(1), IndexDelay = TimeSpan.FromMilliseconds(50) }, _signer);
+        await log.InitializeAsync(CancellationToken.None);
+        await log.AppendAsync(SqliteAuditLogTests.Record("r1"), CancellationToken.None);
+        await log.AppendAsync(SqliteAuditLogTests.Record("r2"), CancellationToken.None);
+
+        // Waits on the condition, with a deadline: the background loop indexes once the log has been quiet for 50 ms.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (await CountAsync(path, "SELECT count(*) FROM audit_documents") < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(2, await CountAsync(path, "SELECT count(*) FROM audit_documents"));
+        Assert.Equal(2, await CountAsync(path, "SELECT indexed_through FROM audit_index_state"));
+    }
+
+    [Fact]
     public async Task IndexEveryOne_IndexesEachEntryInItsOwnCommit()
     {
         await using var log = await OpenAsync(_folder.File("audit.db"), indexEvery: 1);
