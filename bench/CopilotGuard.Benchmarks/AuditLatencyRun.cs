@@ -27,12 +27,17 @@ internal static class AuditLatencyRun
             }
 
             var payload = AuditJson.Serialize(AuditBenchmarks.Record(1));
-            await using (var connection = new SqliteConnection($"Data Source={Path.Combine(folder, "bare.db")};Pooling=False"))
+            foreach (var (name, pragmas) in new[]
             {
+                ("bare SQLite: BEGIN IMMEDIATE, INSERT, COMMIT (same payload; SQLite's automatic WAL checkpoint)", string.Empty),
+                ("bare SQLite, WAL never checkpointed (the file grows with every commit)", "PRAGMA wal_autocheckpoint = 0;"),
+            })
+            {
+                await using var connection = new SqliteConnection($"Data Source={Path.Combine(folder, $"bare-{pragmas.Length}.db")};Pooling=False");
                 await connection.OpenAsync().ConfigureAwait(false);
                 await using (var setup = connection.CreateCommand())
                 {
-                    setup.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (seq INTEGER PRIMARY KEY, record_id TEXT NOT NULL UNIQUE, payload BLOB NOT NULL);";
+                    setup.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; {pragmas} CREATE TABLE t (seq INTEGER PRIMARY KEY, record_id TEXT NOT NULL UNIQUE, payload BLOB NOT NULL);";
                     await setup.ExecuteNonQueryAsync().ConfigureAwait(false);
                 }
 
@@ -41,7 +46,7 @@ internal static class AuditLatencyRun
                 insert.Parameters.Add("$id", SqliteType.Text);
                 insert.Parameters.Add("$payload", SqliteType.Blob).Value = payload;
                 var n = 0;
-                Print("bare SQLite: BEGIN IMMEDIATE, INSERT, COMMIT (same payload)", await TimeAsync(count, async () =>
+                Print(name, await TimeAsync(count, async () =>
                 {
                     await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync().ConfigureAwait(false);
                     insert.Transaction = transaction;
