@@ -25,6 +25,20 @@ public static class AuditChain
             throw new ArgumentException("A leaf hash is 32 bytes.", nameof(leafHash));
         }
 
+        // 0x01 || previous hash (ASCII) || sequence (big-endian) || leaf hash. A chain hash is 64 ASCII characters, hashed
+        // in one call from the stack; any other text (a damaged or edited log) takes the general path, with the same result.
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        if (previousHash.Length == 64 && Ascii.IsValid(previousHash))
+        {
+            Span<byte> input = stackalloc byte[1 + 64 + sizeof(long) + SHA256.HashSizeInBytes];
+            input[0] = 0x01;
+            Encoding.ASCII.GetBytes(previousHash, input.Slice(1, 64));
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(input.Slice(65, sizeof(long)), sequence);
+            leafHash.CopyTo(input[(65 + sizeof(long))..]);
+            SHA256.HashData(input, hash);
+            return Convert.ToHexStringLower(hash);
+        }
+
         using var link = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         link.AppendData([0x01]);
         link.AppendData(Encoding.ASCII.GetBytes(previousHash));
@@ -32,6 +46,7 @@ public static class AuditChain
         System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(sequenceBytes, sequence);
         link.AppendData(sequenceBytes);
         link.AppendData(leafHash);
-        return Convert.ToHexStringLower(link.GetHashAndReset());
+        link.GetHashAndReset(hash);
+        return Convert.ToHexStringLower(hash);
     }
 }

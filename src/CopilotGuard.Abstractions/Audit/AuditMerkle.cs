@@ -20,11 +20,20 @@ public static class AuditMerkle
     /// <summary>Computes the hash of an interior node from its children.</summary>
     public static byte[] NodeHash(ReadOnlySpan<byte> left, ReadOnlySpan<byte> right)
     {
-        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hasher.AppendData([0x01]);
-        hasher.AppendData(left);
-        hasher.AppendData(right);
-        return hasher.GetHashAndReset();
+        Span<byte> input = stackalloc byte[1 + left.Length + right.Length <= 256 ? 1 + left.Length + right.Length : 0];
+        if (input.IsEmpty)
+        {
+            using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            hasher.AppendData([0x01]);
+            hasher.AppendData(left);
+            hasher.AppendData(right);
+            return hasher.GetHashAndReset();
+        }
+
+        input[0] = 0x01;
+        left.CopyTo(input[1..]);
+        right.CopyTo(input[(1 + left.Length)..]);
+        return SHA256.HashData(input);
     }
 
     /// <summary>Computes the root of a tree over leaf hashes (the hash of the empty string for no leaves).</summary>

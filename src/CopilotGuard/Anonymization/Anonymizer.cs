@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -47,6 +48,11 @@ public sealed partial class Anonymizer
     private const string EncryptOperatorData = "copilotguard-encrypt-operator";
 
     private readonly EntityAnalyzer _analyzer;
+
+    /// <summary>The entities of stored texts, kept with the string object (an entry goes when its string is collected):
+    /// a cached chunk is analyzed once, not on every retrieval. Analysis depends only on the text and this analyzer.</summary>
+    private readonly ConditionalWeakTable<string, IReadOnlyList<EntitySpan>> _storedAnalyses = new();
+    private readonly ConditionalWeakTable<string, IReadOnlyList<EntitySpan>>.CreateValueCallback _analyze;
     private readonly AnonymizerKeys _keys;
     private readonly VaultCipher _encryption;
     private readonly IPseudonymVault? _vault;
@@ -60,6 +66,7 @@ public sealed partial class Anonymizer
         ArgumentNullException.ThrowIfNull(analyzer);
         ArgumentNullException.ThrowIfNull(keys);
         _analyzer = analyzer;
+        _analyze = analyzer.Analyze;
         _keys = keys;
         _encryption = new VaultCipher(keys.EncryptionKey);
         _vault = vault;
@@ -273,7 +280,7 @@ public sealed partial class Anonymizer
                 throw new ArgumentException("Every input needs a text and a policy.", nameof(inputs));
             }
 
-            entities[i] = _analyzer.Analyze(input.Text);
+            entities[i] = input.Stored ? _storedAnalyses.GetValue(input.Text, _analyze) : _analyzer.Analyze(input.Text);
         }
 
         return entities;
@@ -587,7 +594,9 @@ public sealed partial class Anonymizer
 /// <summary>One text to anonymize and the policy that applies to it, for <see cref="Anonymizer.AnonymizeManyAsync(IReadOnlyList{AnonymizationInput}, AnonymizationContext, CancellationToken)"/>.</summary>
 /// <param name="Text">The text.</param>
 /// <param name="Policy">Which operator applies to which entity type in this text.</param>
-public readonly record struct AnonymizationInput(string Text, AnonymizationPolicy Policy);
+/// <param name="Stored">Whether the text is a long-lived string (a stored chunk's text, the same object on every
+/// retrieval while the store caches the chunk): its analysis is then kept with the string and reused.</param>
+public readonly record struct AnonymizationInput(string Text, AnonymizationPolicy Policy, bool Stored = false);
 
 /// <summary>Splits a person's name into first and last name, dropping titles and reading "Doe, Jane".</summary>
 internal static class PersonName

@@ -115,7 +115,17 @@ public static class OverlapResolver
     public static IReadOnlyList<EntitySpan> Resolve(List<EntitySpan> spans, double threshold)
     {
         ArgumentNullException.ThrowIfNull(spans);
-        spans.RemoveAll(s => s.Score < threshold || s.End <= s.Start);
+        // In place, without a capturing delegate: this runs for every analyzed text.
+        int count = 0;
+        for (int k = 0; k < spans.Count; k++)
+        {
+            if (!(spans[k].Score < threshold) && spans[k].End > spans[k].Start)
+            {
+                spans[count++] = spans[k];
+            }
+        }
+
+        spans.RemoveRange(count, spans.Count - count);
         if (spans.Count <= 1)
         {
             return spans;

@@ -44,8 +44,12 @@ public sealed class ChunkReleaser
     // Elements of a serialized document are immutable and safe to share between threads.
     private static readonly JsonElement WithheldElement = JsonSerializer.SerializeToElement(WithheldMarker);
 
+    /// <summary>The most distinct sets of applying obligations whose entity policy is kept (a bundle has a handful).</summary>
+    private const int MaxCachedEntityPolicies = 1024;
+
     private readonly Anonymizer? _anonymizer;
     private readonly byte[] _hashKey;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RuleSet, AnonymizationPolicy> _entityPolicies = new();
 
     /// <summary>Creates a releaser.</summary>
     /// <param name="anonymizer">The anonymizer; <see langword="null"/> releases text without entity anonymization (tests only).</param>
@@ -60,6 +64,62 @@ public sealed class ChunkReleaser
 
         _anonymizer = anonymizer;
         _hashKey = [.. hashKey];
+    }
+
+    /// <summary>The entity policy of a set of applying obligations, built once per distinct set (of the same rule objects)
+    /// rather than per request: building its frozen operator table costs more than the rest of a chunk's policy work.</summary>
+    private AnonymizationPolicy EntityPolicyFor(List<ObligationRule> applying)
+    {
+        var key = new RuleSet([.. applying]);
+        if (_entityPolicies.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        var policy = ReleasePlan.BuildEntityPolicy(applying);
+        if (_entityPolicies.Count < MaxCachedEntityPolicies)
+        {
+            _entityPolicies.TryAdd(key, policy);
+        }
+
+        return policy;
+    }
+
+    /// <summary>A set of obligation rules compared by identity, in order.</summary>
+    private readonly struct RuleSet(ObligationRule[] rules) : IEquatable<RuleSet>
+    {
+        private readonly ObligationRule[] _rules = rules;
+
+        public bool Equals(RuleSet other)
+        {
+            if (_rules.Length != other._rules.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < _rules.Length; i++)
+            {
+                if (!ReferenceEquals(_rules[i], other._rules[i]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        public override bool Equals(object? obj) => obj is RuleSet other && Equals(other);
+
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            foreach (var rule in _rules)
+            {
+                hash.Add(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(rule));
+            }
+
+            return hash.ToHashCode();
+        }
     }
 
     /// <summary>Gets the anonymizer, if any.</summary>
@@ -157,7 +217,7 @@ public sealed class ChunkReleaser
                 if (anonymizer is not null)
                 {
                     var policy = EntityPolicy(applying, applyingSet);
-                    inputs.Add(new AnonymizationInput(text, policy));
+                    inputs.Add(new AnonymizationInput(text, policy, Stored: ReferenceEquals(text, chunk.Text)));
                     if (fields is not null)
                     {
                         foreach (var (_, value) in fields)
@@ -248,14 +308,14 @@ public sealed class ChunkReleaser
         {
             if (_obligations.Length > 64)
             {
-                return EntityPolicy(applying);
+                return _owner.EntityPolicyFor(applying);
             }
 
             lock (_entityPolicies)
             {
                 if (!_entityPolicies.TryGetValue(applyingSet, out var policy))
                 {
-                    policy = EntityPolicy(applying);
+                    policy = _owner.EntityPolicyFor(applying);
                     _entityPolicies[applyingSet] = policy;
                 }
 
@@ -361,7 +421,7 @@ public sealed class ChunkReleaser
 
         /// <summary>For each entity type the strictest operator that any applying obligation gives it (its own entry,
         /// else its default); a type no obligation covers is replaced with its typed placeholder (fail closed).</summary>
-        private static AnonymizationPolicy EntityPolicy(List<ObligationRule> applying)
+        internal static AnonymizationPolicy BuildEntityPolicy(List<ObligationRule> applying)
         {
             AnonymizationOperator? fallback = null;
             var named = new HashSet<string>(StringComparer.Ordinal);

@@ -131,6 +131,26 @@ public sealed partial class AnonymizeManyTests
     }
 
     [Fact]
+    public async Task StoredTexts_AnalysisKeptWithTheString_GiveTheSameResultsAsFreshAnalysis()
+    {
+        // The same string objects anonymized again and again (as a cached chunk's text is) must give what a fresh
+        // analysis of an equal string gives, under every policy.
+        var random = new Random(23);
+        var texts = Enumerable.Range(0, 40).Select(_ => Text(random)).ToArray();
+        var stored = Create(new InMemoryPseudonymVault(new byte[32]));
+        var fresh = Create(new InMemoryPseudonymVault(new byte[32]));
+        for (var round = 0; round < 5; round++)
+        {
+            var policies = texts.Select(_ => Policy(random)).ToArray();
+            var context = new AnonymizationContext("conversation-" + round);
+            var cached = await stored.AnonymizeManyAsync([.. texts.Select((t, i) => new AnonymizationInput(t, policies[i], Stored: true))], context);
+            var expected = await fresh.AnonymizeManyAsync([.. texts.Select((t, i) => new AnonymizationInput(new string(t.AsSpan()), policies[i]))], context);
+            Assert.Equal(expected.Select(static r => r.Text), cached.Select(static r => r.Text));
+            Assert.Equal(expected.Select(Counts), cached.Select(Counts));
+        }
+    }
+
+    [Fact]
     public async Task AnonymizeManyAsync_NameVariantsAcrossTexts_LinkToTheFirstAppearanceWithOneReadAndOneWrite()
     {
         var vault = new CountingVault();
