@@ -284,8 +284,15 @@ public sealed class NameRecognizer : IEntityRecognizer
         if (s_titlesL.Contains(Word(s, rest[0])) && rest.Length > 1 && !rest[1].Connector)
         {
             int end = PersonEnd(rest);
+
+            // "Dr. Sarah Mitchell Maria Garcia": a given name + another word after the first two names starts a second person.
+            if (end == 3 && rest.Length > 4 && _gaz.GivenLookup.ContainsKey(Word(s, rest[3])) && !rest[4].Connector)
+            {
+                end = 2;
+            }
+
             results.Add(new EntitySpan(EntityTypes.Person, rest[0].Start, rest[end].End, 0.85));
-            AddRemainingPlaces(s, rest[(end + 1)..], results, ref lastLocationEnd);
+            ClassifyRest(s, rest[(end + 1)..], results, ref lastLocationEnd);
             return;
         }
 
@@ -320,6 +327,7 @@ public sealed class NameRecognizer : IEntityRecognizer
                 bool knownSurname = _gaz.SurnameLookup.ContainsKey(surname);
                 double score = knownSurname ? 0.85 : (s_commonL.Contains(surname) ? 0.5 : 0.7);
                 results.Add(new EntitySpan(EntityTypes.Person, rest[0].Start, rest[last].End, personContext ? Math.Min(1, score + 0.1) : score));
+                ClassifyRest(s, rest[(last + 1)..], results, ref lastLocationEnd);
                 return;
             }
         }
@@ -336,6 +344,7 @@ public sealed class NameRecognizer : IEntityRecognizer
         if (rest.Length >= 2 && IsInitial(s, rest[0]) && _gaz.SurnameLookup.ContainsKey(Word(s, rest[1])))
         {
             results.Add(new EntitySpan(EntityTypes.Person, rest[0].Start, rest[1].End, 0.6));
+            ClassifyRest(s, rest[2..], results, ref lastLocationEnd);
             return;
         }
 
@@ -405,11 +414,19 @@ public sealed class NameRecognizer : IEntityRecognizer
         return found;
     }
 
-    private void AddRemainingPlaces(ReadOnlySpan<char> s, Span<Token> t, ICollection<EntitySpan> results, ref int lastLocationEnd)
+    /// <summary>Classifies what follows a name in the same run, so a second name written right after the first
+    /// ("... says Sarah Mitchell Maria Garcia wrote ...") is found too, not left in clear.</summary>
+    private void ClassifyRest(ReadOnlySpan<char> s, Span<Token> t, ICollection<EntitySpan> results, ref int lastLocationEnd)
     {
-        if (t.Length > 0)
+        int i = 0;
+        while (i < t.Length && t[i].Connector)
         {
-            TryPlaces(s, t, default, false, results, ref lastLocationEnd);
+            i++;
+        }
+
+        if (i < t.Length)
+        {
+            Classify(s, t[i..], results, ref lastLocationEnd);
         }
     }
 

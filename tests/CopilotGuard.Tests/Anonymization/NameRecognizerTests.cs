@@ -82,6 +82,22 @@ public sealed partial class NameRecognizerTests(ITestOutputHelper output)
     private static double Ratio(int a, int b) => b == 0 ? 1 : (double)a / b;
 
     [Theory]
+    [InlineData("The note says Sarah Mitchell Maria Garcia wrote the report.", "Sarah Mitchell", "Maria Garcia")]
+    [InlineData("Then John Smith Jane Doe called back.", "John Smith", "Jane Doe")]
+    [InlineData("Signed: Dr. Sarah Mitchell Maria Garcia", "Dr. Sarah Mitchell", "Maria Garcia")]
+    [InlineData("We asked J. Doe Maria Garcia to sign.", "J. Doe", "Maria Garcia")]
+    public void Recognize_TwoNamesWithoutPunctuationBetween_FindsBoth(string text, string first, string second)
+    {
+        // A second name right after the first used to be dropped with the rest of the run, and left in clear.
+        var found = new EntityAnalyzer([NameRecognizer.Default]).Analyze(text)
+            .Where(static e => e.Type == EntityTypes.Person)
+            .Select(e => text[e.Start..e.End])
+            .ToList();
+
+        Assert.Equal([first, second], found);
+    }
+
+    [Theory]
     [InlineData("Will the new policy apply to contractors?")]
     [InlineData("May we schedule the review for next week?")]
     [InlineData("Mobile devices must be enrolled first.")]
