@@ -423,8 +423,9 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     }
 
     /// <summary>The log's background upkeep, so no append waits for it: copies the write-ahead log into the database (a
-    /// passive checkpoint, which never blocks the writer) after commits; and once the log has been quiet for <see cref="SqliteAuditLogOptions.IndexDelay"/>, asks the writer to index
-    /// waiting entries and to anchor a tail older than <see cref="SqliteAuditLogOptions.CheckpointInterval"/>.</summary>
+    /// passive checkpoint, which never blocks the writer) after commits; and once the log has been quiet for
+    /// <see cref="SqliteAuditLogOptions.IndexDelay"/>, asks the writer to index waiting entries and to anchor a tail older
+    /// than <see cref="SqliteAuditLogOptions.CheckpointInterval"/>.</summary>
     private async Task WalCheckpointLoopAsync()
     {
         var period = TimeSpan.FromMilliseconds(Math.Min(_options.IndexDelay.TotalMilliseconds, Math.Min(_options.CheckpointInterval.TotalMilliseconds, WalCheckpointPeriod.TotalMilliseconds)));
