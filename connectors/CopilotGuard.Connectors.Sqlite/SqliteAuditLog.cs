@@ -760,11 +760,11 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 break;
             }
 
-            var record = AuditJson.Deserialize(entry.Payload.Span);
+            var index = AuditIndexRows.Of(AuditJson.Deserialize(entry.Payload.Span));
             var rows = new List<string>();
-            rows.AddRange(record.Chunks.Select(static c => $"d\n{c.DocumentId}\n{c.ChunkId}"));
-            rows.AddRange(record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal).Select(static s => $"s\n{s}"));
-            rows.AddRange((record.Answer?.ReceiptIds ?? []).Distinct(StringComparer.Ordinal).Select(static r => $"a\n{r}"));
+            rows.AddRange(index.Documents.Select(static d => $"d\n{d.Document}\n{d.Chunk}"));
+            rows.AddRange(index.Subjects.Select(static s => $"s\n{s}"));
+            rows.AddRange(index.Receipts.Select(static r => $"a\n{r}"));
             if (rows.Count > 0)
             {
                 rows.Sort(StringComparer.Ordinal);
@@ -1038,17 +1038,18 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 Clear();
             }
 
-            foreach (var chunk in record.Chunks)
+            var rows = AuditIndexRows.Of(record);
+            foreach (var (document, chunk) in rows.Documents)
             {
-                Documents.Row(sequence, chunk.DocumentId, chunk.ChunkId);
+                Documents.Row(sequence, document, chunk);
             }
 
-            foreach (var subject in record.Chunks.SelectMany(static c => c.Subjects).Distinct(StringComparer.Ordinal))
+            foreach (var subject in rows.Subjects)
             {
                 Subjects.Row(sequence, subject);
             }
 
-            foreach (var receipt in record.Answer?.ReceiptIds.Distinct(StringComparer.Ordinal) ?? [])
+            foreach (var receipt in rows.Receipts)
             {
                 Answers.Row(sequence, receipt);
             }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CopilotGuard.Server.Tests.Audit;
 
@@ -19,6 +20,7 @@ public sealed class RetentionHttpTests : IAsyncLifetime
     private WebApplication _app = null!;
     private HttpClient _client = null!;
     private CopilotGuardRuntime _runtime = null!;
+    private readonly RetentionRunSignal _expired = new();
 
     public async Task InitializeAsync()
     {
@@ -32,7 +34,12 @@ public sealed class RetentionHttpTests : IAsyncLifetime
             """);
         _app = await CopilotGuardServer.BuildAsync(["--data", _data, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning", "--CopilotGuard:Identity:AllowDevelopmentIssuer=true",
             "--CopilotGuard:Anomaly:Enabled=false", "--CopilotGuard:RateLimits:Enabled=false",
-            "--CopilotGuard:Audit:RetentionInterval=00:00:01", "--CopilotGuard:Audit:RetentionFirstRun=00:00:00"]);
+            "--CopilotGuard:Audit:RetentionInterval=00:00:01", "--CopilotGuard:Audit:RetentionFirstRun=00:00:00"],
+            builder =>
+            {
+                builder.Logging.AddProvider(_expired);
+                builder.Logging.AddFilter<RetentionRunSignal>("CopilotGuard", LogLevel.Information);
+            });
         await _app.StartAsync();
         _runtime = _app.Services.GetRequiredService<CopilotGuardRuntime>();
         _client = new HttpClient { BaseAddress = new Uri(_app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single()) };
@@ -65,17 +72,16 @@ public sealed class RetentionHttpTests : IAsyncLifetime
         // Only checkpointed entries may expire; anchor the receipts now instead of waiting for the checkpoint interval.
         await _runtime.Audit.CheckpointAsync(CancellationToken.None);
 
+        // The entry can expire only once it is older than its class's maximum age (1 s): wait for the background run that
+        // expires it (the service logs each run that expired entries), with a deadline, then ask the endpoint once.
+        await _expired.Expired.WaitAsync(TimeSpan.FromSeconds(90));
         HttpStatusCode status;
         string body;
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        do
+        using (var receipt = await SendAsync(HttpMethod.Get, $"/v1/audit/receipts/{receiptId}", "cora"))
         {
-            await Task.Delay(500);
-            using var receipt = await SendAsync(HttpMethod.Get, $"/v1/audit/receipts/{receiptId}", "cora");
             status = receipt.StatusCode;
             body = await receipt.Content.ReadAsStringAsync();
         }
-        while (status == HttpStatusCode.OK && DateTime.UtcNow < deadline);
 
         Assert.True(status == HttpStatusCode.Gone, $"{(int)status}: {body}");
         using var problem = JsonDocument.Parse(body);
@@ -100,5 +106,32 @@ public sealed class RetentionHttpTests : IAsyncLifetime
         var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _runtime.Issuer.CreateToken(user));
         return _client.SendAsync(request);
+    }
+
+    /// <summary>Completes when the retention service logs a run that expired entries.</summary>
+    private sealed class RetentionRunSignal : ILoggerProvider, ILogger
+    {
+        private readonly TaskCompletionSource _expired = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Expired => _expired.Task;
+
+        public ILogger CreateLogger(string categoryName) => categoryName.EndsWith(".AuditRetentionService", StringComparison.Ordinal) ? this : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (formatter(state, exception).StartsWith("Audit retention expired", StringComparison.Ordinal))
+            {
+                _expired.TrySetResult();
+            }
+        }
+
+        public void Dispose()
+        {
+        }
     }
 }
