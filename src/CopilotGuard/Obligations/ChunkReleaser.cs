@@ -70,8 +70,7 @@ public sealed class ChunkReleaser
     /// rather than per request: building its frozen operator table costs more than the rest of a chunk's policy work.</summary>
     private AnonymizationPolicy EntityPolicyFor(List<ObligationRule> applying)
     {
-        var key = new RuleSet([.. applying]);
-        if (_entityPolicies.TryGetValue(key, out var cached))
+        if (_entityPolicies.TryGetValue(new RuleSet(applying), out var cached))
         {
             return cached;
         }
@@ -79,25 +78,26 @@ public sealed class ChunkReleaser
         var policy = ReleasePlan.BuildEntityPolicy(applying);
         if (_entityPolicies.Count < MaxCachedEntityPolicies)
         {
-            _entityPolicies.TryAdd(key, policy);
+            // The key keeps its own copy: the caller's list is per chunk.
+            _entityPolicies.TryAdd(new RuleSet([.. applying]), policy);
         }
 
         return policy;
     }
 
     /// <summary>A set of obligation rules compared by identity, in order.</summary>
-    private readonly struct RuleSet(ObligationRule[] rules) : IEquatable<RuleSet>
+    private readonly struct RuleSet(IReadOnlyList<ObligationRule> rules) : IEquatable<RuleSet>
     {
-        private readonly ObligationRule[] _rules = rules;
+        private readonly IReadOnlyList<ObligationRule> _rules = rules;
 
         public bool Equals(RuleSet other)
         {
-            if (_rules.Length != other._rules.Length)
+            if (_rules.Count != other._rules.Count)
             {
                 return false;
             }
 
-            for (var i = 0; i < _rules.Length; i++)
+            for (var i = 0; i < _rules.Count; i++)
             {
                 if (!ReferenceEquals(_rules[i], other._rules[i]))
                 {
@@ -113,9 +113,9 @@ public sealed class ChunkReleaser
         public override int GetHashCode()
         {
             var hash = new HashCode();
-            foreach (var rule in _rules)
+            for (var i = 0; i < _rules.Count; i++)
             {
-                hash.Add(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(rule));
+                hash.Add(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(_rules[i]));
             }
 
             return hash.ToHashCode();
@@ -148,7 +148,6 @@ public sealed class ChunkReleaser
         private readonly AnonymizationContext _context;
 
         // Entity policies by the set of applying obligations (one bit per obligation), shared by chunks with the same set.
-        private readonly Dictionary<ulong, AnonymizationPolicy> _entityPolicies = [];
 
         internal ReleasePlan(ChunkReleaser owner, LabelTaxonomy labels, (ObligationRule, FilterNode[])[] obligations, FilterNode residual, AnonymizationContext context)
         {
@@ -204,7 +203,7 @@ public sealed class ChunkReleaser
             for (var c = 0; c < prepared.Length; c++)
             {
                 var chunk = chunks[c] ?? throw new ArgumentException("The chunks must not be null.", nameof(chunks));
-                var applying = Applying(chunk.ResourceAttributes, out var applyingSet);
+                var applying = Applying(chunk.ResourceAttributes);
                 var withheld = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
                 var text = chunk.Text;
                 var fields = chunk.Fields;
@@ -216,7 +215,7 @@ public sealed class ChunkReleaser
                 prepared[c] = new PreparedChunk(chunk, text, fields, withheld, inputs.Count);
                 if (anonymizer is not null)
                 {
-                    var policy = EntityPolicy(applying, applyingSet);
+                    var policy = _owner.EntityPolicyFor(applying);
                     inputs.Add(new AnonymizationInput(text, policy, Stored: ReferenceEquals(text, chunk.Text)));
                     if (fields is not null)
                     {
@@ -282,11 +281,10 @@ public sealed class ChunkReleaser
             return released;
         }
 
-        /// <summary>The obligations whose condition holds for the chunk, in bundle order, and which ones as a bit set (when there are at most 64).</summary>
-        private List<ObligationRule> Applying(AttributeSet attributes, out ulong applyingSet)
+        /// <summary>The obligations whose condition holds for the chunk, in bundle order.</summary>
+        private List<ObligationRule> Applying(AttributeSet attributes)
         {
             var applying = new List<ObligationRule>();
-            applyingSet = 0;
             for (var i = 0; i < _obligations.Length; i++)
             {
                 foreach (var residual in _obligations[i].Residuals)
@@ -294,33 +292,12 @@ public sealed class ChunkReleaser
                     if (FilterEvaluator.Matches(residual, attributes))
                     {
                         applying.Add(_obligations[i].Rule);
-                        applyingSet |= i < 64 ? 1UL << i : 0;
                         break;
                     }
                 }
             }
 
             return applying;
-        }
-
-        /// <summary>The entity policy of a set of applying obligations, built once per set and request.</summary>
-        private AnonymizationPolicy EntityPolicy(List<ObligationRule> applying, ulong applyingSet)
-        {
-            if (_obligations.Length > 64)
-            {
-                return _owner.EntityPolicyFor(applying);
-            }
-
-            lock (_entityPolicies)
-            {
-                if (!_entityPolicies.TryGetValue(applyingSet, out var policy))
-                {
-                    policy = _owner.EntityPolicyFor(applying);
-                    _entityPolicies[applyingSet] = policy;
-                }
-
-                return policy;
-            }
         }
 
         /// <summary>The value of a field that is anonymized like text: a non-empty string.</summary>
