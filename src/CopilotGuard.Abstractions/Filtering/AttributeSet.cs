@@ -5,7 +5,8 @@ using System.Collections.Immutable;
 namespace CopilotGuard.Filtering;
 
 /// <summary>An immutable map from attribute name to its values; a single-valued attribute has one value.</summary>
-/// <remarks>An attribute with no values is absent: <see cref="TryGet"/> reports it missing.</remarks>
+/// <remarks>An attribute holding an empty list is present (<c>has</c> is true, <c>x in []</c> is false); only a name
+/// that is not in the set is missing.</remarks>
 public sealed class AttributeSet : IReadOnlyCollection<KeyValuePair<string, ImmutableArray<AttributeValue>>>
 {
     private readonly FrozenDictionary<string, ImmutableArray<AttributeValue>> _values;
@@ -15,12 +16,12 @@ public sealed class AttributeSet : IReadOnlyCollection<KeyValuePair<string, Immu
 
     private AttributeSet(FrozenDictionary<string, ImmutableArray<AttributeValue>> values) => _values = values;
 
-    /// <summary>Creates a set from name/values pairs, dropping attributes with no values.</summary>
+    /// <summary>Creates a set from name/values pairs; an empty list is a present attribute, a default array is skipped.</summary>
     public static AttributeSet Create(IEnumerable<KeyValuePair<string, ImmutableArray<AttributeValue>>> values)
     {
         ArgumentNullException.ThrowIfNull(values);
         return new(values
-            .Where(static pair => !pair.Value.IsDefaultOrEmpty)
+            .Where(static pair => !pair.Value.IsDefault)
             .ToFrozenDictionary(static pair => pair.Key, static pair => pair.Value, StringComparer.Ordinal));
     }
 
@@ -33,11 +34,12 @@ public sealed class AttributeSet : IReadOnlyCollection<KeyValuePair<string, Immu
     /// <summary>Gets the values of an attribute; returns false when it is absent.</summary>
     public bool TryGet(string name, out ImmutableArray<AttributeValue> values) => _values.TryGetValue(name, out values);
 
-    /// <summary>Returns a copy with one attribute replaced (or removed, when <paramref name="values"/> is empty).</summary>
+    /// <summary>Returns a copy with one attribute replaced: removed when <paramref name="values"/> is a default array,
+    /// present and empty when it is an empty one.</summary>
     public AttributeSet With(string name, ImmutableArray<AttributeValue> values)
     {
         var copy = new Dictionary<string, ImmutableArray<AttributeValue>>(_values, StringComparer.Ordinal);
-        if (values.IsDefaultOrEmpty)
+        if (values.IsDefault)
         {
             copy.Remove(name);
         }
@@ -70,9 +72,21 @@ public sealed class AttributeSetBuilder
             _values[name] = list = [];
         }
 
-        if (!list.Exists(existing => existing.Kind == value.Kind && existing.ValueEquals(value)))
+        if (!list.Exists(existing => existing.ValueEquals(value)))
         {
             list.Add(value);
+        }
+
+        return this;
+    }
+
+    /// <summary>Makes an attribute present without adding a value, so that an empty list (<c>[]</c>) stays present.</summary>
+    public AttributeSetBuilder Declare(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (!_values.ContainsKey(name))
+        {
+            _values[name] = [];
         }
 
         return this;

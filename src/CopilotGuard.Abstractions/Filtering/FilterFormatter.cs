@@ -107,6 +107,11 @@ public static class FilterFormatter
                 WriteString(builder, value.Text);
                 builder.Append(')');
                 break;
+            case AttributeKind.Timestamp:
+                builder.Append("timestamp(");
+                WriteString(builder, value.Text);
+                builder.Append(')');
+                break;
             default:
                 builder.Append(value.Text);
                 break;

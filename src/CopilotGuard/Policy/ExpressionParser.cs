@@ -9,7 +9,8 @@ namespace CopilotGuard.Policy;
 /// <summary>Parses policy conditions such as <c>resource.source == "kb" &amp;&amp; resource.label &lt;= principal.clearance</c>.</summary>
 /// <remarks>
 /// Grammar: <c>||</c>, <c>&amp;&amp;</c>, <c>!</c>, parentheses; comparisons <c>== != &lt; &lt;= &gt; &gt;=</c>, <c>in</c>,
-/// <c>overlaps</c>; <c>has(x.y)</c>, <c>x.y.startsWith("p")</c>, <c>startsWith(x.y, "p")</c>, <c>label("Name")</c>;
+/// <c>overlaps</c>; <c>has(x.y)</c>, <c>x.y.startsWith("p")</c>, <c>startsWith(x.y, "p")</c>, <c>label("Name")</c>,
+/// <c>timestamp("2024-03-01T09:30:00Z")</c>;
 /// string, number, boolean and list literals. A string compared with a label attribute is read as a label name and
 /// must exist in the taxonomy. Ranges need numbers or labels; two <c>resource.*</c> operands cannot be compared.
 /// </remarks>
@@ -299,6 +300,16 @@ public sealed class ExpressionParser
                         var prefix = Expect(TokenKind.String);
                         Expect(TokenKind.RightParen, "')'");
                         return new StartsWithExpression(token.Position, attribute, prefix.Text);
+                    }
+
+                case "timestamp":
+                    {
+                        Expect(TokenKind.LeftParen, "'(' after timestamp");
+                        var text = Expect(TokenKind.String);
+                        Expect(TokenKind.RightParen, "')'");
+                        return AttributeValue.TryParseTimestamp(text.Text, out var timestamp)
+                            ? new LiteralExpression(token.Position, [timestamp], IsList: false)
+                            : throw Error($"\"{text.Text}\" is not an ISO 8601 timestamp such as \"2024-03-01\" or \"2024-03-01T09:30:00Z\"", text.Position);
                     }
 
                 case "label":

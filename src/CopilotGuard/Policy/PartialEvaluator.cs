@@ -5,9 +5,10 @@ namespace CopilotGuard.Policy;
 
 /// <summary>Reduces a condition, with the principal and request known, to a residual filter over <c>resource.*</c>.</summary>
 /// <remarks>
-/// The result is "definitely true" semantics in negation normal form: a leaf over a missing principal or
-/// request attribute becomes <c>false</c> whether or not it is negated, and a negated resource leaf becomes
-/// <see cref="NotFilter"/>, which every dialect reads as "present and not satisfied".
+/// The result is "definitely true" semantics in negation normal form: a leaf that cannot be decided (a missing
+/// principal or request attribute, or values whose kinds do not fit the operator) becomes <c>false</c> whether or not
+/// it is negated, and a negated resource leaf becomes <see cref="NotFilter"/>, which every dialect reads as "present,
+/// and every value is of a fitting kind and does not satisfy it".
 /// </remarks>
 internal static class PartialEvaluator
 {
@@ -37,7 +38,7 @@ internal static class PartialEvaluator
                 }
 
                 var known = Lookup(startsWith.Attribute, principal, request);
-                return known.IsDefault ? FilterNode.False : Constant(AnyStartsWith(known, startsWith.Prefix) != negate);
+                return known.IsDefault ? FilterNode.False : Decided(AnyStartsWith(known, startsWith.Prefix), negate);
             case ComparisonExpression comparison:
                 return Compare(comparison, principal, request, negate);
             default:
@@ -81,10 +82,7 @@ internal static class PartialEvaluator
                 return FilterNode.False;
             }
 
-            var leaf = ResourceLeaf(resource.Name, op, rightValues);
-            return leaf is null
-                ? (negate ? new HasFilter(resource.Name) : FilterNode.False)
-                : (negate ? new NotFilter(leaf) : leaf);
+            return ResourceLeaf(resource.Name, op, rightValues, negate);
         }
 
         var leftValues = Values(left, principal, request);
@@ -93,83 +91,130 @@ internal static class PartialEvaluator
             return FilterNode.False;
         }
 
-        return Constant(AnySatisfies(leftValues, op, rightValues) != negate);
+        return Decided(AnySatisfies(leftValues, op, rightValues), negate);
     }
 
-    /// <summary>Whether some pair of values satisfies the operator (loops, not closures: this runs for every rule on every request).</summary>
-    private static bool AnySatisfies(ImmutableArray<AttributeValue> left, ExpressionOperator op, ImmutableArray<AttributeValue> right)
+    /// <summary>The three-valued "or" over every pair of values (loops, not closures: this runs for every rule on every
+    /// request): true when a pair satisfies the operator, unknown when none does but a pair's kinds do not fit it.</summary>
+    private static bool? AnySatisfies(ImmutableArray<AttributeValue> left, ExpressionOperator op, ImmutableArray<AttributeValue> right)
     {
+        bool? result = false;
         foreach (var l in left)
         {
             foreach (var r in right)
             {
-                if (Satisfies(l, op, r))
+                var value = Satisfies(l, op, r);
+                if (value == true)
                 {
                     return true;
+                }
+
+                if (value is null)
+                {
+                    result = null;
                 }
             }
         }
 
-        return false;
+        return result;
     }
 
-    private static bool AnyStartsWith(ImmutableArray<AttributeValue> values, string prefix)
+    private static bool? AnyStartsWith(ImmutableArray<AttributeValue> values, string prefix)
     {
+        bool? result = false;
         foreach (var value in values)
         {
-            if (value.Kind == AttributeKind.String && value.Text.StartsWith(prefix, StringComparison.Ordinal))
+            if (value.Kind != AttributeKind.String)
+            {
+                result = null;
+            }
+            else if (value.Text.StartsWith(prefix, StringComparison.Ordinal))
             {
                 return true;
             }
         }
 
-        return false;
+        return result;
     }
 
-    private static FilterNode? ResourceLeaf(string attribute, ExpressionOperator op, ImmutableArray<AttributeValue> values)
+    /// <summary>Builds "resource.x op values" (the "or" over the values) or its negation (the "and" of the negated
+    /// leaves). A value whose kind the operator cannot order makes its part unknown: dropped from the "or", and the whole
+    /// negation false, since "not unknown" is never definitely true.</summary>
+    private static FilterNode ResourceLeaf(string attribute, ExpressionOperator op, ImmutableArray<AttributeValue> values, bool negate)
     {
+        FilterNode leaf;
         switch (op)
         {
             case ExpressionOperator.Equal or ExpressionOperator.In or ExpressionOperator.Overlaps:
-                return values.Length == 1
-                    ? new ComparisonFilter(attribute, ComparisonOperator.Equal, values[0])
-                    : values.IsEmpty ? null : new InFilter(attribute, values);
+                if (values.IsEmpty)
+                {
+                    // "x in []" is false for a present x; its negation holds exactly when x is present.
+                    return negate ? new HasFilter(attribute) : FilterNode.False;
+                }
+
+                leaf = values.Length == 1 ? new ComparisonFilter(attribute, ComparisonOperator.Equal, values[0]) : new InFilter(attribute, values);
+                break;
             default:
                 {
-                    var numeric = values.Where(static value => value.IsNumeric).ToList();
-                    if (numeric.Count == 0)
-                    {
-                        return null;
-                    }
-
-                    // Some value of the resource satisfies "< r" for some r exactly when it is below the largest r.
-                    var bound = op is ExpressionOperator.LessThan or ExpressionOperator.LessThanOrEqual
-                        ? numeric.MaxBy(static value => value.Number)
-                        : numeric.MinBy(static value => value.Number);
-                    return new ComparisonFilter(attribute, op switch
+                    var comparison = op switch
                     {
                         ExpressionOperator.LessThan => ComparisonOperator.LessThan,
                         ExpressionOperator.LessThanOrEqual => ComparisonOperator.LessThanOrEqual,
                         ExpressionOperator.GreaterThan => ComparisonOperator.GreaterThan,
                         _ => ComparisonOperator.GreaterThanOrEqual,
-                    }, bound);
+                    };
+                    if (values.IsEmpty)
+                    {
+                        return negate ? new HasFilter(attribute) : FilterNode.False;
+                    }
+
+                    if (values.Any(static value => !AttributeValue.IsOrdered(value.Kind)))
+                    {
+                        if (negate)
+                        {
+                            return FilterNode.False;
+                        }
+
+                        values = [.. values.Where(static value => AttributeValue.IsOrdered(value.Kind))];
+                        if (values.IsEmpty)
+                        {
+                            return FilterNode.False;
+                        }
+                    }
+
+                    // Per kind, some resource value satisfies "< r" for some r exactly when it is below the largest r.
+                    var low = op is ExpressionOperator.LessThan or ExpressionOperator.LessThanOrEqual;
+                    var bounds = values
+                        .GroupBy(static value => value.Kind)
+                        .Select(group => low ? group.MaxBy(static value => value.Number) : group.MinBy(static value => value.Number))
+                        .Select(bound => (FilterNode)new ComparisonFilter(attribute, comparison, bound))
+                        .ToList();
+                    if (bounds.Count == 1)
+                    {
+                        leaf = bounds[0];
+                        break;
+                    }
+
+                    return negate ? Filters.And(bounds.Select(static b => (FilterNode)new NotFilter(b))) : Filters.Or(bounds);
                 }
         }
+
+        return negate ? new NotFilter(leaf) : leaf;
     }
 
-    /// <summary>Decides one pair of known values.</summary>
-    internal static bool Satisfies(AttributeValue left, ExpressionOperator op, AttributeValue right) => op switch
+    /// <summary>Decides one pair of known values: true, false, or <see langword="null"/> when their kinds do not fit.</summary>
+    internal static bool? Satisfies(AttributeValue left, ExpressionOperator op, AttributeValue right) => op switch
     {
-        ExpressionOperator.Equal or ExpressionOperator.In or ExpressionOperator.Overlaps => left.ValueEquals(right),
-        ExpressionOperator.NotEqual => !left.ValueEquals(right),
-        _ => left.IsNumeric && right.IsNumeric && op switch
-        {
-            ExpressionOperator.LessThan => left.Number < right.Number,
-            ExpressionOperator.LessThanOrEqual => left.Number <= right.Number,
-            ExpressionOperator.GreaterThan => left.Number > right.Number,
-            _ => left.Number >= right.Number,
-        },
+        ExpressionOperator.Equal or ExpressionOperator.In or ExpressionOperator.Overlaps => AttributeValue.Compare(left, ComparisonOperator.Equal, right),
+        ExpressionOperator.NotEqual => !AttributeValue.Compare(left, ComparisonOperator.Equal, right),
+        ExpressionOperator.LessThan => AttributeValue.Compare(left, ComparisonOperator.LessThan, right),
+        ExpressionOperator.LessThanOrEqual => AttributeValue.Compare(left, ComparisonOperator.LessThanOrEqual, right),
+        ExpressionOperator.GreaterThan => AttributeValue.Compare(left, ComparisonOperator.GreaterThan, right),
+        _ => AttributeValue.Compare(left, ComparisonOperator.GreaterThanOrEqual, right),
     };
+
+    /// <summary>A decided value under the polarity, or <c>false</c> in both polarities when it cannot be decided.</summary>
+    private static ConstantFilter Decided(bool? value, bool negate) => value is { } known ? Constant(known != negate) : FilterNode.False;
 
     private static ExpressionOperator Flip(ExpressionOperator op) => op switch
     {
