@@ -5,12 +5,16 @@ using CopilotGuard.Policy;
 
 namespace CopilotGuard.Testing;
 
-/// <summary>A deliberately naive reference implementation of the policy semantics, written independently of the
-/// partial evaluator and the filter compilers: it evaluates each rule's parsed condition directly on the principal,
-/// request and resource with three-valued logic.</summary>
+/// <summary>A deliberately naive reference implementation of the policy semantics as the policy language reference
+/// (docs/policy-language.md) states them, written independently of the partial evaluator, the filter evaluator and the
+/// filter compilers: it evaluates each rule's parsed condition directly on the principal, request and resource with
+/// three-valued logic, and compares values with its own rules (it calls no comparison of the product).</summary>
 /// <remarks>
-/// A resource is visible when some allow rule is definitely true and every deny rule is definitely false (a deny
-/// rule that cannot be decided, for lack of an attribute, denies). A delegated request must pass for both principals.
+/// <para>A resource is visible when some allow rule is definitely true and every deny rule is definitely false (a deny
+/// rule that cannot be decided denies). A delegated request must pass for both principals.</para>
+/// <para>Values compare only with values of the same kind; a comparison across kinds, an order on strings or booleans
+/// and a prefix of a non-string are unknown. A comparison of multi-valued operands is the "or" over every pair; an
+/// empty list is present (the "or" over no pairs is false), a missing attribute makes the comparison unknown.</para>
 /// </remarks>
 public static class PolicyOracle
 {
@@ -80,38 +84,29 @@ public static class PolicyOracle
             case LiteralExpression literal:
                 return literal.Values[0].Number != 0;
             case HasExpression has:
-                return Get(has.Attribute, principal, request, resource) is { IsDefaultOrEmpty: false };
+                return !Get(has.Attribute, principal, request, resource).IsDefault;
             case StartsWithExpression startsWith:
                 {
                     var values = Get(startsWith.Attribute, principal, request, resource);
-                    if (values.IsDefaultOrEmpty)
-                    {
-                        return null;
-                    }
-
-                    return values.Any(v => v.Kind == AttributeKind.String && v.Text.StartsWith(startsWith.Prefix, StringComparison.Ordinal));
+                    return values.IsDefault ? null : AnyPair(values, [AttributeValue.FromString(startsWith.Prefix)], static (v, prefix) =>
+                        v.Kind != AttributeKind.String ? null : v.Text.StartsWith(prefix.Text, StringComparison.Ordinal));
                 }
 
             case ComparisonExpression comparison:
                 {
                     var left = Values(comparison.Left, principal, request, resource);
                     var right = Values(comparison.Right, principal, request, resource);
-                    if (left.IsDefaultOrEmpty && comparison.Left is AttributeExpression)
+                    if (left.IsDefault || right.IsDefault)
                     {
                         return null;
                     }
 
-                    if (right.IsDefaultOrEmpty && comparison.Right is AttributeExpression)
+                    return comparison.Operator switch
                     {
-                        return null;
-                    }
-
-                    if (comparison.Operator == ExpressionOperator.NotEqual)
-                    {
-                        return !left.Any(l => right.Any(r => Equal(l, r)));
-                    }
-
-                    return left.Any(l => right.Any(r => Holds(l, comparison.Operator, r)));
+                        ExpressionOperator.NotEqual => Not(AnyPair(left, right, Equal)),
+                        ExpressionOperator.Equal or ExpressionOperator.In or ExpressionOperator.Overlaps => AnyPair(left, right, Equal),
+                        var op => AnyPair(left, right, (l, r) => Order(l, op, r)),
+                    };
                 }
 
             default:
@@ -119,20 +114,45 @@ public static class PolicyOracle
         }
     }
 
-    private static bool Equal(AttributeValue l, AttributeValue r) =>
-        (l.Kind == AttributeKind.String) == (r.Kind == AttributeKind.String)
-        && (l.Kind == AttributeKind.String ? string.Equals(l.Text, r.Text, StringComparison.Ordinal) : l.Number == r.Number);
+    private static bool? Not(bool? value) => value is null ? null : !value;
 
-    private static bool Holds(AttributeValue l, ExpressionOperator op, AttributeValue r)
+    /// <summary>The three-valued "or" of a pairwise test over every (left, right) pair; false over no pairs.</summary>
+    private static bool? AnyPair(ImmutableArray<AttributeValue> left, ImmutableArray<AttributeValue> right, Func<AttributeValue, AttributeValue, bool?> test)
     {
-        if (op is ExpressionOperator.Equal or ExpressionOperator.In or ExpressionOperator.Overlaps)
+        var unknown = false;
+        foreach (var l in left)
         {
-            return Equal(l, r);
+            foreach (var r in right)
+            {
+                switch (test(l, r))
+                {
+                    case true:
+                        return true;
+                    case null:
+                        unknown = true;
+                        break;
+                }
+            }
         }
 
-        if (l.Kind == AttributeKind.String || r.Kind == AttributeKind.String)
+        return unknown ? null : false;
+    }
+
+    private static bool? Equal(AttributeValue l, AttributeValue r)
+    {
+        if (l.Kind != r.Kind)
         {
-            return false;
+            return null;
+        }
+
+        return l.Kind == AttributeKind.String ? string.Equals(l.Text, r.Text, StringComparison.Ordinal) : l.Number == r.Number;
+    }
+
+    private static bool? Order(AttributeValue l, ExpressionOperator op, AttributeValue r)
+    {
+        if (l.Kind != r.Kind || l.Kind is not (AttributeKind.Number or AttributeKind.Label or AttributeKind.Timestamp))
+        {
+            return null;
         }
 
         return op switch

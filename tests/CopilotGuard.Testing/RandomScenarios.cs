@@ -23,6 +23,10 @@ public sealed class RandomScenarios(int seed)
     private static readonly string[] ResourceAttributes = ["account", "patient", "tags", "region"];
     private static readonly string[] PrincipalAttributes = ["accounts", "roles", "region", "groups"];
     private static readonly string[] RangeOps = ["<", "<=", ">", ">="];
+    private static readonly string[] AllOps = ["<", "<=", ">", ">=", "==", "!="];
+
+    /// <summary>Timestamps that typed values and literals are drawn from (a few, so that equalities happen).</summary>
+    private static readonly string[] Instants = ["2024-01-01", "2024-06-01T12:00:00Z", "2025-03-15T08:30:00+02:00"];
 
     public Random Random { get; } = new(seed);
 
@@ -60,7 +64,7 @@ public sealed class RandomScenarios(int seed)
     private string Leaf()
     {
         var attribute = Pick(ResourceAttributes);
-        return Random.Next(17) switch
+        return Random.Next(19) switch
         {
             0 => $"resource.{attribute} == {Quote(Value())}",
             1 => $"resource.{attribute} != {Quote(Value())}",
@@ -78,8 +82,91 @@ public sealed class RandomScenarios(int seed)
             13 => $"resource.tags overlaps principal.{Pick(PrincipalAttributes)}",
             14 => $"principal.kind == \"agent\"",
             15 => $"resource.source == {Quote(Pick(["kb", "hr", "support"]))}",
+            16 => TypedLeaf(),
             _ => Random.Next(2) == 0 ? "true" : "false",
         };
+    }
+
+    /// <summary>A leaf over attributes that may hold values of several kinds (booleans and "true", 5 and "5", timestamps
+    /// and ISO strings, empty lists), so that comparisons across kinds appear under negation and in deny rules.</summary>
+    private string TypedLeaf() => Random.Next(16) switch
+    {
+        0 => "resource.flag == true",
+        1 => "resource.flag != true",
+        2 => "resource.flag",
+        3 => "!resource.flag",
+        4 => $"resource.flag == {Quote(Pick(["true", "false"]))}",
+        5 => $"resource.level {Pick(AllOps)} {Random.Next(0, 5)}",
+        6 => $"resource.level {Pick(AllOps)} principal.level",
+        7 => $"resource.level == {Quote(Random.Next(0, 5).ToString(CultureInfo.InvariantCulture))}",
+        8 => $"resource.created {Pick(AllOps)} timestamp({Quote(Pick(Instants))})",
+        9 => $"resource.created == {Quote(Pick(Instants))}",
+        10 => $"resource.level in [{string.Join(", ", Enumerable.Range(0, Random.Next(0, 4)).Select(_ => TypedLiteral()))}]",
+        11 => $"principal.flag == {Pick(["true", "false", "\"true\""])}",
+        12 => $"principal.level {Pick(AllOps)} {Random.Next(0, 5)}",
+        13 => $"has(resource.{Pick(["flag", "level", "created", "tags"])})",
+        14 => $"resource.tags in principal.{Pick(PrincipalAttributes)}",
+        _ => $"resource.level.startsWith({Quote(Random.Next(0, 5).ToString(CultureInfo.InvariantCulture))})",
+    };
+
+    private string TypedLiteral() => Random.Next(4) switch
+    {
+        0 => Random.Next(0, 5).ToString(CultureInfo.InvariantCulture),
+        1 => Quote(Random.Next(0, 5).ToString(CultureInfo.InvariantCulture)),
+        2 => Random.Next(2) == 0 ? "true" : "false",
+        _ => Quote(Value()),
+    };
+
+    /// <summary>A value of a random kind for a typed attribute: the "intended" kind most of the time, its string
+    /// spelling (as an untyped ingestion would have stored it) or another kind otherwise.</summary>
+    private AttributeValue TypedValue(string attribute)
+    {
+        var roll = Random.Next(10);
+        return attribute switch
+        {
+            "flag" => roll switch
+            {
+                < 6 => AttributeValue.FromBoolean(Random.Next(2) == 0),
+                < 9 => AttributeValue.FromString(Random.Next(2) == 0 ? "true" : "false"),
+                _ => AttributeValue.FromNumber(Random.Next(2)),
+            },
+            "created" => roll switch
+            {
+                < 6 => Timestamp(Pick(Instants)),
+                < 9 => AttributeValue.FromString(Pick(Instants)),
+                _ => AttributeValue.FromNumber(Random.Next(0, 5)),
+            },
+            _ => roll switch
+            {
+                < 6 => AttributeValue.FromNumber(Random.Next(0, 5)),
+                < 8 => AttributeValue.FromString(Random.Next(0, 5).ToString(CultureInfo.InvariantCulture)),
+                < 9 => AttributeValue.FromBoolean(Random.Next(2) == 0),
+                _ => Labels.Labels[Random.Next(Labels.Labels.Length)].ToAttributeValue(),
+            },
+        };
+    }
+
+    private static AttributeValue Timestamp(string text) =>
+        AttributeValue.TryParseTimestamp(text, out var value) ? value : throw new InvalidOperationException(text);
+
+    /// <summary>Adds 1-2 typed values of an attribute, or makes it a present empty list, or leaves it out.</summary>
+    private void AddTyped(AttributeSetBuilder builder, string attribute)
+    {
+        switch (Random.Next(8))
+        {
+            case 0 or 1:
+                return;
+            case 2:
+                builder.Declare(attribute);
+                return;
+            case 3:
+                builder.Add(attribute, TypedValue(attribute));
+                builder.Add(attribute, TypedValue(attribute));
+                return;
+            default:
+                builder.Add(attribute, TypedValue(attribute));
+                return;
+        }
     }
 
     private string Prefix()
@@ -121,9 +208,12 @@ public sealed class RandomScenarios(int seed)
             builder.Add("clearance", Labels.Labels[Random.Next(Labels.Labels.Length)].ToAttributeValue());
         }
 
-        if (Random.Next(3) != 0)
+        AddTyped(builder, "level");
+        AddTyped(builder, "flag");
+        if (Random.Next(6) == 0)
         {
-            builder.Add("level", AttributeValue.FromNumber(Random.Next(0, 5)));
+            // A present, empty list: "x in principal.accounts" is false and its negation true.
+            builder.Declare(Pick(PrincipalAttributes));
         }
 
         return new Principal(id, kind, builder.Build());
@@ -150,9 +240,12 @@ public sealed class RandomScenarios(int seed)
             }
         }
 
-        if (Random.Next(4) != 0)
+        AddTyped(builder, "level");
+        AddTyped(builder, "flag");
+        AddTyped(builder, "created");
+        if (Random.Next(6) == 0)
         {
-            builder.Add("level", AttributeValue.FromNumber(Random.Next(0, 5)));
+            builder.Declare("tags");
         }
 
         return new Chunk

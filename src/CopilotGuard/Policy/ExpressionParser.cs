@@ -38,7 +38,15 @@ public sealed class ExpressionParser
 
     /// <summary>Parses and types one condition.</summary>
     /// <exception cref="PolicySyntaxException">The condition is malformed; the message names the position.</exception>
-    public Expression Parse(string text)
+    public Expression Parse(string text) => Parse(text, residual: false);
+
+    /// <summary>Parses a residual filter as <see cref="Filters"/> print it (an expected residual in a policy test).</summary>
+    /// <remarks>Unlike a rule, a residual may order a resource attribute against a string or boolean (a principal's value
+    /// of a kind without an order): no value satisfies such a leaf and every value leaves it undecided.</remarks>
+    /// <exception cref="PolicySyntaxException">The text is malformed; the message names the position.</exception>
+    public Expression ParseResidual(string text) => Parse(text, residual: true);
+
+    private Expression Parse(string text, bool residual)
     {
         ArgumentNullException.ThrowIfNull(text);
         if (text.Length > MaxLength)
@@ -46,7 +54,7 @@ public sealed class ExpressionParser
             throw new PolicySyntaxException($"The condition is {text.Length} characters long; the limit is {MaxLength}.", 0);
         }
 
-        var state = new State(text, _labels, _labelAttributes);
+        var state = new State(text, _labels, _labelAttributes, residual);
         var expression = state.ParseOr();
         state.Expect(TokenKind.End, "end of condition");
         return expression;
@@ -75,12 +83,14 @@ public sealed class ExpressionParser
         private readonly string _text;
         private readonly LabelTaxonomy _labels;
         private readonly IReadOnlySet<string> _labelAttributes;
+        private readonly bool _residual;
         private int _offset;
         private int _depth;
         private Token _current;
 
-        public State(string text, LabelTaxonomy labels, IReadOnlySet<string> labelAttributes)
+        public State(string text, LabelTaxonomy labels, IReadOnlySet<string> labelAttributes, bool residual)
         {
+            _residual = residual;
             _text = text;
             _labels = labels;
             _labelAttributes = labelAttributes;
@@ -195,14 +205,14 @@ public sealed class ExpressionParser
                 right = ToLabels(right);
             }
 
-            if (comparison.Operator is ExpressionOperator.LessThan or ExpressionOperator.LessThanOrEqual
+            if (!_residual && comparison.Operator is ExpressionOperator.LessThan or ExpressionOperator.LessThanOrEqual
                 or ExpressionOperator.GreaterThan or ExpressionOperator.GreaterThanOrEqual)
             {
                 foreach (var side in (ReadOnlySpan<Expression>)[left, right])
                 {
                     if (side is LiteralExpression literal && literal.Values.Any(static value => value.Kind is AttributeKind.String or AttributeKind.Boolean))
                     {
-                        throw Error("ranges (<, <=, >, >=) compare numbers or labels only", side.Position);
+                        throw Error("ranges (<, <=, >, >=) compare numbers, labels or timestamps only", side.Position);
                     }
                 }
             }

@@ -138,8 +138,7 @@ internal static class PartialEvaluator
     }
 
     /// <summary>Builds "resource.x op values" (the "or" over the values) or its negation (the "and" of the negated
-    /// leaves). A value whose kind the operator cannot order makes its part unknown: dropped from the "or", and the whole
-    /// negation false, since "not unknown" is never definitely true.</summary>
+    /// leaves); an empty list of values makes the leaf false for a present attribute.</summary>
     private static FilterNode ResourceLeaf(string attribute, ExpressionOperator op, ImmutableArray<AttributeValue> values, bool negate)
     {
         FilterNode leaf;
@@ -168,26 +167,14 @@ internal static class PartialEvaluator
                         return negate ? new HasFilter(attribute) : FilterNode.False;
                     }
 
-                    if (values.Any(static value => !AttributeValue.IsOrdered(value.Kind)))
-                    {
-                        if (negate)
-                        {
-                            return FilterNode.False;
-                        }
-
-                        values = [.. values.Where(static value => AttributeValue.IsOrdered(value.Kind))];
-                        if (values.IsEmpty)
-                        {
-                            return FilterNode.False;
-                        }
-                    }
-
-                    // Per kind, some resource value satisfies "< r" for some r exactly when it is below the largest r.
+                    // Per kind, some resource value satisfies "< r" for some r exactly when it is below the largest r. A
+                    // kind without an order (strings, booleans) keeps one leaf, which no value satisfies and every value
+                    // leaves undecided: never true, and its negation true only for a present, empty attribute.
                     var low = op is ExpressionOperator.LessThan or ExpressionOperator.LessThanOrEqual;
                     var bounds = values
                         .GroupBy(static value => value.Kind)
                         .Select(group => low ? group.MaxBy(static value => value.Number) : group.MinBy(static value => value.Number))
-                        .Select(bound => (FilterNode)new ComparisonFilter(attribute, comparison, bound))
+                        .Select(bound => new ComparisonFilter(attribute, comparison, bound))
                         .ToList();
                     if (bounds.Count == 1)
                     {
@@ -195,7 +182,9 @@ internal static class PartialEvaluator
                         break;
                     }
 
-                    return negate ? Filters.And(bounds.Select(static b => (FilterNode)new NotFilter(b))) : Filters.Or(bounds);
+                    return negate
+                        ? Filters.And(bounds.Select(static b => (FilterNode)new NotFilter(b)))
+                        : Filters.Or(bounds.Where(static b => AttributeValue.IsOrdered(b.Value.Kind)));
                 }
         }
 

@@ -128,7 +128,7 @@ public sealed class PolicyTestRunner
         if (Scalar(testCase, "expectResidual") is { } expectedText)
         {
             var expected = FilterFormatter.Format(Filters.ToNegationNormalForm(
-                PartialEvaluator.Evaluate(_parser.Parse(expectedText), AttributeSet.Empty, AttributeSet.Empty)));
+                PartialEvaluator.Evaluate(_parser.ParseResidual(expectedText), AttributeSet.Empty, AttributeSet.Empty)));
             var actual = FilterFormatter.Format(residual);
             return expected == actual ? null : $"expected residual {expected} but got {actual}";
         }

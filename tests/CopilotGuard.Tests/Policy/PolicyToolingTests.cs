@@ -134,7 +134,7 @@ public sealed class PolicyToolingTests
             var residual = bundle.Decide(caller, request);
 
             var text = FilterFormatter.Format(residual);
-            var reparsed = PartialEvaluator.Evaluate(parser.Parse(text), AttributeSet.Empty, AttributeSet.Empty);
+            var reparsed = PartialEvaluator.Evaluate(parser.ParseResidual(text), AttributeSet.Empty, AttributeSet.Empty);
 
             Assert.Equal(text, FilterFormatter.Format(Filters.ToNegationNormalForm(reparsed)));
             for (var i = 0; i < 30; i++)
