@@ -76,13 +76,15 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- The caller (every principal) against one chunk, reading its attributes; the search path is pinned at creation.
+-- Only values of the kind a rule compares with are read (kind 3 label, kind 0 string): a number 5 is not the account
+-- "5", and an empty-list marker row (kind -1) is no value.
 CREATE OR REPLACE FUNCTION contoso_allows(chunk bigint, source text)
 RETURNS boolean LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
     WITH caller AS (SELECT nullif(current_setting('copilotguard.principal', true), '')::jsonb AS j),
          resource AS (
-             SELECT (SELECT min(a.num) FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'label') AS label,
-                    nullif(ARRAY(SELECT a.value FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'account'), '{}') AS accounts,
-                    nullif(ARRAY(SELECT a.value FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'patient'), '{}') AS patients)
+             SELECT (SELECT min(a.num) FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'label' AND a.kind = 3) AS label,
+                    nullif(ARRAY(SELECT a.value FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'account' AND a.kind = 0), '{}') AS accounts,
+                    nullif(ARRAY(SELECT a.value FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'patient' AND a.kind = 0), '{}') AS patients)
     SELECT coalesce(jsonb_array_length(c.j->'principals') > 0, false)
        AND NOT EXISTS (
            SELECT 1 FROM jsonb_array_elements(c.j->'principals') p
