@@ -226,12 +226,15 @@ internal static class ODataFilterCompiler
             predicate = (undecided, predicate) switch
             {
                 (False, _) => predicate,
-                (_, False) => undecided,
-                _ => $"({undecided}) or ({predicate})",
+
+                // When every kind is undecidable, any value blocks the negation (a satisfying one has a kind too).
+                _ when KindRules.Undecided(leaf) is (true, null) => $"({undecided})",
+                (_, False) => $"({undecided})",
+                _ => $"(({undecided}) or ({predicate}))",
             };
         }
 
-        return predicate == False ? False : $"{ChunkIndexSchema.Attributes}/any(a: {guard} and ({predicate}))";
+        return predicate == False ? False : $"{ChunkIndexSchema.Attributes}/any(a: {guard} and {predicate})";
     }
 
     private static string KindLiteral(AttributeKind kind) => ((int)kind).ToString(CultureInfo.InvariantCulture);

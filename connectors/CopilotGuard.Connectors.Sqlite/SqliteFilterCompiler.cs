@@ -92,8 +92,11 @@ internal static class SqliteFilterCompiler
         {
             var attribute = Filters.AttributeOf(leaf);
             var present = $"c.rowid IN {Rows(attribute, null)}";
-            var positive = Predicate(leaf);
-            var undecided = KindRules.Undecided(leaf) switch
+            var kinds = KindRules.Undecided(leaf);
+
+            // When every kind is undecidable, any value blocks the negation (a satisfying one has a kind too).
+            var positive = kinds is (true, null) ? null : Predicate(leaf);
+            var undecided = kinds switch
             {
                 (false, _) => null,
                 (true, null) => "a.kind >= 0",
