@@ -34,7 +34,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON chunks, chunk_attributes TO copilotguard
 GRANT SELECT, UPDATE ON store_meta TO copilotguard_ingest;
 
 -- One principal against one chunk. Arguments: the principal object, the request object, the chunk's source, label
--- rank, and the UTF-8 bytes of its `account` and `patient` attribute values (NULL when it has none).
+-- rank, and the UTF-8 bytes of its `account` and `patient` string values (NULL when it has none). A principal's
+-- accounts and patients match only as JSON strings: the number 5 is not the account "5" (typed comparison).
 CREATE OR REPLACE FUNCTION contoso_allows_principal(p jsonb, request jsonb, source text, label double precision, accounts bytea[], patients bytea[])
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(
@@ -58,10 +59,10 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             OR ($3 = 'payroll' AND $1->'attributes'->'roles' @> '["hr-partner"]')
                -- support-tickets-for-assigned-engineers
             OR ($3 = 'support' AND $1->'attributes'->'roles' @> '["support-engineer"]'
-                AND EXISTS (SELECT 1 FROM jsonb_array_elements_text($1->'attributes'->'accounts') a WHERE convert_to(a, 'UTF8') = ANY ($5)))
+                AND EXISTS (SELECT 1 FROM jsonb_array_elements($1->'attributes'->'accounts') a WHERE jsonb_typeof(a) = 'string' AND convert_to(a #>> '{}', 'UTF8') = ANY ($5)))
                -- clinical-for-treating-clinician
             OR ($3 = 'clinical' AND $1->'attributes'->'roles' @> '["clinician"]'
-                AND EXISTS (SELECT 1 FROM jsonb_array_elements_text($1->'attributes'->'patients') a WHERE convert_to(a, 'UTF8') = ANY ($6)))
+                AND EXISTS (SELECT 1 FROM jsonb_array_elements($1->'attributes'->'patients') a WHERE jsonb_typeof(a) = 'string' AND convert_to(a #>> '{}', 'UTF8') = ANY ($6)))
                -- transactions-for-fraud-analysts
             OR ($3 = 'transactions' AND $1->'attributes'->'roles' @> '["fraud-analyst"]'),
            false)
