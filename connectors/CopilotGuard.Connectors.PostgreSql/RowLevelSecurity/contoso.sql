@@ -35,7 +35,9 @@ GRANT SELECT, UPDATE ON store_meta TO copilotguard_ingest;
 
 -- One principal against one chunk. Arguments: the principal object, the request object, the chunk's source, label
 -- rank, and the UTF-8 bytes of its `account` and `patient` string values (NULL when it has none). A principal's
--- accounts and patients match only as JSON strings: the number 5 is not the account "5" (typed comparison).
+-- accounts and patients match only as JSON strings: the number 5 is not the account "5" (typed comparison). A
+-- non-string account or patient grants nothing here (the caller JSON writes labels, numbers and timestamps alike as
+-- numbers, so their kinds cannot be told apart): narrower than the engine for such values, never wider.
 CREATE OR REPLACE FUNCTION contoso_allows_principal(p jsonb, request jsonb, source text, label double precision, accounts bytea[], patients bytea[])
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(
