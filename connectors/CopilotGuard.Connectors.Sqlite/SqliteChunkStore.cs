@@ -91,8 +91,12 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
                 text TEXT NOT NULL,
                 num REAL);
             CREATE INDEX IF NOT EXISTS ix_attributes_chunk ON chunk_attributes (chunk_rowid, name);
-            CREATE INDEX IF NOT EXISTS ix_attributes_value ON chunk_attributes (name, text);
-            CREATE INDEX IF NOT EXISTS ix_attributes_number ON chunk_attributes (name, num);
+            -- Every leaf compares values of one kind, and a negation excludes the other kinds by a kind range, so the
+            -- value indexes lead with (name, kind); they replace the (name, text) and (name, num) indexes of older files.
+            CREATE INDEX IF NOT EXISTS ix_attributes_kind_text ON chunk_attributes (name, kind, text);
+            CREATE INDEX IF NOT EXISTS ix_attributes_kind_number ON chunk_attributes (name, kind, num);
+            DROP INDEX IF EXISTS ix_attributes_value;
+            DROP INDEX IF EXISTS ix_attributes_number;
             """, cancellationToken).ConfigureAwait(false);
     }
 

@@ -80,6 +80,58 @@ public sealed class SqliteTypedAttributeTests : IDisposable
         Assert.False(await PassesAsync(store, new NotFilter(Cmp("tags", AttributeValue.FromString("a")))));
     }
 
+    public static TheoryData<string> PlannedFilters => ["eq-string", "lt-label", "in-mixed", "not-eq-string", "not-lt-number", "not-in-strings"];
+
+    /// <summary>Every attribute subquery of a typed leaf, positive or negated, seeks an index by (name, kind, ...):
+    /// the kind checks never turn a leaf into a scan of the attribute table.</summary>
+    [Theory]
+    [MemberData(nameof(PlannedFilters))]
+    public async Task Compile_TypedLeaves_EveryAttributeSubquerySeeksAKindIndex(string name)
+    {
+        FilterNode filter = name switch
+        {
+            "eq-string" => Cmp("account", AttributeValue.FromString("x")),
+            "lt-label" => new ComparisonFilter("label", ComparisonOperator.LessThan, AttributeValue.FromLabel("General", 1)),
+            "in-mixed" => new InFilter("account", [AttributeValue.FromString("x"), AttributeValue.FromNumber(1)]),
+            "not-eq-string" => new NotFilter(Cmp("account", AttributeValue.FromString("x"))),
+            "not-lt-number" => new NotFilter(new ComparisonFilter("level", ComparisonOperator.LessThan, AttributeValue.FromNumber(2))),
+            "not-in-strings" => new NotFilter(new InFilter("account", [AttributeValue.FromString("x"), AttributeValue.FromString("y")])),
+            _ => throw new ArgumentOutOfRangeException(nameof(name)),
+        };
+        var path = _folder.File($"plan-{name}.db");
+        using (var store = new SqliteChunkStore(path, Labels))
+        {
+            await store.InitializeAsync(CancellationToken.None);
+        }
+
+        var compiled = SqliteFilterCompiler.Compile(filter);
+        await using var connection = new SqliteConnection($"Data Source={path}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"EXPLAIN QUERY PLAN SELECT c.rowid FROM chunks c WHERE {compiled.Sql}";
+        foreach (var (parameter, value) in compiled.Parameters)
+        {
+            command.Parameters.AddWithValue(parameter, value);
+        }
+
+        var steps = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                steps.Add(reader.GetString(3));
+            }
+        }
+
+        var attributeSteps = steps.Where(static step => step.Contains(" a ", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(attributeSteps);
+        Assert.All(attributeSteps, step => Assert.Matches("^SEARCH a USING (COVERING )?INDEX ix_attributes_(kind_text|kind_number|chunk) \\(", step));
+
+        // Only a negation's presence check reads every row of the attribute; every value subquery seeks by kind.
+        Assert.Equal(filter is NotFilter ? 1 : 0, attributeSteps.Count(static step => step.EndsWith("(name=?)", StringComparison.Ordinal)));
+        Assert.All(attributeSteps.Where(static step => !step.EndsWith("(name=?)", StringComparison.Ordinal)), static step => Assert.Contains("kind", step, StringComparison.Ordinal));
+    }
+
     public void Dispose() => _folder.Dispose();
 
     private static ComparisonFilter Cmp(string attribute, AttributeValue value) => new(attribute, ComparisonOperator.Equal, value);
