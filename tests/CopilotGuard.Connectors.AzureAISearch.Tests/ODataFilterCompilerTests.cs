@@ -147,6 +147,57 @@ public sealed class ODataFilterCompilerTests
         Assert.True(ODataEvaluator.Evaluate("not (source eq 'kb')", []));
     }
 
+    /// <summary>The fake evaluates OData as the service does, two-valued, not with CopilotGuard's three-valued rules:
+    /// a comparison with a null field is false except <c>ne</c>, <c>not</c> of it is true, and <c>any</c> over an
+    /// absent or empty collection is false. So the negated filters above are right only because of their explicit
+    /// guards, and the conformance suite run through the fake tests those guards.</summary>
+    [Theory]
+    [InlineData("a/number eq 1", false)]
+    [InlineData("a/number ne 1", true)]
+    [InlineData("a/number lt 5", false)]
+    [InlineData("a/number ge 0", false)]
+    [InlineData("not (a/number eq 1)", true)]
+    [InlineData("a/kind ne 1", true)]
+    [InlineData("a/kind ne 1 and a/kind ge 0", true)]
+    [InlineData("a/kind eq 1 and a/number eq 5", false)]
+    public void Evaluator_ElementWithNullNumber_FollowsODataNullRules(string predicate, bool expected)
+    {
+        var document = System.Text.Json.Nodes.JsonNode.Parse("""{"attributes":[{"name":"n","kind":0,"text":"5","number":null}]}""")!.AsObject();
+
+        Assert.Equal(expected, ODataEvaluator.Evaluate($"attributes/any(a: {predicate})", document));
+    }
+
+    [Theory]
+    [InlineData("""{"attributes":[]}""")]
+    [InlineData("""{"attributes":null}""")]
+    [InlineData("{}")]
+    public void Evaluator_EmptyOrAbsentCollection_AnyIsFalseAndItsNegationTrue(string json)
+    {
+        var document = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+
+        Assert.False(ODataEvaluator.Evaluate("attributes/any()", document));
+        Assert.False(ODataEvaluator.Evaluate("attributes/any(a: a/name eq 'x')", document));
+        Assert.True(ODataEvaluator.Evaluate("not (attributes/any(a: a/name eq 'x'))", document));
+        Assert.True(ODataEvaluator.Evaluate("attributes/all(a: a/name eq 'x')", document));
+    }
+
+    [Fact]
+    public void Compile_NegatedStringLeaf_OnTheFake_IsFalseForAnotherKindAndForAMissingAttribute()
+    {
+        // Without the kind guard, OData's two-valued not would make !(flag == "true") true for the boolean true.
+        var filter = ODataFilterCompiler.Compile(new NotFilter(Eq("flag", "true")))!;
+        var boolean = System.Text.Json.Nodes.JsonNode.Parse("""{"attributes":[{"name":"flag","kind":2,"text":"true","number":1}]}""")!.AsObject();
+        var other = System.Text.Json.Nodes.JsonNode.Parse("""{"attributes":[{"name":"flag","kind":0,"text":"false","number":null}]}""")!.AsObject();
+        var empty = System.Text.Json.Nodes.JsonNode.Parse("""{"attributes":[{"name":"flag","kind":-1,"text":"","number":null}]}""")!.AsObject();
+        var missing = System.Text.Json.Nodes.JsonNode.Parse("""{"attributes":[]}""")!.AsObject();
+
+        Assert.False(ODataEvaluator.Evaluate(filter, boolean));
+        Assert.True(ODataEvaluator.Evaluate(filter, other));
+        Assert.True(ODataEvaluator.Evaluate(filter, empty));
+        Assert.False(ODataEvaluator.Evaluate(filter, missing));
+        Assert.True(ODataEvaluator.Evaluate("not (attributes/any(a: a/name eq 'flag' and a/kind eq 0 and a/text eq 'true'))", boolean));
+    }
+
     private static ComparisonFilter Eq(string attribute, string value) => new(attribute, ComparisonOperator.Equal, AttributeValue.FromString(value));
 
     private static ComparisonFilter Label(ComparisonOperator op, string label) => new("label", op, LabelTaxonomy.Default.Get(label).ToAttributeValue());
