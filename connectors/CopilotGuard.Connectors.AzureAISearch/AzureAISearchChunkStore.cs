@@ -304,6 +304,13 @@ public sealed class AzureAISearchChunkStore : IChunkStore
         var attributes = new List<AttributeDocument>();
         foreach (var (name, values) in chunk.Attributes.OrderBy(static pair => pair.Key, StringComparer.Ordinal))
         {
+            if (values.IsEmpty)
+            {
+                // An empty list is present: one marker element, which no leaf reads as a value.
+                attributes.Add(new AttributeDocument { Name = name, Kind = KindRules.EmptyListKind, Text = string.Empty, Number = null });
+                continue;
+            }
+
             foreach (var value in values)
             {
                 attributes.Add(new AttributeDocument { Name = name, Kind = (int)value.Kind, Text = value.Text, Number = value.IsNumeric ? value.Number : null });
@@ -339,8 +346,15 @@ public sealed class AzureAISearchChunkStore : IChunkStore
         var builder = new AttributeSetBuilder();
         foreach (var attribute in document.Attributes ?? [])
         {
+            if (attribute.Kind == KindRules.EmptyListKind)
+            {
+                builder.Declare(attribute.Name);
+                continue;
+            }
+
             builder.Add(attribute.Name, (AttributeKind)attribute.Kind switch
             {
+                AttributeKind.Timestamp => AttributeValue.FromTimestampMilliseconds(attribute.Number ?? 0),
                 AttributeKind.String => AttributeValue.FromString(attribute.Text),
                 AttributeKind.Number => AttributeValue.FromNumber(attribute.Number ?? 0),
                 AttributeKind.Boolean => AttributeValue.FromBoolean(attribute.Number is not (null or 0)),

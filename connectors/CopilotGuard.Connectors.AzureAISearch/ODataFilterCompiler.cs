@@ -18,9 +18,21 @@ namespace CopilotGuard.Connectors.AzureAISearch;
 /// <c>label</c> as <c>labelRank</c> <c>Edm.Int32</c>; <c>version</c> <c>Edm.Int32</c>; <c>subjects</c>
 /// <c>Collection(Edm.String)</c>). Every ingested attribute is an element of the complex collection
 /// <c>attributes</c> (<c>name</c>, <c>kind</c>, <c>text</c>, <c>number</c>), read with <c>attributes/any(a: ...)</c>.
-/// A negated leaf is written "present and no value satisfies", with an explicit presence guard, so a missing attribute
-/// never matches under negation whatever OData's <c>null</c> rules are; the negated operand is always parenthesized,
-/// because OData's <c>not</c> binds tighter than a comparison. Lists use <c>search.in</c> with a delimiter
+/// </para>
+/// <para>
+/// The semantics are <see cref="FilterEvaluator"/>'s, value kind by value kind. An element keeps its value's kind
+/// (0 string, 1 number, 2 boolean, 3 label, 4 timestamp as Unix milliseconds; the non-string kinds compare by
+/// <c>number</c>). A positive leaf needs an element of the constant's kind that satisfies it, so the number 1 never
+/// equals label rank 1 or <c>true</c>, and an order on strings or booleans is <c>false</c>. A negated leaf on an
+/// ingested attribute is written "present and not any element (of that name) satisfies the leaf or holds a kind the
+/// leaf cannot decide" (another kind than the constant's; any kind for an order on strings or booleans; for <c>in</c>,
+/// any kind but the list's single kind), with an explicit presence guard, so neither a missing attribute nor a value
+/// of another kind (<c>"true"</c> against <c>true</c>, <c>"5"</c> against 5) makes a negation or a deny rule pass,
+/// whatever OData's <c>null</c> rules are. Reserved fields have fixed kinds (strings; <c>label</c> a label;
+/// <c>version</c> a number): a leaf comparing one with a constant of another kind is <c>false</c> and so is its
+/// negation (e.g. <c>not(source eq 5)</c> is never true). An empty list is one marker element of kind
+/// <see cref="KindRules.EmptyListKind"/> with no value: it makes the attribute present, and no leaf reads it as a value.
+/// The negated operand is always parenthesized, because OData's <c>not</c> binds tighter than a comparison. Lists use <c>search.in</c> with a delimiter
 /// that occurs in no value of that list, or an <c>or</c> chain when no such delimiter exists or a value is empty.
 /// String prefixes cannot be expressed (OData <c>startswith</c> is not supported by the service), so
 /// <see cref="StartsWithFilter"/> throws <see cref="NotSupportedException"/> and is left to the broker's post-filter.
@@ -97,12 +109,21 @@ internal static class ODataFilterCompiler
             ResourceAttributeNames.Id => ScalarString(ChunkIndexSchema.Id, leaf),
             ResourceAttributeNames.DocumentId => ScalarString(ChunkIndexSchema.DocumentId, leaf),
             ResourceAttributeNames.Source => ScalarString(ChunkIndexSchema.Source, leaf),
-            ResourceAttributeNames.Label => ScalarInteger(ChunkIndexSchema.LabelRank, leaf),
-            ResourceAttributeNames.Version => ScalarInteger(ChunkIndexSchema.Version, leaf),
+            ResourceAttributeNames.Label => ScalarInteger(ChunkIndexSchema.LabelRank, AttributeKind.Label, leaf),
+            ResourceAttributeNames.Version => ScalarInteger(ChunkIndexSchema.Version, AttributeKind.Number, leaf),
             ResourceAttributeNames.Subjects => Subjects(leaf),
             _ => Ingested(attribute, leaf),
         };
     }
+
+    /// <summary>Gets the fixed kind of a reserved attribute's values, or <see langword="null"/> for an ingested one.</summary>
+    private static AttributeKind? ReservedKind(string attribute) => attribute switch
+    {
+        ResourceAttributeNames.Id or ResourceAttributeNames.DocumentId or ResourceAttributeNames.Source or ResourceAttributeNames.Subjects => AttributeKind.String,
+        ResourceAttributeNames.Label => AttributeKind.Label,
+        ResourceAttributeNames.Version => AttributeKind.Number,
+        _ => null,
+    };
 
     private static string Negate(FilterNode leaf)
     {
@@ -113,15 +134,27 @@ internal static class ODataFilterCompiler
             return presence == True ? False : $"not ({presence})";
         }
 
-        var positive = Leaf(leaf);
-        var negative = positive switch
+        if (ReservedKind(attribute) is { } kind)
         {
-            True => False,
-            False => True,
-            _ => $"not ({positive})",
-        };
-        return Join([presence, negative], " and ", True, False);
+            // Every value of a reserved attribute has its fixed kind: when the leaf cannot decide that kind, a present
+            // attribute makes the leaf unknown or true, so the negation is never definitely true.
+            if (KindRules.Undecided(leaf) is (true, var decidable) && decidable != kind)
+            {
+                return False;
+            }
+
+            return Join([presence, Not(Leaf(leaf))], " and ", True, False);
+        }
+
+        return Join([presence, Not(Ingested(attribute, leaf, negated: true))], " and ", True, False);
     }
+
+    private static string Not(string positive) => positive switch
+    {
+        True => False,
+        False => True,
+        _ => $"not ({positive})",
+    };
 
     private static string Presence(string attribute) => attribute switch
     {
@@ -134,25 +167,25 @@ internal static class ODataFilterCompiler
     private static string ScalarString(string field, FilterNode leaf) => leaf switch
     {
         HasFilter => True,
-        ComparisonFilter { Operator: ComparisonOperator.Equal, Value.IsNumeric: false } c => $"{field} eq {Quote(c.Value.Text)}",
+        ComparisonFilter { Operator: ComparisonOperator.Equal, Value.Kind: AttributeKind.String } c => $"{field} eq {Quote(c.Value.Text)}",
         ComparisonFilter => False,
         InFilter @in => StringIn(field, Strings(@in)),
         _ => throw Unsupported(leaf),
     };
 
-    private static string ScalarInteger(string field, FilterNode leaf) => leaf switch
+    private static string ScalarInteger(string field, AttributeKind kind, FilterNode leaf) => leaf switch
     {
         HasFilter => True,
-        ComparisonFilter { Value.IsNumeric: false } => False,
+        ComparisonFilter c when c.Value.Kind != kind => False,
         ComparisonFilter c => IntegerComparison(field, c.Operator, c.Value.Number),
-        InFilter @in => Join(@in.Values.Where(static v => v.IsNumeric).Select(v => IntegerComparison(field, ComparisonOperator.Equal, v.Number)).Distinct(StringComparer.Ordinal), " or ", False, True),
+        InFilter @in => Join(@in.Values.Where(v => v.Kind == kind).Select(v => IntegerComparison(field, ComparisonOperator.Equal, v.Number)).Distinct(StringComparer.Ordinal), " or ", False, True),
         _ => throw Unsupported(leaf),
     };
 
     private static string Subjects(FilterNode leaf) => leaf switch
     {
         HasFilter => $"{ChunkIndexSchema.Subjects}/any()",
-        ComparisonFilter { Operator: ComparisonOperator.Equal, Value.IsNumeric: false } c => $"{ChunkIndexSchema.Subjects}/any(s: s eq {Quote(c.Value.Text)})",
+        ComparisonFilter { Operator: ComparisonOperator.Equal, Value.Kind: AttributeKind.String } c => $"{ChunkIndexSchema.Subjects}/any(s: s eq {Quote(c.Value.Text)})",
         ComparisonFilter => False,
         InFilter @in => AnySubject(StringIn("s", Strings(@in))),
         _ => throw Unsupported(leaf),
@@ -161,7 +194,12 @@ internal static class ODataFilterCompiler
     private static string AnySubject(string predicate) =>
         predicate is True or False ? predicate : $"{ChunkIndexSchema.Subjects}/any(s: {predicate})";
 
-    private static string Ingested(string attribute, FilterNode leaf)
+    private static string Ingested(string attribute, FilterNode leaf) => Ingested(attribute, leaf, negated: false);
+
+    /// <summary>Writes "some element of the attribute satisfies the leaf" (its kind equals the constant's); with
+    /// <paramref name="negated"/>, "some element satisfies the leaf or holds a kind the leaf cannot decide", whose
+    /// negation (under a presence guard) is the leaf's negation. The empty-list marker element is neither.</summary>
+    private static string Ingested(string attribute, FilterNode leaf, bool negated)
     {
         var guard = $"a/{ChunkIndexSchema.AttributeName} eq {Quote(attribute)}";
         if (leaf is HasFilter)
@@ -171,39 +209,56 @@ internal static class ODataFilterCompiler
 
         var predicate = leaf switch
         {
-            ComparisonFilter { Operator: ComparisonOperator.Equal, Value.IsNumeric: false } c => $"a/{ChunkIndexSchema.AttributeKind} eq 0 and a/{ChunkIndexSchema.AttributeText} eq {Quote(c.Value.Text)}",
-            ComparisonFilter { Value.IsNumeric: false } => False,
-            ComparisonFilter c => $"a/{ChunkIndexSchema.AttributeKind} ne 0 and a/{ChunkIndexSchema.AttributeNumber} {Symbol(c.Operator)} {Number(c.Value.Number)}",
+            ComparisonFilter { Operator: ComparisonOperator.Equal, Value.Kind: AttributeKind.String } c => $"a/{ChunkIndexSchema.AttributeKind} eq 0 and a/{ChunkIndexSchema.AttributeText} eq {Quote(c.Value.Text)}",
+            ComparisonFilter c when c.Operator != ComparisonOperator.Equal && !AttributeValue.IsOrdered(c.Value.Kind) => False,
+            ComparisonFilter c => $"a/{ChunkIndexSchema.AttributeKind} eq {KindLiteral(c.Value.Kind)} and a/{ChunkIndexSchema.AttributeNumber} {Symbol(c.Operator)} {Number(c.Value.Number)}",
             InFilter @in => IngestedIn(@in),
             _ => throw Unsupported(leaf),
         };
+        if (negated)
+        {
+            var undecided = KindRules.Undecided(leaf) switch
+            {
+                (false, _) => False,
+                (true, null) => $"a/{ChunkIndexSchema.AttributeKind} ge 0",
+                (true, { } decidable) => $"a/{ChunkIndexSchema.AttributeKind} ne {KindLiteral(decidable)} and a/{ChunkIndexSchema.AttributeKind} ge 0",
+            };
+            predicate = (undecided, predicate) switch
+            {
+                (False, _) => predicate,
+
+                // When every kind is undecidable, any value blocks the negation (a satisfying one has a kind too).
+                _ when KindRules.Undecided(leaf) is (true, null) => $"({undecided})",
+                (_, False) => $"({undecided})",
+                _ => $"(({undecided}) or ({predicate}))",
+            };
+        }
+
         return predicate == False ? False : $"{ChunkIndexSchema.Attributes}/any(a: {guard} and {predicate})";
     }
 
+    private static string KindLiteral(AttributeKind kind) => ((int)kind).ToString(CultureInfo.InvariantCulture);
+
     private static string IngestedIn(InFilter filter)
     {
-        var strings = StringIn($"a/{ChunkIndexSchema.AttributeText}", Strings(filter));
-        var numbers = Join(
-            filter.Values.Where(static v => v.IsNumeric).Select(static v => v.Number).Distinct().Select(static n => $"a/{ChunkIndexSchema.AttributeNumber} eq {Number(n)}"),
-            " or ",
-            False,
-            True);
         var parts = new List<string>(2);
-        if (strings != False)
+        foreach (var group in filter.Values.GroupBy(static v => v.Kind).OrderBy(static group => group.Key))
         {
-            parts.Add($"(a/{ChunkIndexSchema.AttributeKind} eq 0 and {strings})");
-        }
-
-        if (numbers != False)
-        {
-            parts.Add($"(a/{ChunkIndexSchema.AttributeKind} ne 0 and {numbers})");
+            var values = group.Key == AttributeKind.String
+                ? StringIn($"a/{ChunkIndexSchema.AttributeText}", [.. group.Select(static v => v.Text).Distinct(StringComparer.Ordinal)])
+                : Join(
+                    group.Select(static v => v.Number).Distinct().Select(static n => $"a/{ChunkIndexSchema.AttributeNumber} eq {Number(n)}"),
+                    " or ",
+                    False,
+                    True);
+            parts.Add($"(a/{ChunkIndexSchema.AttributeKind} eq {KindLiteral(group.Key)} and {values})");
         }
 
         return Join(parts, " or ", False, True);
     }
 
     private static List<string> Strings(InFilter filter) =>
-        [.. filter.Values.Where(static v => !v.IsNumeric).Select(static v => v.Text).Distinct(StringComparer.Ordinal)];
+        [.. filter.Values.Where(static v => v.Kind == AttributeKind.String).Select(static v => v.Text).Distinct(StringComparer.Ordinal)];
 
     /// <summary>Writes "the string variable equals one of the values": <c>search.in</c> with a delimiter found in no
     /// value, or an <c>or</c> chain of <c>eq</c> when a value is empty or every delimiter occurs in some value.</summary>
@@ -290,4 +345,25 @@ internal static class ODataFilterCompiler
 
     private static NotSupportedException Unsupported(FilterNode leaf) =>
         new($"Azure AI Search cannot run {leaf.GetType().Name} in a filter; the broker applies it after the query.");
+}
+
+/// <summary>Which kinds of value a leaf can decide, as <see cref="FilterEvaluator.LeafValue"/> defines it.</summary>
+internal static class KindRules
+{
+    /// <summary>The kind that marks an attribute present with an empty list: the attribute exists, but the row holds no
+    /// value, so it never satisfies a leaf and never makes one undecided. Value kinds are 0 and above.</summary>
+    public const int EmptyListKind = -1;
+
+    /// <summary>Returns which value kinds the leaf cannot decide: none (<c>Any</c> false: an empty <c>in</c> list), every
+    /// kind but <c>Decidable</c>, or every kind (<c>Decidable</c> null: an order on strings or booleans, or an <c>in</c>
+    /// list holding several kinds, which a value matching none of them cannot decide).</summary>
+    public static (bool Any, AttributeKind? Decidable) Undecided(FilterNode leaf) => leaf switch
+    {
+        ComparisonFilter c when c.Operator != ComparisonOperator.Equal && !AttributeValue.IsOrdered(c.Value.Kind) => (true, null),
+        ComparisonFilter c => (true, c.Value.Kind),
+        InFilter { Values.Length: 0 } => (false, null),
+        InFilter @in => @in.Values.All(value => value.Kind == @in.Values[0].Kind) ? (true, @in.Values[0].Kind) : (true, null),
+        StartsWithFilter => (true, AttributeKind.String),
+        _ => throw new ArgumentException($"{leaf.GetType().Name} is not a comparison leaf.", nameof(leaf)),
+    };
 }

@@ -412,6 +412,16 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
         var numbers = new List<double?>();
         foreach (var (name, list) in attributes)
         {
+            if (list.IsEmpty)
+            {
+                // An empty list is present: one marker row, which no leaf reads as a value.
+                names.Add(name);
+                kinds.Add(KindRules.EmptyListKind);
+                values.Add([]);
+                numbers.Add(null);
+                continue;
+            }
+
             foreach (var value in list)
             {
                 names.Add(name);
@@ -578,14 +588,22 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
                     attributes[key] = builder = new AttributeSetBuilder();
                 }
 
+                var kind = reader.GetInt16(2);
+                if (kind == KindRules.EmptyListKind)
+                {
+                    builder.Declare(name);
+                    continue;
+                }
+
                 var text = Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(3));
-                builder.Add(name, (AttributeKind)reader.GetInt16(2) switch
+                builder.Add(name, (AttributeKind)kind switch
                 {
                     AttributeKind.String => AttributeValue.FromString(text),
                     AttributeKind.Number => AttributeValue.FromNumber(reader.GetDouble(4)),
                     AttributeKind.Boolean => AttributeValue.FromBoolean(reader.GetDouble(4) != 0),
                     AttributeKind.Label => AttributeValue.FromLabel(text, (int)reader.GetDouble(4)),
-                    var kind => throw new InvalidDataException($"Unknown attribute kind {kind} in the store."),
+                    AttributeKind.Timestamp => AttributeValue.FromTimestampMilliseconds(reader.GetDouble(4)),
+                    _ => throw new InvalidDataException($"Unknown attribute kind {kind} in the store."),
                 });
             }
         }

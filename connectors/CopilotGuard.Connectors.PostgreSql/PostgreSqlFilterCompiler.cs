@@ -29,8 +29,19 @@ internal sealed record PostgreSqlFilter(string Sql, IReadOnlyList<PostgreSqlPara
 /// <para>
 /// String values are stored and compared as their UTF-8 bytes (<c>bytea</c>): byte equality and byte prefixes are
 /// exactly .NET's ordinal equality and ordinal prefix for valid Unicode, no collation is involved, and U+0000 is
-/// an ordinary value. A negated leaf reads "the attribute is present and no value satisfies the leaf", so a
-/// missing attribute never grants access.
+/// an ordinary value.
+/// </para>
+/// <para>
+/// The semantics are <see cref="FilterEvaluator"/>'s, value kind by value kind. Each row keeps a value's kind (0 string,
+/// 1 number, 2 boolean, 3 label, 4 timestamp as Unix milliseconds; numbers, booleans, labels and timestamps compare by
+/// <c>num</c>). A positive leaf is <c>EXISTS</c> a row of the constant's kind that satisfies it, so the number 1 never
+/// equals label rank 1 or <c>true</c>, and an order on strings or booleans matches nothing. A negated leaf reads "the
+/// attribute is present AND NOT EXISTS a row that satisfies the leaf or holds a kind the leaf cannot decide" (another
+/// kind than the constant's; any kind for an order on strings or booleans; for <c>in</c>, any kind but the list's single
+/// kind), so a missing attribute or a value of another kind (<c>"true"</c> against <c>true</c>, <c>"5"</c> against 5)
+/// never makes a negation or a deny rule pass. Reserved attributes are rows of their fixed kinds, so the same rule
+/// covers them. An empty list is one marker row of kind <see cref="KindRules.EmptyListKind"/>: it makes the attribute
+/// present for <c>has</c> and for the presence half of a negation, and no leaf reads it as a value.
 /// </para>
 /// </remarks>
 internal static class PostgreSqlFilterCompiler
@@ -146,12 +157,38 @@ internal static class PostgreSqlFilterCompiler
             AndFilter and => "(" + string.Join(" AND ", and.Operands.Select(Node)) + ")",
             OrFilter or => "(" + string.Join(" OR ", or.Operands.Select(Node)) + ")",
             NotFilter { Operand: HasFilter has } => $"NOT {Exists(has.Attribute, null)}",
-            NotFilter { Operand: var leaf } => $"({Exists(Filters.AttributeOf(leaf), null)} AND NOT {Exists(Filters.AttributeOf(leaf), leaf)})",
+            NotFilter { Operand: var leaf } => Negated(leaf),
             HasFilter has => Exists(has.Attribute, null),
-            _ => Exists(Filters.AttributeOf(node), node),
+            _ => Predicate(node) is { } predicate ? Exists(Filters.AttributeOf(node), predicate) : FalseSql,
         };
 
-        private string Exists(string attribute, FilterNode? leaf)
+        // "Present, and no value satisfies the leaf or has a kind the leaf cannot decide": a value of another kind makes
+        // the leaf unknown, so its negation must not pass (the empty-list marker is neither).
+        private string Negated(FilterNode leaf)
+        {
+            var attribute = Filters.AttributeOf(leaf);
+            var present = Exists(attribute, null);
+            var kinds = KindRules.Undecided(leaf);
+
+            // When every kind is undecidable, any value blocks the negation (a satisfying one has a kind too).
+            var positive = kinds is (true, null) ? null : Predicate(leaf);
+            var undecided = kinds switch
+            {
+                (false, _) => null,
+                (true, null) => "a.kind >= 0",
+                (true, { } decidable) => $"(a.kind <> {(int)decidable} AND a.kind >= 0)",
+            };
+            var blocking = (positive, undecided) switch
+            {
+                (null, null) => null,
+                (null, { } u) => u,
+                ({ } p, null) => p,
+                ({ } p, { } u) => $"({u} OR ({p}))",
+            };
+            return present == FalseSql ? FalseSql : blocking is null ? present : $"({present} AND NOT {Exists(attribute, blocking)})";
+        }
+
+        private string Exists(string attribute, string? predicate)
         {
             // Names holding U+0000 are refused at upsert, so no stored attribute can carry one.
             if (attribute.Contains('\0', StringComparison.Ordinal))
@@ -160,50 +197,54 @@ internal static class PostgreSqlFilterCompiler
             }
 
             var name = Add(NpgsqlDbType.Text, attribute);
-            var condition = leaf is null ? string.Empty : " AND " + Predicate(leaf);
+            var condition = predicate is null ? string.Empty : " AND " + predicate;
             return $"EXISTS (SELECT 1 FROM {attributesTable} a WHERE a.chunk_key = c.chunk_key AND a.name = {name}{condition})";
         }
 
-        private string Predicate(FilterNode leaf) => leaf switch
+        // The condition on one attribute row for "this value satisfies the leaf" (its kind equals the constant's), or
+        // null when no value can.
+        private string? Predicate(FilterNode leaf) => leaf switch
         {
-            ComparisonFilter { Operator: ComparisonOperator.Equal, Value.IsNumeric: false } c => $"a.kind = 0 AND a.value = {Add(NpgsqlDbType.Bytea, Encoding.UTF8.GetBytes(c.Value.Text))}",
-            ComparisonFilter { Operator: ComparisonOperator.Equal } c => $"a.kind <> 0 AND a.num = {Add(NpgsqlDbType.Double, c.Value.Number)}",
-            ComparisonFilter { Value.IsNumeric: false } => FalseSql,
-            ComparisonFilter c => $"a.kind <> 0 AND a.num {Symbol(c.Operator)} {Add(NpgsqlDbType.Double, c.Value.Number)}",
+            ComparisonFilter { Operator: ComparisonOperator.Equal, Value.Kind: AttributeKind.String } c => $"a.kind = 0 AND a.value = {Add(NpgsqlDbType.Bytea, Encoding.UTF8.GetBytes(c.Value.Text))}",
+            ComparisonFilter { Operator: ComparisonOperator.Equal } c => $"a.kind = {(int)c.Value.Kind} AND a.num = {Add(NpgsqlDbType.Double, c.Value.Number)}",
+            ComparisonFilter c when !AttributeValue.IsOrdered(c.Value.Kind) => null,
+            ComparisonFilter c => $"a.kind = {(int)c.Value.Kind} AND a.num {Symbol(c.Operator)} {Add(NpgsqlDbType.Double, c.Value.Number)}",
             InFilter @in => In(@in),
             StartsWithFilter { Prefix.Length: 0 } => "a.kind = 0",
             StartsWithFilter s => StartsWith(s.Prefix),
             _ => throw new NotSupportedException($"The PostgreSQL store cannot run {leaf.GetType().Name}."),
         };
 
-        private string StartsWith(string prefix)
+        private string? StartsWith(string prefix)
         {
             if (PrefixRange(prefix) is not var (lower, upper))
             {
-                return FalseSql;
+                return null;
             }
 
             return $"a.kind = 0 AND a.value >= {Add(NpgsqlDbType.Bytea, lower)} AND a.value < {Add(NpgsqlDbType.Bytea, upper)}";
         }
 
-        private string In(InFilter filter)
+        private string? In(InFilter filter)
         {
-            var strings = filter.Values.Where(static value => !value.IsNumeric).Select(static value => Encoding.UTF8.GetBytes(value.Text)).ToArray();
-            var numbers = filter.Values.Where(static value => value.IsNumeric).Select(static value => value.Number).Distinct().ToArray();
             var parts = new List<string>(2);
-            if (strings.Length > 0)
+            foreach (var group in filter.Values.GroupBy(static value => value.Kind).OrderBy(static group => group.Key))
             {
-                parts.Add($"(a.kind = 0 AND a.value = ANY({Add(NpgsqlDbType.Array | NpgsqlDbType.Bytea, strings)}))");
-            }
-
-            if (numbers.Length > 0)
-            {
-                parts.Add($"(a.kind <> 0 AND a.num = ANY({Add(NpgsqlDbType.Array | NpgsqlDbType.Double, numbers)}))");
+                if (group.Key == AttributeKind.String)
+                {
+                    var strings = group.Select(static value => value.Text).Distinct(StringComparer.Ordinal).Select(static text => Encoding.UTF8.GetBytes(text)).ToArray();
+                    parts.Add($"(a.kind = 0 AND a.value = ANY({Add(NpgsqlDbType.Array | NpgsqlDbType.Bytea, strings)}))");
+                }
+                else
+                {
+                    var numbers = group.Select(static value => value.Number).Distinct().ToArray();
+                    parts.Add($"(a.kind = {(int)group.Key} AND a.num = ANY({Add(NpgsqlDbType.Array | NpgsqlDbType.Double, numbers)}))");
+                }
             }
 
             return parts.Count switch
             {
-                0 => FalseSql,
+                0 => null,
                 1 => parts[0],
                 _ => "(" + string.Join(" OR ", parts) + ")",
             };
@@ -225,4 +266,25 @@ internal static class PostgreSqlFilterCompiler
             _ => throw new ArgumentOutOfRangeException(nameof(op), op, "Not a range operator."),
         };
     }
+}
+
+/// <summary>Which kinds of value a leaf can decide, as <see cref="FilterEvaluator.LeafValue"/> defines it.</summary>
+internal static class KindRules
+{
+    /// <summary>The kind that marks an attribute present with an empty list: the attribute exists, but the row holds no
+    /// value, so it never satisfies a leaf and never makes one undecided. Value kinds are 0 and above.</summary>
+    public const int EmptyListKind = -1;
+
+    /// <summary>Returns which value kinds the leaf cannot decide: none (<c>Any</c> false: an empty <c>in</c> list), every
+    /// kind but <c>Decidable</c>, or every kind (<c>Decidable</c> null: an order on strings or booleans, or an <c>in</c>
+    /// list holding several kinds, which a value matching none of them cannot decide).</summary>
+    public static (bool Any, AttributeKind? Decidable) Undecided(FilterNode leaf) => leaf switch
+    {
+        ComparisonFilter c when c.Operator != ComparisonOperator.Equal && !AttributeValue.IsOrdered(c.Value.Kind) => (true, null),
+        ComparisonFilter c => (true, c.Value.Kind),
+        InFilter { Values.Length: 0 } => (false, null),
+        InFilter @in => @in.Values.All(value => value.Kind == @in.Values[0].Kind) ? (true, @in.Values[0].Kind) : (true, null),
+        StartsWithFilter => (true, AttributeKind.String),
+        _ => throw new ArgumentException($"{leaf.GetType().Name} is not a comparison leaf.", nameof(leaf)),
+    };
 }

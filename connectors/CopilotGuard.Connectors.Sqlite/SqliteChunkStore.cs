@@ -91,8 +91,12 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
                 text TEXT NOT NULL,
                 num REAL);
             CREATE INDEX IF NOT EXISTS ix_attributes_chunk ON chunk_attributes (chunk_rowid, name);
-            CREATE INDEX IF NOT EXISTS ix_attributes_value ON chunk_attributes (name, text);
-            CREATE INDEX IF NOT EXISTS ix_attributes_number ON chunk_attributes (name, num);
+            -- Every leaf compares values of one kind, and a negation excludes the other kinds by a kind range, so the
+            -- value indexes lead with (name, kind); they replace the (name, text) and (name, num) indexes of older files.
+            CREATE INDEX IF NOT EXISTS ix_attributes_kind_text ON chunk_attributes (name, kind, text);
+            CREATE INDEX IF NOT EXISTS ix_attributes_kind_number ON chunk_attributes (name, kind, num);
+            DROP INDEX IF EXISTS ix_attributes_value;
+            DROP INDEX IF EXISTS ix_attributes_number;
             """, cancellationToken).ConfigureAwait(false);
     }
 
@@ -432,6 +436,18 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
         var pNum = insert.Parameters.Add("$num", SqliteType.Real);
         foreach (var (name, values) in attributes)
         {
+            if (values.IsEmpty)
+            {
+                // An empty list is present: one marker row, which no leaf reads as a value.
+                pRowid.Value = rowid;
+                pName.Value = name;
+                pKind.Value = KindRules.EmptyListKind;
+                pText.Value = string.Empty;
+                pNum.Value = DBNull.Value;
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             foreach (var value in values)
             {
                 pRowid.Value = rowid;
@@ -506,14 +522,22 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
                     attributes[rowid] = builder = new AttributeSetBuilder();
                 }
 
+                var kind = reader.GetInt32(2);
+                if (kind == KindRules.EmptyListKind)
+                {
+                    builder.Declare(name);
+                    continue;
+                }
+
                 var text = reader.GetString(3);
-                builder.Add(name, (AttributeKind)reader.GetInt32(2) switch
+                builder.Add(name, (AttributeKind)kind switch
                 {
                     AttributeKind.String => AttributeValue.FromString(text),
                     AttributeKind.Number => AttributeValue.FromNumber(reader.GetDouble(4)),
                     AttributeKind.Boolean => AttributeValue.FromBoolean(reader.GetDouble(4) != 0),
                     AttributeKind.Label => AttributeValue.FromLabel(text, (int)reader.GetDouble(4)),
-                    var kind => throw new InvalidDataException($"Unknown attribute kind {kind} in the store."),
+                    AttributeKind.Timestamp => AttributeValue.FromTimestampMilliseconds(reader.GetDouble(4)),
+                    _ => throw new InvalidDataException($"Unknown attribute kind {kind} in the store."),
                 });
             }
         }

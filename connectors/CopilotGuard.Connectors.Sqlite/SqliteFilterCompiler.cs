@@ -13,11 +13,25 @@ internal sealed record SqliteFilter(string Sql, IReadOnlyList<KeyValuePair<strin
 
 /// <summary>Compiles a residual filter to a parameterized SQLite condition over the attribute table.</summary>
 /// <remarks>
+/// <para>
 /// Values never enter the SQL text: each is a parameter, and lists travel as one JSON array parameter read with
 /// <c>json_each</c>, so a list of thousands of values costs one parameter. Each leaf is "the chunk's row id is among the
-/// rows of <c>chunk_attributes</c> that satisfy it" (equivalent to a correlated <c>EXISTS</c>, but index-driven). A
-/// negated leaf reads "the attribute is present and no value satisfies the leaf", which keeps a missing attribute from
-/// ever granting access.
+/// rows of <c>chunk_attributes</c> that satisfy it" (equivalent to a correlated <c>EXISTS</c>, but index-driven).
+/// </para>
+/// <para>
+/// The semantics are <see cref="FilterEvaluator"/>'s, value kind by value kind. Each row keeps a value's kind (0 string,
+/// 1 number, 2 boolean, 3 label, 4 timestamp as Unix milliseconds; numbers, booleans, labels and timestamps compare by
+/// <c>num</c>). A positive leaf needs a row of the constant's kind that satisfies it, so the number 1 never equals label
+/// rank 1 or <c>true</c>, and an order on strings or booleans matches nothing. A negated leaf reads "the attribute is
+/// present, and no row satisfies the leaf or holds a kind the leaf cannot decide" (another kind than the constant's; any
+/// kind for an order on strings or booleans; for <c>in</c>, any kind but the list's single kind), so a missing attribute
+/// or a value of another kind (<c>"true"</c> against <c>true</c>, <c>"5"</c> against 5) never makes a negation or a deny
+/// rule pass. Each blocking set is its own subquery (the satisfying values through the <c>(name, kind, text)</c> or
+/// <c>(name, kind, num)</c> index, the other kinds through a <c>(name, kind)</c> range), so a negation costs what the
+/// presence check costs. Reserved attributes are rows of their fixed kinds, so the same rule covers them. An empty list is one
+/// marker row of kind <see cref="KindRules.EmptyListKind"/>: it makes the attribute present for <c>has</c> and for the
+/// presence half of a negation, and no leaf reads it as a value.
+/// </para>
 /// </remarks>
 internal static class SqliteFilterCompiler
 {
@@ -69,47 +83,92 @@ internal static class SqliteFilterCompiler
             AndFilter and => "(" + string.Join(" AND ", and.Operands.Select(Node)) + ")",
             OrFilter or => "(" + string.Join(" OR ", or.Operands.Select(Node)) + ")",
             NotFilter { Operand: HasFilter has } => $"c.rowid NOT IN {Rows(has.Attribute, null)}",
-            NotFilter not => $"(c.rowid IN {Rows(Filters.AttributeOf(not.Operand), null)} AND c.rowid NOT IN {Rows(Filters.AttributeOf(not.Operand), Predicate(not.Operand))})",
+            NotFilter not => Negated(not.Operand),
             HasFilter has => $"c.rowid IN {Rows(has.Attribute, null)}",
-            _ => $"c.rowid IN {Rows(Filters.AttributeOf(node), Predicate(node))}",
+            _ => Positive(node),
         };
 
+        // "Some value satisfies the leaf": one index-driven subquery per value kind the leaf reads (an in-list of
+        // strings and numbers is two), so each seeks the (name, kind, text) or (name, kind, num) index.
+        private string Positive(FilterNode leaf)
+        {
+            var attribute = Filters.AttributeOf(leaf);
+            var parts = Predicates(leaf).Select(predicate => $"c.rowid IN {Rows(attribute, predicate)}").ToList();
+            return parts.Count switch
+            {
+                0 => "0",
+                1 => parts[0],
+                _ => "(" + string.Join(" OR ", parts) + ")",
+            };
+        }
+
+        // "Present, and no value satisfies the leaf or has a kind the leaf cannot decide": a value of another kind makes
+        // the leaf unknown, so its negation must not pass (the empty-list marker, kind -1, is neither). Each blocking
+        // set is its own index-driven subquery: the satisfying values by (name, kind, value), the other kinds by a
+        // (name, kind) range.
+        private string Negated(FilterNode leaf)
+        {
+            var attribute = Filters.AttributeOf(leaf);
+            var conditions = new List<string> { $"c.rowid IN {Rows(attribute, null)}" };
+            var kinds = KindRules.Undecided(leaf);
+            if (kinds is (true, null))
+            {
+                // Every kind is undecidable: any value blocks the negation (a satisfying one has a kind too).
+                conditions.Add($"c.rowid NOT IN {Rows(attribute, "a.kind >= 0")}");
+            }
+            else
+            {
+                conditions.AddRange(Predicates(leaf).Select(predicate => $"c.rowid NOT IN {Rows(attribute, predicate)}"));
+                if (kinds is (true, { } decidable))
+                {
+                    var k = (int)decidable;
+                    conditions.Add($"c.rowid NOT IN {Rows(attribute, $"(a.kind > {k} OR (a.kind >= 0 AND a.kind < {k}))")}");
+                }
+            }
+
+            return conditions.Count == 1 ? conditions[0] : "(" + string.Join(" AND ", conditions) + ")";
+        }
+
         // The chunks holding a value of the attribute that satisfies the predicate, as an uncorrelated subquery: SQLite
-        // reads it once through the (name, text) or (name, num) index and probes it per chunk, so the cost follows the
-        // matching attribute rows instead of evaluating a correlated EXISTS for every chunk.
+        // reads it once through the (name, kind, text) or (name, kind, num) index and probes it per chunk, so the cost
+        // follows the matching attribute rows instead of evaluating a correlated EXISTS for every chunk.
         private string Rows(string attribute, string? predicate) =>
             $"(SELECT a.chunk_rowid FROM chunk_attributes a WHERE a.name = {Add(attribute)}{(predicate is null ? string.Empty : " AND " + predicate)})";
 
-        private string Predicate(FilterNode leaf) => leaf switch
+        // The conditions on one attribute row for "this value satisfies the leaf", one per value kind (the row's kind
+        // equals the constant's); none when no value can satisfy it.
+        private List<string> Predicates(FilterNode leaf) => leaf switch
         {
-            ComparisonFilter { Operator: ComparisonOperator.Equal, Value.IsNumeric: false } c => $"a.kind = 0 AND a.text = {Add(c.Value.Text)}",
-            ComparisonFilter { Operator: ComparisonOperator.Equal } c => $"a.num = {Add(c.Value.Number)}",
-            ComparisonFilter { Value.IsNumeric: false } => "0",
-            ComparisonFilter c => $"a.num {Symbol(c.Operator)} {Add(c.Value.Number)}",
+            ComparisonFilter { Operator: ComparisonOperator.Equal, Value.Kind: AttributeKind.String } c => [$"a.kind = 0 AND a.text = {Add(c.Value.Text)}"],
+            ComparisonFilter { Operator: ComparisonOperator.Equal } c => [$"a.kind = {(int)c.Value.Kind} AND a.num = {Add(c.Value.Number)}"],
+            ComparisonFilter c when !AttributeValue.IsOrdered(c.Value.Kind) => [],
+            ComparisonFilter c => [$"a.kind = {(int)c.Value.Kind} AND a.num {Symbol(c.Operator)} {Add(c.Value.Number)}"],
             InFilter @in => In(@in),
-            StartsWithFilter { Prefix.Length: 0 } => "a.kind = 0",
+            StartsWithFilter { Prefix.Length: 0 } => ["a.kind = 0"],
 
             // Compared as UTF-8 bytes: text functions stop at an embedded NUL, blobs do not.
-            StartsWithFilter s => $"a.kind = 0 AND substr(CAST(a.text AS BLOB), 1, length(CAST({Add(s.Prefix)} AS BLOB))) = CAST({LastName} AS BLOB)",
+            StartsWithFilter s => [$"a.kind = 0 AND substr(CAST(a.text AS BLOB), 1, length(CAST({Add(s.Prefix)} AS BLOB))) = CAST({LastName} AS BLOB)"],
             _ => throw new NotSupportedException($"The SQLite store cannot run {leaf.GetType().Name}."),
         };
 
-        private string In(InFilter filter)
+        private List<string> In(InFilter filter)
         {
-            var strings = filter.Values.Where(static value => !value.IsNumeric).Select(static value => value.Text).ToList();
-            var numbers = filter.Values.Where(static value => value.IsNumeric).Select(static value => value.Number).ToList();
             var parts = new List<string>(2);
-            if (strings.Count > 0)
+            foreach (var group in filter.Values.GroupBy(static value => value.Kind).OrderBy(static group => group.Key))
             {
-                parts.Add($"(a.kind = 0 AND a.text IN (SELECT value FROM json_each({AddList(JsonSerializer.Serialize(strings), strings.Count)})))");
+                if (group.Key == AttributeKind.String)
+                {
+                    var strings = group.Select(static value => value.Text).Distinct(StringComparer.Ordinal).ToList();
+                    parts.Add($"a.kind = 0 AND a.text IN (SELECT value FROM json_each({AddList(JsonSerializer.Serialize(strings), strings.Count)}))");
+                }
+                else
+                {
+                    var numbers = group.Select(static value => value.Number).Distinct().ToList();
+                    parts.Add($"a.kind = {(int)group.Key} AND a.num IN (SELECT value FROM json_each({AddList(JsonSerializer.Serialize(numbers), numbers.Count)}))");
+                }
             }
 
-            if (numbers.Count > 0)
-            {
-                parts.Add($"a.num IN (SELECT value FROM json_each({AddList(JsonSerializer.Serialize(numbers), numbers.Count)}))");
-            }
-
-            return parts.Count == 0 ? "0" : "(" + string.Join(" OR ", parts) + ")";
+            return parts;
         }
 
         private string LastName => Parameters[^1].Key;
@@ -137,4 +196,25 @@ internal static class SqliteFilterCompiler
             _ => "=",
         };
     }
+}
+
+/// <summary>Which kinds of value a leaf can decide, as <see cref="FilterEvaluator.LeafValue"/> defines it.</summary>
+internal static class KindRules
+{
+    /// <summary>The kind that marks an attribute present with an empty list: the attribute exists, but the row holds no
+    /// value, so it never satisfies a leaf and never makes one undecided. Value kinds are 0 and above.</summary>
+    public const int EmptyListKind = -1;
+
+    /// <summary>Returns which value kinds the leaf cannot decide: none (<c>Any</c> false: an empty <c>in</c> list), every
+    /// kind but <c>Decidable</c>, or every kind (<c>Decidable</c> null: an order on strings or booleans, or an <c>in</c>
+    /// list holding several kinds, which a value matching none of them cannot decide).</summary>
+    public static (bool Any, AttributeKind? Decidable) Undecided(FilterNode leaf) => leaf switch
+    {
+        ComparisonFilter c when c.Operator != ComparisonOperator.Equal && !AttributeValue.IsOrdered(c.Value.Kind) => (true, null),
+        ComparisonFilter c => (true, c.Value.Kind),
+        InFilter { Values.Length: 0 } => (false, null),
+        InFilter @in => @in.Values.All(value => value.Kind == @in.Values[0].Kind) ? (true, @in.Values[0].Kind) : (true, null),
+        StartsWithFilter => (true, AttributeKind.String),
+        _ => throw new ArgumentException($"{leaf.GetType().Name} is not a comparison leaf.", nameof(leaf)),
+    };
 }

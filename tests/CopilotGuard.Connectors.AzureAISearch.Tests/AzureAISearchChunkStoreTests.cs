@@ -88,7 +88,7 @@ public sealed partial class AzureAISearchChunkStoreTests
         var result = await store.SearchAsync(new ChunkQuery(new float[] { 0.5f, 0, 0, 1 }, filter, Top: 3, Skip: 2), CancellationToken.None);
 
         var search = Assert.Single(_service.RequestsTo("/docs/search.post.search")).Json;
-        const string expectedFilter = "(labelRank le 1 and (attributes/any(a: a/name eq 'account') and not (attributes/any(a: a/name eq 'account' and a/kind eq 0 and a/text eq 'O''Brien'))))";
+        const string expectedFilter = "(labelRank le 1 and (attributes/any(a: a/name eq 'account') and not (attributes/any(a: a/name eq 'account' and ((a/kind ne 0 and a/kind ge 0) or (a/kind eq 0 and a/text eq 'O''Brien'))))))";
         Assert.Equal(expectedFilter, search["filter"]!.GetValue<string>());
         Assert.Equal(expectedFilter, result.NativeFilter);
         Assert.Equal("id,documentId,source,label,labelRank,version,title,text,subjects,fields,rowSchema,attributes,embedding", search["select"]!.GetValue<string>());

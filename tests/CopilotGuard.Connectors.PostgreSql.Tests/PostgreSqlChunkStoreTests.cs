@@ -146,19 +146,30 @@ public sealed class PostgreSqlChunkStoreTests(PostgresServer server)
         var filter = PostgreSqlFilterCompiler.Compile(new InFilter("groups", values), "s.chunk_attributes");
 
         Assert.Equal(2, filter.Parameters.Count);
-        Assert.Equal(5000, ((byte[][])filter.Parameters[1].Value).Length);
+        Assert.Equal(5000, ((byte[][])filter.Parameters[0].Value).Length);
         Assert.Equal(
-            "EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p0 AND (a.kind = 0 AND a.value = ANY(@p1)))",
+            "EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p1 AND (a.kind = 0 AND a.value = ANY(@p0)))",
             filter.Sql);
     }
 
     [Fact]
-    public void Compile_NegatedLeaf_GuardsPresence()
+    public void Compile_NegatedLeaf_GuardsPresenceAndOtherKinds()
     {
         var filter = PostgreSqlFilterCompiler.Compile(new NotFilter(new ComparisonFilter("label", ComparisonOperator.LessThanOrEqual, AttributeValue.FromLabel("General", 1))), "s.chunk_attributes");
 
+        // Present, and no row is a label at or below rank 1 or a value of another kind (the empty-list marker is -1).
         Assert.Equal(
-            "(EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p0) AND NOT EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p1 AND a.kind <> 0 AND a.num <= @p2))",
+            "(EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p0) AND NOT EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p2 AND ((a.kind <> 3 AND a.kind >= 0) OR (a.kind = 3 AND a.num <= @p1))))",
+            filter.Sql);
+    }
+
+    [Fact]
+    public void Compile_NegatedOrderOnStrings_IsPresentWithNoValue()
+    {
+        var filter = PostgreSqlFilterCompiler.Compile(new NotFilter(new ComparisonFilter("account", ComparisonOperator.GreaterThan, AttributeValue.FromString("a"))), "s.chunk_attributes");
+
+        Assert.Equal(
+            "(EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p0) AND NOT EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p1 AND a.kind >= 0))",
             filter.Sql);
     }
 

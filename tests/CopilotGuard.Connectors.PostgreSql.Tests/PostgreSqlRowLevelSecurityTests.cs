@@ -249,6 +249,59 @@ public sealed class PostgreSqlRowLevelSecurityTests(PostgresServer server) : IAs
         Assert.Equal("internal", json.RootElement.GetProperty("request").GetProperty("destination")[0].GetString());
     }
 
+    /// <summary>The policy compares <c>resource.account in principal.accounts</c> with typed values: a number never
+    /// matches a string, and an empty list holds no value (its marker row is no account ""), so neither may grant.
+    /// The SQL policy compares accounts as strings only: for string accounts it is exact; a non-string account (which
+    /// the principal JSON cannot tell apart from a label or timestamp) grants nothing there, narrower than the engine,
+    /// never wider.</summary>
+    [PostgresFact]
+    public async Task SearchAsync_AccountsOfAnotherKindOrEmpty_NeverGrant()
+    {
+        var (bundle, _) = await LoadCallersAsync();
+        var ingest = new PostgreSqlChunkStore(DataSourceFor("copilotguard_ingest"), Labels, Options());
+        IChunkStore reader = new PostgreSqlChunkStore(DataSourceFor("copilotguard_reader"), Labels, Options());
+        List<Chunk> typed =
+        [
+            Ticket("typed-number", static b => b.Add("account", AttributeValue.FromNumber(5))),
+            Ticket("typed-string", static b => b.Add("account", "5")),
+            Ticket("typed-empty", static b => b.Declare("account")),
+            Ticket("typed-empty-string", static b => b.Add("account", string.Empty)),
+        ];
+        await ingest.UpsertAsync([.. typed.Select(static c => new StoredChunk(c, new float[] { 1, 0 }))], CancellationToken.None);
+        var request = RetrievalBroker.RequestAttributes(null, "internal");
+
+        var grants = new List<string>();
+        foreach (var accounts in (AttributeValue[][])[[AttributeValue.FromString("5")], [AttributeValue.FromNumber(5)], [AttributeValue.FromString(string.Empty)], [AttributeValue.FromBoolean(true)]])
+        {
+            var builder = new AttributeSetBuilder().Add("roles", "support-engineer").Add("clearance", AttributeValue.FromLabel("Highly Confidential", 3));
+            foreach (var account in accounts)
+            {
+                builder.Add("accounts", account);
+            }
+
+            var caller = new CallerPrincipals(new Principal("engineer", PrincipalKind.User, builder.Build()));
+            var expected = typed.Where(c => PolicyOracle.Allows(bundle, caller, request, c.ResourceAttributes)).Select(static c => c.Id).Order(StringComparer.Ordinal).ToList();
+
+            var result = await reader.SearchAsync(new ChunkQuery(new float[] { 1, 0 }, new ConstantFilter(true), 1000) { Caller = caller, RequestAttributes = request }, CancellationToken.None);
+
+            var actual = result.Chunks.Select(static c => c.Chunk.Id).Where(static id => id.StartsWith("typed-", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+            var exact = accounts.All(static a => a.Kind == AttributeKind.String);
+            Assert.True(exact ? expected.SequenceEqual(actual) : actual.All(expected.Contains), $"accounts [{string.Join(", ", accounts)}]: expected [{string.Join(", ", expected)}], got [{string.Join(", ", actual)}]");
+            grants.AddRange(actual);
+        }
+
+        // Only the string "5" grants the string account "5", and "" the account "": no kind mismatch, no empty list
+        // (the engine also lets the number 5 grant the number 5, which the SQL policy leaves out).
+        Assert.Equal(["typed-empty-string", "typed-string"], grants.Order(StringComparer.Ordinal));
+
+        static Chunk Ticket(string id, Action<AttributeSetBuilder> attributes)
+        {
+            var builder = new AttributeSetBuilder();
+            attributes(builder);
+            return new Chunk { Id = id, DocumentId = "doc-" + id, Source = "support", Label = Labels.Get("General"), Text = "ticket " + id, Attributes = builder.Build() };
+        }
+    }
+
     [PostgresFact]
     public async Task SearchAsync_NoCaller_SeesNothing()
     {

@@ -9,7 +9,7 @@ namespace CopilotGuard.Testing;
 /// <summary>The filter cases every store connector must pass against its real engine: equality, label ranges,
 /// <c>in</c> over 5,000 values, negation, missing attributes, set overlap, prefixes, unicode and hostile values.</summary>
 /// <remarks>Subclass it in a connector's test project and return a fresh, empty store.</remarks>
-public abstract class FilterConformanceTests
+public abstract partial class FilterConformanceTests
 {
     private static readonly LabelTaxonomy Labels = LabelTaxonomy.Default;
 

@@ -34,7 +34,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON chunks, chunk_attributes TO copilotguard
 GRANT SELECT, UPDATE ON store_meta TO copilotguard_ingest;
 
 -- One principal against one chunk. Arguments: the principal object, the request object, the chunk's source, label
--- rank, and the UTF-8 bytes of its `account` and `patient` attribute values (NULL when it has none).
+-- rank, and the UTF-8 bytes of its `account` and `patient` string values (NULL when it has none). A principal's
+-- accounts and patients match only as JSON strings: the number 5 is not the account "5" (typed comparison). A
+-- non-string account or patient grants nothing here (the caller JSON writes labels, numbers and timestamps alike as
+-- numbers, so their kinds cannot be told apart): narrower than the engine for such values, never wider.
 CREATE OR REPLACE FUNCTION contoso_allows_principal(p jsonb, request jsonb, source text, label double precision, accounts bytea[], patients bytea[])
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(
@@ -58,10 +61,10 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             OR ($3 = 'payroll' AND $1->'attributes'->'roles' @> '["hr-partner"]')
                -- support-tickets-for-assigned-engineers
             OR ($3 = 'support' AND $1->'attributes'->'roles' @> '["support-engineer"]'
-                AND EXISTS (SELECT 1 FROM jsonb_array_elements_text($1->'attributes'->'accounts') a WHERE convert_to(a, 'UTF8') = ANY ($5)))
+                AND EXISTS (SELECT 1 FROM jsonb_array_elements($1->'attributes'->'accounts') a WHERE jsonb_typeof(a) = 'string' AND convert_to(a #>> '{}', 'UTF8') = ANY ($5)))
                -- clinical-for-treating-clinician
             OR ($3 = 'clinical' AND $1->'attributes'->'roles' @> '["clinician"]'
-                AND EXISTS (SELECT 1 FROM jsonb_array_elements_text($1->'attributes'->'patients') a WHERE convert_to(a, 'UTF8') = ANY ($6)))
+                AND EXISTS (SELECT 1 FROM jsonb_array_elements($1->'attributes'->'patients') a WHERE jsonb_typeof(a) = 'string' AND convert_to(a #>> '{}', 'UTF8') = ANY ($6)))
                -- transactions-for-fraud-analysts
             OR ($3 = 'transactions' AND $1->'attributes'->'roles' @> '["fraud-analyst"]'),
            false)
@@ -76,13 +79,15 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- The caller (every principal) against one chunk, reading its attributes; the search path is pinned at creation.
+-- Only values of the kind a rule compares with are read (kind 3 label, kind 0 string): a number 5 is not the account
+-- "5", and an empty-list marker row (kind -1) is no value.
 CREATE OR REPLACE FUNCTION contoso_allows(chunk bigint, source text)
 RETURNS boolean LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
     WITH caller AS (SELECT nullif(current_setting('copilotguard.principal', true), '')::jsonb AS j),
          resource AS (
-             SELECT (SELECT min(a.num) FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'label') AS label,
-                    nullif(ARRAY(SELECT a.value FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'account'), '{}') AS accounts,
-                    nullif(ARRAY(SELECT a.value FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'patient'), '{}') AS patients)
+             SELECT (SELECT min(a.num) FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'label' AND a.kind = 3) AS label,
+                    nullif(ARRAY(SELECT a.value FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'account' AND a.kind = 0), '{}') AS accounts,
+                    nullif(ARRAY(SELECT a.value FROM chunk_attributes a WHERE a.chunk_key = $1 AND a.name = 'patient' AND a.kind = 0), '{}') AS patients)
     SELECT coalesce(jsonb_array_length(c.j->'principals') > 0, false)
        AND NOT EXISTS (
            SELECT 1 FROM jsonb_array_elements(c.j->'principals') p
