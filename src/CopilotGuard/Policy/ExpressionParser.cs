@@ -203,7 +203,8 @@ public sealed class ExpressionParser
                     if (side is LiteralExpression literal && literal.Values.FirstOrDefault(static value => !AttributeValue.IsOrdered(value.Kind)) is { Text: not null } unordered)
                     {
                         var shown = unordered.Kind == AttributeKind.String ? $"the string \"{unordered.Text}\"" : $"the {AttributeValue.KindName(unordered.Kind)} {unordered.Text}";
-                        throw Error($"ranges (<, <=, >, >=) compare numbers, labels and timestamps only; {other} cannot be ordered against {shown}", side.Position);
+                        var hint = unordered.Kind == AttributeKind.String && AttributeValue.TryParseTimestamp(unordered.Text, out _) ? $"; write timestamp(\"{unordered.Text}\")" : string.Empty;
+                        throw Error($"ranges (<, <=, >, >=) compare numbers, labels and timestamps only; {other} cannot be ordered against {shown}{hint}", side.Position);
                     }
                 }
             }
