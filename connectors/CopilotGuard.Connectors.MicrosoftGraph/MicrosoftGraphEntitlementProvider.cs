@@ -198,11 +198,11 @@ public sealed class MicrosoftGraphEntitlementProvider : IEntitlementProvider
                     continue;
                 }
 
-                foreach (var scalar in Scalars(node))
+                foreach (var scalar in Values(node))
                 {
                     if (target == "clearance")
                     {
-                        if (_labels.TryGet(scalar, out var label))
+                        if (scalar.Kind == AttributeKind.String && _labels.TryGet(scalar.Text, out var label))
                         {
                             attributes.Add(target, label.ToAttributeValue());
                         }
@@ -216,13 +216,18 @@ public sealed class MicrosoftGraphEntitlementProvider : IEntitlementProvider
         }
     }
 
-    private static IEnumerable<string> Scalars(UntypedNode node) => node switch
+    /// <summary>Reads a custom security attribute's value keeping its JSON type: strings stay strings, integers and
+    /// decimals numbers, booleans booleans (a boolean that became the string "true" would never equal <c>true</c>).</summary>
+    private static IEnumerable<AttributeValue> Values(UntypedNode node) => node switch
     {
-        UntypedString s when s.GetValue() is { } text => [text],
-        UntypedInteger i => [i.GetValue().ToString(CultureInfo.InvariantCulture)],
-        UntypedLong l => [l.GetValue().ToString(CultureInfo.InvariantCulture)],
-        UntypedBoolean b => [b.GetValue() ? "true" : "false"],
-        UntypedArray array => array.GetValue().SelectMany(Scalars),
+        UntypedString s when s.GetValue() is { } text => [AttributeValue.FromString(text)],
+        UntypedInteger i => [AttributeValue.FromNumber(i.GetValue())],
+        UntypedLong l => [AttributeValue.FromNumber(l.GetValue())],
+        UntypedDouble d when double.IsFinite(d.GetValue()) => [AttributeValue.FromNumber(d.GetValue())],
+        UntypedFloat f when float.IsFinite(f.GetValue()) => [AttributeValue.FromNumber(f.GetValue())],
+        UntypedDecimal m => [AttributeValue.FromNumber((double)m.GetValue())],
+        UntypedBoolean b => [AttributeValue.FromBoolean(b.GetValue())],
+        UntypedArray array => array.GetValue().SelectMany(Values),
         _ => [],
     };
 }

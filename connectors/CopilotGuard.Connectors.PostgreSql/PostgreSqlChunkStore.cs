@@ -298,6 +298,28 @@ public sealed class PostgreSqlChunkStore : IChunkStore, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, IReadOnlySet<AttributeKind>>?> GetAttributeKindsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT DISTINCT name, kind FROM {_attributes}";
+        var kinds = new Dictionary<string, HashSet<AttributeKind>>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var name = reader.GetString(0);
+            if (!kinds.TryGetValue(name, out var set))
+            {
+                kinds[name] = set = [];
+            }
+
+            set.Add((AttributeKind)reader.GetInt16(1));
+        }
+
+        return kinds.ToDictionary(static pair => pair.Key, static pair => (IReadOnlySet<AttributeKind>)pair.Value, StringComparer.Ordinal);
+    }
+
+    /// <inheritdoc />
     /// <remarks>With <see cref="PostgreSqlChunkStoreOptions.RowLevelSecurity"/>, only the chunks the connecting role's
     /// policies let it see are listed.</remarks>
     public async Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)

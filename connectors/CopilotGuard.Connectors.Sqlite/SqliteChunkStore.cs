@@ -215,6 +215,28 @@ public sealed class SqliteChunkStore : IChunkStore, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, IReadOnlySet<AttributeKind>>?> GetAttributeKindsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT name, kind FROM chunk_attributes";
+        var kinds = new Dictionary<string, HashSet<AttributeKind>>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var name = reader.GetString(0);
+            if (!kinds.TryGetValue(name, out var set))
+            {
+                kinds[name] = set = [];
+            }
+
+            set.Add((AttributeKind)reader.GetInt32(1));
+        }
+
+        return kinds.ToDictionary(static pair => pair.Key, static pair => (IReadOnlySet<AttributeKind>)pair.Value, StringComparer.Ordinal);
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)
     {
         var session = await RentAsync(cancellationToken).ConfigureAwait(false);

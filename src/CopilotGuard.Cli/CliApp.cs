@@ -5,6 +5,7 @@ using CopilotGuard.Anonymization;
 using CopilotGuard.Identity;
 using CopilotGuard.Labeling;
 using CopilotGuard.Ingestion;
+using CopilotGuard.Typing;
 using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
 using CopilotGuard.Server.Hosting;
@@ -109,15 +110,19 @@ public static class CliApp
         var command = new Command("ingest", "Embed and store documents and rows, with their labels and attributes.") { path };
         command.SetAction(async (parse, cancellationToken) => await Guarded(async () =>
         {
-            await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+            // Opened without the stored-type check: re-ingesting is how a store ingested before attributes were typed is fixed.
+            await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, options: new CopilotGuardRuntimeOptions { CheckStoredAttributeTypes = false }, cancellationToken: cancellationToken).ConfigureAwait(false);
             var labeling = await CopilotGuardRuntime.LoadLabelingAsync(runtime.Data, cancellationToken).ConfigureAwait(false);
             var labeler = new ChunkLabeler(labeling, EntityAnalyzer.CreateDefault());
-            var chunks = (await new CorpusReader(labeling.Taxonomy).ReadAsync(parse.GetValue(path)!, cancellationToken).ConfigureAwait(false)).Select(labeler.Apply).ToList();
+            var corpus = parse.GetValue(path)!;
+            var (_, schema) = await CopilotGuardRuntime.LoadDirectoryAndSchemaAsync(runtime.Data, labeling.Taxonomy, corpus, cancellationToken).ConfigureAwait(false);
+            var chunks = (await new CorpusReader(labeling.Taxonomy, schema[Policy.AttributeScope.Resource]).ReadAsync(corpus, cancellationToken).ConfigureAwait(false)).Select(labeler.Apply).ToList();
             var ingestor = new Ingestor(runtime.Store, runtime.Embedder);
             await SubjectNames.MergeIntoFileAsync(runtime.Data.SubjectNamesPath, SubjectNames.Extract(chunks), cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
                 await ingestor.IngestAsync(chunks, null, cancellationToken).ConfigureAwait(false);
+                await StoredAttributeTypes.EnsureMatchAsync(runtime.Store, schema, cancellationToken).ConfigureAwait(false);
                 Console.WriteLine(JsonSerializer.Serialize(new { chunks = chunks.Count, documents = chunks.Select(static c => c.DocumentId).Distinct().Count() }, Json));
                 return 0;
             }
@@ -129,6 +134,8 @@ public static class CliApp
                 task.Value = chunks.Count;
             }).ConfigureAwait(false);
             AnsiConsole.MarkupLine($"Ingested [green]{chunks.Count}[/] chunks from {chunks.Select(static c => c.DocumentId).Distinct().Count()} documents.");
+            // Chunks of other corpora ingested before attributes were typed still hold strings; say so (exit code 2).
+            await StoredAttributeTypes.EnsureMatchAsync(runtime.Store, schema, cancellationToken).ConfigureAwait(false);
             return 0;
         }).ConfigureAwait(false));
         return command;
@@ -196,7 +203,7 @@ public static class CliApp
         {
             return await action().ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or RetrievalException or Anonymization.AnonymizationConfigurationException or FileNotFoundException or DirectoryNotFoundException or OptionsValidationException or System.Data.Common.DbException)
+        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or Typing.StoredAttributeTypeException or RetrievalException or Anonymization.AnonymizationConfigurationException or FileNotFoundException or DirectoryNotFoundException or OptionsValidationException or System.Data.Common.DbException)
         {
             await Console.Error.WriteLineAsync($"copilotguard: {exception.Message}").ConfigureAwait(false);
             return exception is RetrievalException { Kind: RetrievalErrorKind.Forbidden } ? 3 : 2;

@@ -119,18 +119,33 @@ internal static class PolicyCommands
 
     private static Command Check(Option<string> data, Option<bool> json)
     {
-        var store = new Option<string>("--store") { Description = $"The store to check against: {string.Join(", ", StoreCapabilities.Keys)}.", Required = true };
-        var command = new Command("check", "Say which conditions of the bundle a store runs natively and which stay as post-filter.") { store };
+        var store = new Option<string?>("--store") { Description = $"Also say which conditions a store runs natively: {string.Join(", ", StoreCapabilities.Keys)}." };
+        var corpus = new Option<string?>("--corpus") { Description = "A corpus folder whose sources' attribute declarations join the attribute schema." };
+        var command = new Command("check", "Type-check the bundle against the attribute schema (attributes.yaml, directory, sources, built-ins), and say which conditions a store runs natively and which stay as post-filter.") { store, corpus };
         command.SetAction(async (parse, cancellationToken) => await CliApp.Guarded(async () =>
         {
-            var name = parse.GetValue(store)!;
-            if (!StoreCapabilities.TryGetValue(name, out var capabilities))
+            var name = parse.GetValue(store);
+            var capabilities = FilterCapabilities.All;
+            if (name is not null && !StoreCapabilities.TryGetValue(name, out capabilities))
             {
                 await Console.Error.WriteLineAsync($"copilotguard: unknown store '{name}'; known stores: {string.Join(", ", StoreCapabilities.Keys)}").ConfigureAwait(false);
                 return 2;
             }
 
-            var bundle = await new PolicyLoader(CopilotGuardRuntime.Labels).LoadDirectoryAsync(new DataFolder(parse.GetValue(data)!).PoliciesPath, cancellationToken).ConfigureAwait(false);
+            // Every problem of the bundle (types, undeclared attributes, operators) is listed by the loader's exception.
+            var folder = new DataFolder(parse.GetValue(data)!);
+            var labels = (await CopilotGuardRuntime.LoadLabelingAsync(folder, cancellationToken).ConfigureAwait(false)).Taxonomy;
+            var (_, schema) = await CopilotGuardRuntime.LoadDirectoryAndSchemaAsync(folder, labels, parse.GetValue(corpus), cancellationToken).ConfigureAwait(false);
+            var bundle = await new PolicyLoader(labels, schema).LoadDirectoryAsync(folder.PoliciesPath, cancellationToken).ConfigureAwait(false);
+            var checkedSummary = $"Policy bundle {bundle.Version}: {bundle.Rules.Length} rules, {bundle.Obligations.Length} obligations and {bundle.Deanonymization.Length} de-anonymization grants type-check against the {(schema.IsClosed ? "declared" : "derived (open: no attributes.yaml)")} attribute schema.";
+            if (name is null)
+            {
+                Console.WriteLine(parse.GetValue(json)
+                    ? JsonSerializer.Serialize(new { policyVersion = bundle.Version, valid = true, closedSchema = schema.IsClosed }, CliApp.Json)
+                    : checkedSummary);
+                return 0;
+            }
+
             var items = PushdownReport.Create(bundle, capabilities);
             if (parse.GetValue(json))
             {
@@ -145,6 +160,7 @@ internal static class PolicyCommands
             }
 
             AnsiConsole.Write(table);
+            Console.WriteLine(checkedSummary);
             var post = items.Count(static i => !i.PushedDown);
             Console.WriteLine($"{items.Length - post} conditions pushed down to {name}, {post} applied as post-filter (never dropped).");
             return 0;

@@ -94,6 +94,38 @@ public sealed class MicrosoftGraphEntitlementProviderTests
     }
 
     [Fact]
+    public async Task ResolveAsync_CustomSecurityAttributes_KeepTheirJsonTypes()
+    {
+        const string typedUser = $$"""
+            {
+              "id": "{{UserId}}",
+              "displayName": "Bob Martinez",
+              "accountEnabled": true,
+              "customSecurityAttributes": {
+                "Contoso": { "@odata.type": "#microsoft.graph.customSecurityAttributeValue", "Level@odata.type": "#Int32", "Level": 5, "Restricted": true, "Code": "5", "Scores@odata.type": "#Collection(Int32)", "Scores": [1, 2] }
+              }
+            }
+            """;
+        _transport.Reply(HttpStatusCode.OK, typedUser).Reply(HttpStatusCode.OK, GroupsPage2);
+        var provider = Provider(new MicrosoftGraphEntitlementOptions
+        {
+            CustomSecurityAttributes = new Dictionary<string, string> { ["Contoso.Level"] = "level", ["Contoso.Restricted"] = "restricted", ["Contoso.Code"] = "code", ["Contoso.Scores"] = "scores" },
+        });
+
+        var principal = await provider.ResolveAsync(UserId, CancellationToken.None);
+
+        Assert.NotNull(principal);
+        Assert.True(principal.Attributes.TryGet("level", out var level));
+        Assert.Equal(AttributeValue.FromNumber(5), level.Single());
+        Assert.True(principal.Attributes.TryGet("restricted", out var restricted));
+        Assert.Equal(AttributeValue.FromBoolean(true), restricted.Single());
+        Assert.True(principal.Attributes.TryGet("code", out var code));
+        Assert.Equal(AttributeValue.FromString("5"), code.Single());
+        Assert.True(principal.Attributes.TryGet("scores", out var scores));
+        Assert.Equal([AttributeValue.FromNumber(1), AttributeValue.FromNumber(2)], scores.ToArray());
+    }
+
+    [Fact]
     public async Task ResolveAsync_ThrottledWithShortRetryAfter_WaitsOnTheClockAndRetries()
     {
         _transport

@@ -87,6 +87,19 @@ public sealed class InMemoryChunkStore(FilterCapabilities capabilities = FilterC
         }
     }
 
+    public Task<IReadOnlyDictionary<string, IReadOnlySet<AttributeKind>>?> GetAttributeKindsAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            IReadOnlyDictionary<string, IReadOnlySet<AttributeKind>> kinds = _chunks.Values
+                .SelectMany(static stored => stored.Chunk.ResourceAttributes)
+                .GroupBy(static pair => pair.Key, StringComparer.Ordinal)
+                .ToDictionary(static group => group.Key, static group => (IReadOnlySet<AttributeKind>)group.SelectMany(static pair => pair.Value).Select(static value => value.Kind).ToHashSet(), StringComparer.Ordinal);
+            return Task.FromResult<IReadOnlyDictionary<string, IReadOnlySet<AttributeKind>>?>(kinds);
+        }
+    }
+
+    /// <inheritdoc />
     public Task<long> CountAsync(CancellationToken cancellationToken)
     {
         lock (_lock)

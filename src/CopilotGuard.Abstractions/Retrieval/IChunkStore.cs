@@ -121,6 +121,12 @@ public interface IChunkStore
     /// <summary>Counts the chunks in the store.</summary>
     Task<long> CountAsync(CancellationToken cancellationToken);
 
+    /// <summary>Lists the kinds of value the store holds for each attribute name, so that start-up can find attributes
+    /// ingested before they were typed (e.g. booleans stored as the string <c>"true"</c>).</summary>
+    /// <returns>The kinds per attribute name, or <see langword="null"/> when the store cannot list them (the default).</returns>
+    Task<IReadOnlyDictionary<string, IReadOnlySet<AttributeKind>>?> GetAttributeKindsAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyDictionary<string, IReadOnlySet<AttributeKind>>?>(null);
+
     /// <summary>Compiles a filter to the store's dialect without running it, for explanations.</summary>
     string DescribeFilter(FilterNode filter);
 

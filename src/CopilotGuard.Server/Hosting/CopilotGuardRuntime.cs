@@ -9,6 +9,7 @@ using CopilotGuard.Obligations;
 using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
 using CopilotGuard.Server.Identity;
+using CopilotGuard.Typing;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -88,6 +89,9 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <summary>Gets the retrieval broker.</summary>
     public RetrievalBroker Broker { get; }
 
+    /// <summary>Gets the attribute schema the policy bundle was checked against.</summary>
+    public AttributeSchema AttributeSchema { get; private init; } = AttributeSchema.BuiltIn;
+
     /// <summary>Gets the label taxonomy.</summary>
     public static LabelTaxonomy Labels => LabelTaxonomy.Default;
 
@@ -97,6 +101,25 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(data);
         return File.Exists(data.LabelsPath) ? await LabelFile.LoadAsync(data.LabelsPath, cancellationToken).ConfigureAwait(false) : LabelingPolicy.Default;
+    }
+
+    /// <summary>Reads the data folder's directory and attribute schema: <c>attributes.yaml</c> when there is one, the
+    /// kinds the directory's principals hold, the built-in attributes and, when a corpus folder is given, its sources'
+    /// <c>attributes:</c> declarations.</summary>
+    /// <exception cref="PolicyValidationException">The attributes file or the directory is invalid, or they disagree.</exception>
+    /// <exception cref="IngestionException">A source of the corpus is invalid.</exception>
+    public static async Task<(DirectoryFile Directory, AttributeSchema Schema)> LoadDirectoryAndSchemaAsync(DataFolder data, LabelTaxonomy labels, string? corpus, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var file = File.Exists(data.AttributesPath) ? await AttributeSchemaFile.LoadAsync(data.AttributesPath, cancellationToken).ConfigureAwait(false) : null;
+        if (!File.Exists(data.DirectoryPath))
+        {
+            throw new FileNotFoundException($"The directory file {data.DirectoryPath} does not exist.", data.DirectoryPath);
+        }
+
+        var directory = await DirectoryFile.LoadAsync(data.DirectoryPath, labels, AttributeSchema.Create(file)[AttributeScope.Principal], cancellationToken).ConfigureAwait(false);
+        var sources = corpus is null ? [] : await CorpusReader.ReadDeclarationsAsync(corpus, cancellationToken).ConfigureAwait(false);
+        return (directory, AttributeSchema.Create(file, directory.AttributeKinds, sources));
     }
 
     /// <summary>Opens a data folder, seeding it with the sample directory and policies, and the configured store with
@@ -129,13 +152,8 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
 
         var labeling = await LoadLabelingAsync(data, cancellationToken).ConfigureAwait(false);
         var labels = labeling.Taxonomy;
-        var policy = await new PolicyLoader(labels).LoadDirectoryAsync(data.PoliciesPath, cancellationToken).ConfigureAwait(false);
-        if (!File.Exists(data.DirectoryPath))
-        {
-            throw new FileNotFoundException($"The directory file {data.DirectoryPath} does not exist.", data.DirectoryPath);
-        }
-
-        var directory = await DirectoryFile.LoadAsync(data.DirectoryPath, labels, cancellationToken).ConfigureAwait(false);
+        var (directory, schema) = await LoadDirectoryAndSchemaAsync(data, labels, corpus: null, cancellationToken).ConfigureAwait(false);
+        var policy = await new PolicyLoader(labels, schema).LoadDirectoryAsync(data.PoliciesPath, cancellationToken).ConfigureAwait(false);
         var owned = new OwnedResources();
         IChunkStore? store = null;
         IAuditStore? audit = null;
@@ -150,7 +168,13 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             await audit.InitializeAsync(cancellationToken).ConfigureAwait(false);
             if (seed)
             {
-                await SeedAsync(data, providers.Store, labeling, store, embedder, progress, cancellationToken).ConfigureAwait(false);
+                await SeedAsync(data, providers.Store, labeling, schema, store, embedder, progress, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (options?.CheckStoredAttributeTypes ?? true)
+            {
+                // Stores ingested before attributes were typed hold "true" and "5" as strings: refuse to start.
+                await StoredAttributeTypes.EnsureMatchAsync(store, schema, cancellationToken).ConfigureAwait(false);
             }
 
             var releaser = await CreateReleaserAsync(data, directory, owned, cancellationToken).ConfigureAwait(false);
@@ -168,7 +192,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
                 releaser: releaser,
                 gates: verification.Gates,
                 observers: verification.Observers);
-            return new CopilotGuardRuntime(data, providers, store, audit, embedder, queryEmbedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker, owned) { Verification = verification };
+            return new CopilotGuardRuntime(data, providers, store, audit, embedder, queryEmbedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker, owned) { Verification = verification, AttributeSchema = schema };
         }
         catch
         {
@@ -187,7 +211,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <summary>Ingests the sample corpus into a store on first use, once per store: the marker is per store, so a
     /// folder seeded for SQLite still seeds a new PostgreSQL store, and a store that already has chunks (e.g. one
     /// another broker instance seeded) is not ingested again. The data-subject names are merged either way.</summary>
-    private static async Task SeedAsync(DataFolder data, StoreSettings settings, LabelingPolicy labeling, IChunkStore store, IEmbeddingGenerator<string, Embedding<float>> embedder, IProgress<IngestionProgress>? progress, CancellationToken cancellationToken)
+    private static async Task SeedAsync(DataFolder data, StoreSettings settings, LabelingPolicy labeling, AttributeSchema schema, IChunkStore store, IEmbeddingGenerator<string, Embedding<float>> embedder, IProgress<IngestionProgress>? progress, CancellationToken cancellationToken)
     {
         var marker = data.GetSeededMarkerPath(settings.Identity);
         if (File.Exists(marker))
@@ -196,7 +220,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         }
 
         var labeler = new ChunkLabeler(labeling, EntityAnalyzer.CreateDefault());
-        var chunks = (await new CorpusReader(labeling.Taxonomy).ReadAsync(Path.Combine(DataFolder.SamplesPath, "corpus"), cancellationToken).ConfigureAwait(false))
+        var chunks = (await new CorpusReader(labeling.Taxonomy, schema[AttributeScope.Resource]).ReadAsync(Path.Combine(DataFolder.SamplesPath, "corpus"), cancellationToken).ConfigureAwait(false))
             .Select(labeler.Apply)
             .ToList();
         if (await store.CountAsync(cancellationToken).ConfigureAwait(false) == 0)
@@ -267,6 +291,13 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         if (!File.Exists(data.LabelsPath) && !data.IsSeeded)
         {
             File.Copy(Path.Combine(DataFolder.SamplesPath, "labels.yaml"), data.LabelsPath);
+        }
+
+        // Only into a new folder: a folder seeded before the attribute schema existed keeps running on the derived
+        // (open) schema until its owner adds an attributes.yaml.
+        if (!File.Exists(data.AttributesPath) && !data.IsSeeded)
+        {
+            File.Copy(Path.Combine(DataFolder.SamplesPath, AttributeSchemaFile.FileName), data.AttributesPath);
         }
 
         if (!System.IO.Directory.Exists(data.PoliciesPath))

@@ -15,4 +15,9 @@ public sealed record CopilotGuardRuntimeOptions
     /// <remarks>The decorator must append durably before it returns, as <see cref="IAuditLog.AppendAsync"/> promises:
     /// the broker releases data only after the append.</remarks>
     public Func<IAuditLog, IAuditLog>? DecorateBrokerAudit { get; init; }
+
+    /// <summary>Gets whether opening refuses a store holding attribute values of another type than the attribute
+    /// schema declares (chunks ingested before attributes were typed). The default is <see langword="true"/>;
+    /// <c>copilotguard ingest</c>, which rewrites those chunks, opens without it and checks afterwards.</summary>
+    public bool CheckStoredAttributeTypes { get; init; } = true;
 }

@@ -25,6 +25,10 @@ public sealed class DataFolder
     /// <summary>Gets the directory file.</summary>
     public string DirectoryPath => Path.Combine(Root, "directory.yaml");
 
+    /// <summary>Gets the optional attribute schema (declared principal, resource and request attribute types) policies
+    /// are checked against.</summary>
+    public string AttributesPath => Path.Combine(Root, CopilotGuard.Typing.AttributeSchemaFile.FileName);
+
     /// <summary>Gets the label taxonomy and labeling rules file.</summary>
     public string LabelsPath => Path.Combine(Root, "labels.yaml");
 

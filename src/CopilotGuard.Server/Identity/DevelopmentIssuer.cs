@@ -96,6 +96,23 @@ public sealed class DevelopmentIssuer
     public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult MissingCallerProblem() =>
         TypedResults.Problem(MissingCallerMessage, statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized");
 
+    /// <summary>Types a claim's value by its JSON type (kept by the token handler as <see cref="Claim.ValueType"/>): a
+    /// JSON boolean stays a boolean and a JSON number a number, so it compares with <c>true</c> or <c>5</c> in a policy.</summary>
+    public static AttributeValue ClaimValue(Claim claim)
+    {
+        ArgumentNullException.ThrowIfNull(claim);
+        switch (claim.ValueType)
+        {
+            case ClaimValueTypes.Boolean when bool.TryParse(claim.Value, out var boolean):
+                return AttributeValue.FromBoolean(boolean);
+            case ClaimValueTypes.Integer or ClaimValueTypes.Integer32 or ClaimValueTypes.Integer64 or ClaimValueTypes.UInteger32 or ClaimValueTypes.UInteger64 or ClaimValueTypes.Double
+                when double.TryParse(claim.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number) && double.IsFinite(number):
+                return AttributeValue.FromNumber(number);
+            default:
+                return AttributeValue.FromString(claim.Value);
+        }
+    }
+
     /// <summary>Reads the caller's identities from validated claims: <c>sub</c>, and <c>act.sub</c> when delegated.</summary>
     /// <returns>The identities, or <see langword="null"/> when the claims are not usable.</returns>
     public static CallerIdentity? ReadCaller(ClaimsPrincipal user)
@@ -112,7 +129,7 @@ public sealed class DevelopmentIssuer
         {
             if (!string.IsNullOrWhiteSpace(claim.Value) && claim.Value.Length <= 256)
             {
-                claims.Add(claim.Type, claim.Value);
+                claims.Add(claim.Type, ClaimValue(claim));
             }
         }
 

@@ -1,9 +1,9 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
-using System.Globalization;
 using CopilotGuard.Filtering;
 using CopilotGuard.Labels;
 using CopilotGuard.Policy;
+using CopilotGuard.Typing;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -20,19 +20,36 @@ public sealed class DirectoryFile : IEntitlementProvider
     private static readonly ImmutableHashSet<string> PrincipalKeys = ["id", "kind", "displayName", "attributes"];
     private readonly FrozenDictionary<string, Principal> _principals;
 
-    private DirectoryFile(FrozenDictionary<string, Principal> principals) => _principals = principals;
+    private DirectoryFile(FrozenDictionary<string, Principal> principals, FrozenDictionary<string, AttributeDeclaration> attributeKinds)
+    {
+        _principals = principals;
+        AttributeKinds = attributeKinds;
+    }
 
     /// <summary>Gets every principal in the directory.</summary>
     public IEnumerable<Principal> Principals => _principals.Values;
 
+    /// <summary>Gets the kind of every attribute the principals hold, with the line it is first seen on (the directory's
+    /// part of the <see cref="AttributeSchema"/>).</summary>
+    public IReadOnlyDictionary<string, AttributeDeclaration> AttributeKinds { get; }
+
     /// <summary>Reads and validates a directory file.</summary>
     /// <exception cref="PolicyValidationException">The file is invalid; every problem is listed.</exception>
     public static async Task<DirectoryFile> LoadAsync(string path, LabelTaxonomy labels, CancellationToken cancellationToken) =>
-        Parse(Path.GetFileName(path), await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), labels);
+        await LoadAsync(path, labels, declared: null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Reads and validates a directory file, converting attributes declared in <c>attributes.yaml</c>.</summary>
+    /// <exception cref="PolicyValidationException">The file is invalid; every problem is listed.</exception>
+    public static async Task<DirectoryFile> LoadAsync(string path, LabelTaxonomy labels, IReadOnlyDictionary<string, AttributeDeclaration>? declared, CancellationToken cancellationToken) =>
+        Parse(Path.GetFileName(path), await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), labels, declared);
 
     /// <summary>Parses and validates a directory from YAML text.</summary>
+    /// <param name="name">The file name, for messages.</param>
+    /// <param name="yaml">The YAML text.</param>
+    /// <param name="labels">The label taxonomy.</param>
+    /// <param name="declared">Declared principal attribute types (from <c>attributes.yaml</c>), converted to when they fit.</param>
     /// <exception cref="PolicyValidationException">The text is invalid; every problem is listed.</exception>
-    public static DirectoryFile Parse(string name, string yaml, LabelTaxonomy labels)
+    public static DirectoryFile Parse(string name, string yaml, LabelTaxonomy labels, IReadOnlyDictionary<string, AttributeDeclaration>? declared = null)
     {
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(labels);
@@ -54,6 +71,7 @@ public sealed class DirectoryFile : IEntitlementProvider
         }
 
         var principals = new Dictionary<string, Principal>(StringComparer.Ordinal);
+        var kinds = new Dictionary<string, (AttributeDeclaration Declaration, string Principal)>(StringComparer.Ordinal);
         foreach (var node in list)
         {
             var line = (int)node.Start.Line;
@@ -106,22 +124,30 @@ public sealed class DirectoryFile : IEntitlementProvider
                         continue;
                     }
 
-                    var scalars = valueNode switch
+                    AttributeKind? kindOf = declared is not null && declared.TryGetValue(attributeName, out var declaration) ? declaration.Kind
+                        : ExpressionParser.DefaultLabelAttributes.Contains(attributeName) ? AttributeKind.Label
+                        : null;
+                    var problems = new List<(int Line, string Message)>();
+                    var values = YamlScalarTyper.ReadValues(valueNode, attributeName, kindOf, labels, problems);
+                    foreach (var (problemLine, message) in problems)
                     {
-                        YamlScalarNode scalar => [scalar],
-                        YamlSequenceNode sequence => sequence.Children.OfType<YamlScalarNode>().ToList(),
-                        _ => [],
-                    };
-                    foreach (var scalar in scalars)
+                        errors.Add(new PolicyError(name, problemLine, null, $"principal '{id}': {message}"));
+                    }
+
+                    attributes.Declare(attributeName);
+                    foreach (var value in values)
                     {
-                        var value = ToValue(attributeName, scalar, labels, out var problem);
-                        if (problem is not null)
+                        attributes.Add(attributeName, value);
+                        var valueLine = (int)valueNode.Start.Line;
+                        if (!kinds.TryGetValue(attributeName, out var seen))
                         {
-                            errors.Add(new PolicyError(name, (int)scalar.Start.Line, null, $"principal '{id}', attribute '{attributeName}': {problem}"));
+                            kinds[attributeName] = (new AttributeDeclaration(value.Kind, name, valueLine), id);
                         }
-                        else
+                        else if (seen.Declaration.Kind != value.Kind)
                         {
-                            attributes.Add(attributeName, value);
+                            errors.Add(new PolicyError(name, valueLine, null,
+                                $"principal '{id}', attribute '{attributeName}' is {Kind(value.Kind)} but it is {Kind(seen.Declaration.Kind)} for principal '{seen.Principal}' (line {seen.Declaration.Line}); an attribute has one type (quote numbers and booleans meant as text)"));
+                            break;
                         }
                     }
                 }
@@ -140,43 +166,16 @@ public sealed class DirectoryFile : IEntitlementProvider
             throw new PolicyValidationException(errors);
         }
 
-        return new DirectoryFile(principals.ToFrozenDictionary(StringComparer.Ordinal));
+        return new DirectoryFile(
+            principals.ToFrozenDictionary(StringComparer.Ordinal),
+            kinds.ToFrozenDictionary(static pair => pair.Key, static pair => pair.Value.Declaration, StringComparer.Ordinal));
     }
 
     /// <inheritdoc />
     public ValueTask<Principal?> ResolveAsync(string principalId, CancellationToken cancellationToken) =>
         ValueTask.FromResult(_principals.GetValueOrDefault(principalId));
 
-    private static AttributeValue ToValue(string attribute, YamlScalarNode scalar, LabelTaxonomy labels, out string? problem)
-    {
-        problem = null;
-        var text = scalar.Value ?? string.Empty;
-        if (ExpressionParser.DefaultLabelAttributes.Contains(attribute))
-        {
-            if (labels.TryGet(text, out var label))
-            {
-                return label.ToAttributeValue();
-            }
-
-            problem = $"unknown sensitivity label '{text}'";
-            return default;
-        }
-
-        if (scalar.Style is ScalarStyle.Plain)
-        {
-            if (text is "true" or "false")
-            {
-                return AttributeValue.FromBoolean(text == "true");
-            }
-
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number))
-            {
-                return AttributeValue.FromNumber(number);
-            }
-        }
-
-        return AttributeValue.FromString(text);
-    }
+    private static string Kind(AttributeKind kind) => $"a {AttributeValue.KindName(kind)}";
 
     private static string? Scalar(YamlMappingNode node, string key) =>
         node.Children.TryGetValue(new YamlScalarNode(key), out var value) && value is YamlScalarNode scalar ? scalar.Value : null;

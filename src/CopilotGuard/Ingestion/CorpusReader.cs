@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using CopilotGuard.Filtering;
 using CopilotGuard.Labels;
 using CopilotGuard.Retrieval;
+using CopilotGuard.Typing;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -39,30 +40,49 @@ public sealed partial class CorpusReader
     /// <summary>The longest chunk, in characters, that paragraphs are packed into.</summary>
     public const int MaxChunkLength = 1200;
 
-    private static readonly ImmutableHashSet<string> SourceKeys = ["source", "displayName", "label", "owner", "department"];
+    private static readonly ImmutableHashSet<string> SourceKeys = ["source", "displayName", "label", "owner", "department", "attributes"];
     private static readonly ImmutableHashSet<string> DocumentKeys = ["id", "title", "label", "purviewLabelId", "version", "subjects"];
     private readonly LabelTaxonomy _labels;
+    private readonly IReadOnlyDictionary<string, AttributeDeclaration> _declared;
 
-    /// <summary>Creates a reader that validates labels against the taxonomy.</summary>
-    public CorpusReader(LabelTaxonomy labels) => _labels = labels ?? throw new ArgumentNullException(nameof(labels));
+    /// <summary>Creates a reader that validates labels against the taxonomy and types attributes by the YAML core
+    /// schema, the built-in resource attributes and each source's <c>attributes:</c> declarations.</summary>
+    public CorpusReader(LabelTaxonomy labels)
+        : this(labels, null)
+    {
+    }
+
+    /// <summary>Creates a reader that also converts attributes to the given resource declarations (the
+    /// <c>resource</c> part of an <see cref="AttributeSchema"/>, e.g. from <c>attributes.yaml</c>).</summary>
+    /// <param name="labels">The label taxonomy.</param>
+    /// <param name="declared">Resource attribute declarations every source shares; the built-in ones when null.</param>
+    public CorpusReader(LabelTaxonomy labels, IReadOnlyDictionary<string, AttributeDeclaration>? declared)
+    {
+        _labels = labels ?? throw new ArgumentNullException(nameof(labels));
+        _declared = declared ?? AttributeSchema.BuiltIn[Policy.AttributeScope.Resource];
+    }
+
+    /// <summary>Reads the <c>attributes:</c> declarations of every source folder under <paramref name="root"/> (or of
+    /// <paramref name="root"/> itself when it is one source), for an <see cref="AttributeSchema"/>.</summary>
+    /// <exception cref="IngestionException">A <c>source.yaml</c> is invalid.</exception>
+    public static async Task<IReadOnlyList<IReadOnlyDictionary<string, AttributeDeclaration>>> ReadDeclarationsAsync(string root, CancellationToken cancellationToken)
+    {
+        var declarations = new List<IReadOnlyDictionary<string, AttributeDeclaration>>();
+        foreach (var folder in SourceFolders(root))
+        {
+            var sourcePath = Path.Combine(folder, "source.yaml");
+            var sourceNode = ParseMapping(sourcePath, await File.ReadAllTextAsync(sourcePath, cancellationToken).ConfigureAwait(false), 0);
+            declarations.Add(Declarations(sourcePath, sourceNode));
+        }
+
+        return declarations;
+    }
 
     /// <summary>Reads every source folder under <paramref name="root"/> (or <paramref name="root"/> itself when it is one source).</summary>
     /// <exception cref="IngestionException">A file is invalid.</exception>
     public async Task<IReadOnlyList<Chunk>> ReadAsync(string root, CancellationToken cancellationToken)
     {
-        if (!Directory.Exists(root))
-        {
-            throw new IngestionException($"{root}: the folder does not exist");
-        }
-
-        var sourceFolders = File.Exists(Path.Combine(root, "source.yaml"))
-            ? [root]
-            : Directory.EnumerateDirectories(root).Where(static dir => File.Exists(Path.Combine(dir, "source.yaml"))).Order(StringComparer.Ordinal).ToList();
-        if (sourceFolders.Count == 0)
-        {
-            throw new IngestionException($"{root}: no source folders (folders with a source.yaml) were found");
-        }
-
+        var sourceFolders = SourceFolders(root);
         var chunks = new List<Chunk>();
         foreach (var folder in sourceFolders)
         {
@@ -77,11 +97,73 @@ public sealed partial class CorpusReader
         return chunks;
     }
 
+    private static List<string> SourceFolders(string root)
+    {
+        if (!Directory.Exists(root))
+        {
+            throw new IngestionException($"{root}: the folder does not exist");
+        }
+
+        var sourceFolders = File.Exists(Path.Combine(root, "source.yaml"))
+            ? [root]
+            : Directory.EnumerateDirectories(root).Where(static dir => File.Exists(Path.Combine(dir, "source.yaml"))).Order(StringComparer.Ordinal).ToList();
+        return sourceFolders.Count == 0
+            ? throw new IngestionException($"{root}: no source folders (folders with a source.yaml) were found")
+            : sourceFolders;
+    }
+
+    /// <summary>Reads a source's <c>attributes:</c> block: attribute name to type.</summary>
+    private static Dictionary<string, AttributeDeclaration> Declarations(string sourcePath, YamlMappingNode sourceNode)
+    {
+        var declarations = new Dictionary<string, AttributeDeclaration>(StringComparer.Ordinal);
+        if (!sourceNode.Children.TryGetValue(new YamlScalarNode("attributes"), out var node))
+        {
+            return declarations;
+        }
+
+        if (node is not YamlMappingNode map)
+        {
+            throw new IngestionException($"{sourcePath}:{node.Start.Line}: attributes must map attribute names to types (string, number, boolean, timestamp)");
+        }
+
+        foreach (var (keyNode, typeNode) in map.Children)
+        {
+            var name = (keyNode as YamlScalarNode)?.Value ?? string.Empty;
+            var type = (typeNode as YamlScalarNode)?.Value;
+            if (AttributeSchemaFile.ParseKind(type) is not { } kind)
+            {
+                throw new IngestionException($"{sourcePath}:{typeNode.Start.Line}: attribute '{name}' has type '{type}'; expected string, number, boolean, timestamp or label");
+            }
+
+            declarations[name] = new AttributeDeclaration(kind, sourcePath, (int)keyNode.Start.Line);
+        }
+
+        return declarations;
+    }
+
+    /// <summary>The declarations that apply to a source: the shared ones and the source's own, which must agree.</summary>
+    private Dictionary<string, AttributeDeclaration> Effective(string sourcePath, YamlMappingNode sourceNode)
+    {
+        var effective = new Dictionary<string, AttributeDeclaration>(_declared, StringComparer.Ordinal);
+        foreach (var (name, declaration) in Declarations(sourcePath, sourceNode))
+        {
+            if (effective.TryGetValue(name, out var shared) && shared.Kind != declaration.Kind)
+            {
+                throw new IngestionException($"{declaration.Where}: attribute '{name}' is declared {AttributeValue.KindName(declaration.Kind)} but it is {AttributeValue.KindName(shared.Kind)} in {shared.Where}; an attribute has one type");
+            }
+
+            effective[name] = declaration;
+        }
+
+        return effective;
+    }
+
     private async Task<IReadOnlyList<Chunk>> ReadSourceAsync(string folder, CancellationToken cancellationToken)
     {
         var sourcePath = Path.Combine(folder, "source.yaml");
-        var sourceNode = ParseMapping(sourcePath, await File.ReadAllTextAsync(sourcePath, cancellationToken).ConfigureAwait(false));
+        var sourceNode = ParseMapping(sourcePath, await File.ReadAllTextAsync(sourcePath, cancellationToken).ConfigureAwait(false), 0);
         RejectUnknownKeys(sourcePath, sourceNode, SourceKeys);
+        var declared = Effective(sourcePath, sourceNode);
         var source = Required(sourcePath, sourceNode, "source");
         if (!IdPattern().IsMatch(source))
         {
@@ -92,9 +174,9 @@ public sealed partial class CorpusReader
         var common = new AttributeSetBuilder();
         foreach (var key in (ReadOnlySpan<string>)["owner", "department"])
         {
-            if (Scalar(sourceNode, key) is { } value)
+            if (sourceNode.Children.TryGetValue(new YamlScalarNode(key), out var valueNode))
             {
-                common.Add(key, value);
+                AddValues(sourcePath, 0, common, key, valueNode, declared);
             }
         }
 
@@ -107,15 +189,23 @@ public sealed partial class CorpusReader
         var chunks = new List<Chunk>();
         foreach (var path in Directory.EnumerateFiles(folder, "*.md").Order(StringComparer.Ordinal))
         {
-            chunks.AddRange(ReadDocument(path, await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), source, defaultLabel, common));
+            chunks.AddRange(ReadDocument(path, await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), source, defaultLabel, common, declared));
         }
 
         return chunks;
     }
 
-    /// <summary>Splits one Markdown document with front matter into chunks.</summary>
-    public IEnumerable<Chunk> ReadDocument(string path, string content, string source, SensitivityLabel defaultLabel, AttributeSetBuilder common)
+    /// <summary>Splits one Markdown document with front matter into chunks, typing its attributes with the reader's
+    /// shared declarations.</summary>
+    public IEnumerable<Chunk> ReadDocument(string path, string content, string source, SensitivityLabel defaultLabel, AttributeSetBuilder common) =>
+        ReadDocument(path, content, source, defaultLabel, common, _declared);
+
+    /// <summary>Splits one Markdown document with front matter into chunks: front-matter attributes are typed by the
+    /// YAML core schema, or converted to their declared type (failing with the file, line and attribute when they do
+    /// not fit).</summary>
+    public IEnumerable<Chunk> ReadDocument(string path, string content, string source, SensitivityLabel defaultLabel, AttributeSetBuilder common, IReadOnlyDictionary<string, AttributeDeclaration> declared)
     {
+        ArgumentNullException.ThrowIfNull(declared);
         ArgumentNullException.ThrowIfNull(content);
         content = content.ReplaceLineEndings("\n");
         if (!content.StartsWith("---\n", StringComparison.Ordinal))
@@ -129,7 +219,8 @@ public sealed partial class CorpusReader
             throw new IngestionException($"{path}: the front matter is not closed with '---'");
         }
 
-        var front = ParseMapping(path, content[4..end]);
+        // The front matter starts on the file's second line.
+        var front = ParseMapping(path, content[4..end], 1);
         var body = content[(end + 4)..].TrimStart('-').Trim();
         var id = Required(path, front, "id");
         if (!IdPattern().IsMatch(id))
@@ -164,15 +255,17 @@ public sealed partial class CorpusReader
                 throw new IngestionException($"{path}: '{key}' is derived by CopilotGuard and cannot be set as an attribute");
             }
 
-            foreach (var value in Scalars(path, key, valueNode))
-            {
-                attributes.Add(key, value);
-            }
+            AddValues(path, 1, attributes, key, valueNode, declared);
         }
 
-        var subjects = front.Children.TryGetValue(new YamlScalarNode("subjects"), out var subjectsNode)
-            ? [.. Scalars(path, "subjects", subjectsNode)]
-            : ImmutableArray<string>.Empty;
+        var subjects = ImmutableArray<string>.Empty;
+        if (front.Children.TryGetValue(new YamlScalarNode("subjects"), out var subjectsNode))
+        {
+            var subjectValues = new AttributeSetBuilder();
+            AddValues(path, 1, subjectValues, "subjects", subjectsNode, declared);
+            subjects = subjectValues.Build().TryGet("subjects", out var values) ? [.. values.Select(static value => value.Text)] : [];
+        }
+
         var title = Scalar(front, "title");
         var built = attributes.Build();
         var index = 0;
@@ -196,7 +289,7 @@ public sealed partial class CorpusReader
     private async Task<IReadOnlyList<Chunk>> ReadRowsAsync(string folder, string source, SensitivityLabel defaultLabel, AttributeSetBuilder common, CancellationToken cancellationToken)
     {
         var schemaPath = Path.Combine(folder, "schema.yaml");
-        var schema = ParseMapping(schemaPath, await File.ReadAllTextAsync(schemaPath, cancellationToken).ConfigureAwait(false));
+        var schema = ParseMapping(schemaPath, await File.ReadAllTextAsync(schemaPath, cancellationToken).ConfigureAwait(false), 0);
         var idField = Required(schemaPath, schema, "idField");
         var subjectField = Scalar(schema, "subjectField");
         var labelField = Scalar(schema, "labelField");
@@ -369,6 +462,7 @@ public sealed partial class CorpusReader
         var copy = new AttributeSetBuilder();
         foreach (var (name, values) in common.Build())
         {
+            copy.Declare(name);
             foreach (var value in values)
             {
                 copy.Add(name, value);
@@ -378,16 +472,27 @@ public sealed partial class CorpusReader
         return copy;
     }
 
-    private static IEnumerable<string> Scalars(string path, string key, YamlNode node) => node switch
+    /// <summary>Adds an attribute's values (a scalar or a list; <c>[]</c> makes it present without values), typed by the
+    /// core schema or converted to its declaration; the first problem fails ingestion with <c>file:line</c>.</summary>
+    private void AddValues(string path, int lineOffset, AttributeSetBuilder attributes, string key, YamlNode valueNode, IReadOnlyDictionary<string, AttributeDeclaration> declared)
     {
-        YamlScalarNode scalar => [scalar.Value ?? string.Empty],
-        YamlSequenceNode sequence => sequence.Children.Select(child => child is YamlScalarNode scalar
-            ? scalar.Value ?? string.Empty
-            : throw new IngestionException($"{path}: '{key}' must be a value or a list of values")),
-        _ => throw new IngestionException($"{path}: '{key}' must be a value or a list of values"),
-    };
+        var problems = new List<(int Line, string Message)>();
+        var kind = declared.TryGetValue(key, out var declaration) ? declaration.Kind : (AttributeKind?)null;
+        var values = YamlScalarTyper.ReadValues(valueNode, key, kind, _labels, problems);
+        if (problems.Count > 0)
+        {
+            var (line, message) = problems[0];
+            throw new IngestionException($"{path}:{line + lineOffset}: {message}");
+        }
 
-    private static YamlMappingNode ParseMapping(string path, string yaml)
+        attributes.Declare(key);
+        foreach (var value in values)
+        {
+            attributes.Add(key, value);
+        }
+    }
+
+    private static YamlMappingNode ParseMapping(string path, string yaml, int lineOffset)
     {
         var stream = new YamlStream();
         try
@@ -396,7 +501,7 @@ public sealed partial class CorpusReader
         }
         catch (YamlException exception)
         {
-            throw new IngestionException($"{path}:{exception.Start.Line}: not valid YAML: {exception.Message}", exception);
+            throw new IngestionException($"{path}:{exception.Start.Line + lineOffset}: not valid YAML: {exception.Message}", exception);
         }
 
         return stream.Documents.Count == 1 && stream.Documents[0].RootNode is YamlMappingNode mapping

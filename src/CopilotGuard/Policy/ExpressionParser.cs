@@ -208,11 +208,13 @@ public sealed class ExpressionParser
             if (!_residual && comparison.Operator is ExpressionOperator.LessThan or ExpressionOperator.LessThanOrEqual
                 or ExpressionOperator.GreaterThan or ExpressionOperator.GreaterThanOrEqual)
             {
-                foreach (var side in (ReadOnlySpan<Expression>)[left, right])
+                foreach (var (side, other) in (ReadOnlySpan<(Expression, Expression)>)[(left, right), (right, left)])
                 {
-                    if (side is LiteralExpression literal && literal.Values.Any(static value => value.Kind is AttributeKind.String or AttributeKind.Boolean))
+                    if (side is LiteralExpression literal && literal.Values.FirstOrDefault(static value => !AttributeValue.IsOrdered(value.Kind)) is { Text: not null } unordered)
                     {
-                        throw Error("ranges (<, <=, >, >=) compare numbers, labels or timestamps only", side.Position);
+                        var shown = unordered.Kind == AttributeKind.String ? $"the string \"{unordered.Text}\"" : $"the {AttributeValue.KindName(unordered.Kind)} {unordered.Text}";
+                        var hint = unordered.Kind == AttributeKind.String && AttributeValue.TryParseTimestamp(unordered.Text, out _) ? $"; write timestamp(\"{unordered.Text}\")" : string.Empty;
+                        throw Error($"ranges (<, <=, >, >=) compare numbers, labels and timestamps only; {other} cannot be ordered against {shown}{hint}", side.Position);
                     }
                 }
             }

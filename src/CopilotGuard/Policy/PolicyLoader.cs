@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Text;
 using CopilotGuard.Labels;
+using CopilotGuard.Typing;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -60,12 +61,24 @@ public sealed class PolicyLoader
 
     private readonly LabelTaxonomy _labels;
     private readonly ExpressionParser _parser;
+    private readonly AttributeSchema _schema;
 
-    /// <summary>Creates a loader that types label comparisons with the given taxonomy.</summary>
+    /// <summary>Creates a loader that types label comparisons with the given taxonomy and checks conditions against the
+    /// built-in attributes only (<see cref="AttributeSchema.BuiltIn"/>).</summary>
     public PolicyLoader(LabelTaxonomy labels)
+        : this(labels, null)
+    {
+    }
+
+    /// <summary>Creates a loader that types label comparisons with the given taxonomy and checks every condition
+    /// (rules, obligations, de-anonymization grants) against an attribute schema.</summary>
+    /// <param name="labels">The label taxonomy.</param>
+    /// <param name="schema">The attribute schema; <see cref="AttributeSchema.BuiltIn"/> when null.</param>
+    public PolicyLoader(LabelTaxonomy labels, AttributeSchema? schema)
     {
         _labels = labels ?? throw new ArgumentNullException(nameof(labels));
         _parser = new ExpressionParser(labels);
+        _schema = schema ?? AttributeSchema.BuiltIn;
     }
 
     /// <summary>Loads every <c>*.yaml</c>/<c>*.yml</c> file of a folder (not recursive, test files excluded) as one bundle.</summary>
@@ -183,7 +196,12 @@ public sealed class PolicyLoader
         {
             if (obligationsNode is YamlSequenceNode obligationList)
             {
+                var first = obligations.Count;
                 Obligations.ObligationParser.Parse(name, obligationList, _parser, obligations, errors);
+                for (var i = first; i < obligations.Count; i++)
+                {
+                    CheckTypes(obligations[i].Condition, name, obligations[i].Line, obligations[i].Id, errors);
+                }
             }
             else
             {
@@ -207,7 +225,11 @@ public sealed class PolicyLoader
                     try
                     {
                         var when = Scalar(grantMap, "when") ?? "false";
-                        deanonymization.Add(new PolicyRule(grantId, PolicyEffect.Allow, _parser.Parse(when), when, Scalar(grantMap, "description"), name, Line(grantMap)));
+                        var grantCondition = _parser.Parse(when);
+                        if (CheckTypes(grantCondition, name, LineOf(grantMap, "when"), grantId, errors))
+                        {
+                            deanonymization.Add(new PolicyRule(grantId, PolicyEffect.Allow, grantCondition, when, Scalar(grantMap, "description"), name, Line(grantMap)));
+                        }
                     }
                     catch (PolicySyntaxException exception)
                     {
@@ -275,6 +297,10 @@ public sealed class PolicyLoader
                 try
                 {
                     condition = _parser.Parse(when);
+                    if (!CheckTypes(condition, name, LineOf(ruleNode, "when"), id, errors))
+                    {
+                        condition = null;
+                    }
                 }
                 catch (PolicySyntaxException exception)
                 {
@@ -287,6 +313,18 @@ public sealed class PolicyLoader
                 rules.Add(new PolicyRule(id, effect.Value, condition, when!, Scalar(ruleNode, "description"), name, line));
             }
         }
+    }
+
+    /// <summary>Adds a problem for each type error of a condition; returns whether it is well typed.</summary>
+    private bool CheckTypes(Expression condition, string file, int line, string? id, List<PolicyError> errors)
+    {
+        var problems = PolicyTypeChecker.Check(condition, _schema);
+        foreach (var problem in problems)
+        {
+            errors.Add(new PolicyError(file, line, id, $"in 'when' {problem}"));
+        }
+
+        return problems.Count == 0;
     }
 
     private static void ReportUnknownKeys(string file, YamlMappingNode node, ImmutableHashSet<string> known, string? ruleId, List<PolicyError> errors)

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Globalization;
 using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
 using CopilotGuard.Labels;
@@ -151,26 +150,26 @@ public sealed class PolicyTestRunner
             : $"expected {(expect ? "allow" : "deny")} but got {(explanation.Visible ? "allow" : "deny")}: {explanation.Reason}";
     }
 
+    /// <summary>Reads a test case's resource attributes with the same typer as ingestion: the YAML core schema, and the
+    /// built-in resource attributes' kinds (<c>label</c> a label name, <c>version</c> a number, ...).</summary>
     private static AttributeSet ReadResource(YamlMappingNode map, LabelTaxonomy labels)
     {
         var builder = new AttributeSetBuilder();
+        var builtIns = Typing.AttributeSchema.BuiltIn[AttributeScope.Resource];
         foreach (var (keyNode, valueNode) in map.Children)
         {
             var name = ((YamlScalarNode)keyNode).Value ?? string.Empty;
-            IEnumerable<YamlScalarNode> scalars = valueNode switch
+            var problems = new List<(int Line, string Message)>();
+            var values = Typing.YamlScalarTyper.ReadValues(valueNode, name, builtIns.TryGetValue(name, out var declared) ? declared.Kind : null, labels, problems);
+            if (problems.Count > 0)
             {
-                YamlScalarNode scalar => [scalar],
-                YamlSequenceNode sequence => sequence.Children.OfType<YamlScalarNode>(),
-                _ => throw new FormatException($"resource.{name} must be a value or a list"),
-            };
-            foreach (var scalar in scalars)
+                throw new FormatException($"line {problems[0].Line}: resource {problems[0].Message}");
+            }
+
+            builder.Declare(name);
+            foreach (var value in values)
             {
-                var text = scalar.Value ?? string.Empty;
-                builder.Add(name, ExpressionParser.DefaultLabelAttributes.Contains(name)
-                    ? labels.Get(text).ToAttributeValue()
-                    : scalar.Style == ScalarStyle.Plain && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) ? AttributeValue.FromNumber(number)
-                    : scalar.Style == ScalarStyle.Plain && text is "true" or "false" ? AttributeValue.FromBoolean(text == "true")
-                    : AttributeValue.FromString(text));
+                builder.Add(name, value);
             }
         }
 

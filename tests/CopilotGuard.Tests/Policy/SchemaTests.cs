@@ -1,8 +1,8 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CopilotGuard.Filtering;
+using CopilotGuard.Typing;
 using Json.Schema;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace CopilotGuard.Tests.Policy;
@@ -19,6 +19,7 @@ public sealed class SchemaTests
             { "labels.schema.json", "samples/labels.yaml" },
             { "directory.schema.json", "samples/directory.yaml" },
             { "agents.schema.json", "samples/agents.yaml" },
+            { "attributes.schema.json", "samples/attributes.yaml" },
         };
         foreach (var policy in Directory.EnumerateFiles(Path.Combine(Root, "samples", "policies"), "*.yaml").Where(static p => !p.Contains(".test.", StringComparison.Ordinal)))
         {
@@ -66,6 +67,11 @@ public sealed class SchemaTests
     [InlineData("labels.schema.json", "apiVersion: copilotguard/v1\nlabels:\n  - name: Public\n    color: green")]
     [InlineData("directory.schema.json", "apiVersion: copilotguard/v1\nprincipals:\n  - id: x\n    kind: robot")]
     [InlineData("row-schema.schema.json", "source: payroll\nidField: id\ntextTemplate: x\nfields:\n  - { name: salary, type: money, label: General }")]
+    [InlineData("attributes.schema.json", "apiVersion: copilotguard/v1\nresource:\n  restricted: bool")]
+    [InlineData("attributes.schema.json", "apiVersion: copilotguard/v1\nresource:\n  restricted: { type: boolean, colour: blue }")]
+    [InlineData("attributes.schema.json", "apiVersion: copilotguard/v1\nsubject:\n  restricted: boolean")]
+    [InlineData("source.schema.json", "source: kb\nattributes:\n  restricted: yes")]
+    [InlineData("directory.schema.json", "apiVersion: copilotguard/v1\nprincipals:\n  - id: x\n    attributes: { level: ~ }")]
     public void BrokenFile_IsRejected(string schema, string yaml) => Assert.False(Evaluate(schema, yaml).IsValid);
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, JsonSchema> Schemas = new(StringComparer.Ordinal);
@@ -78,7 +84,8 @@ public sealed class SchemaTests
     private static string Describe(EvaluationResults result) =>
         JsonSerializer.Serialize((result.Details ?? []).Where(static d => d.Errors is { Count: > 0 }).Select(static d => new { path = d.InstanceLocation.ToString(), errors = d.Errors }));
 
-    /// <summary>Converts YAML to JSON the way the loaders read it: plain scalars that look like numbers or booleans are typed.</summary>
+    /// <summary>Converts YAML to JSON the way the loaders read it: scalars are typed by <see cref="YamlScalarTyper"/>
+    /// (the YAML core schema), and what it refuses (nulls) becomes a JSON null.</summary>
     private static JsonNode? ToJson(string yaml)
     {
         var stream = new YamlStream();
@@ -90,10 +97,13 @@ public sealed class SchemaTests
     {
         YamlMappingNode map => new JsonObject(map.Children.Select(static pair => KeyValuePair.Create(((YamlScalarNode)pair.Key).Value!, Convert(pair.Value)))),
         YamlSequenceNode sequence => new JsonArray([.. sequence.Children.Select(Convert)]),
-        YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" or "false" } scalar => JsonValue.Create(scalar.Value == "true"),
-        YamlScalarNode { Style: ScalarStyle.Plain, Value: "null" or "~" } => null,
-        YamlScalarNode { Style: ScalarStyle.Plain } scalar when double.TryParse(scalar.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) => JsonValue.Create(number),
-        YamlScalarNode scalar => JsonValue.Create(scalar.Value ?? string.Empty),
+        YamlScalarNode scalar when !YamlScalarTyper.TryType(scalar, out _, out _) => null,
+        YamlScalarNode scalar when YamlScalarTyper.TryType(scalar, out var value, out _) => value.Kind switch
+        {
+            AttributeKind.Boolean => JsonValue.Create(value.Number != 0),
+            AttributeKind.Number => JsonValue.Create(value.Number),
+            _ => JsonValue.Create(value.Text),
+        },
         _ => throw new InvalidOperationException(node.GetType().Name),
     };
 }
