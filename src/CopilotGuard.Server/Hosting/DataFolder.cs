@@ -25,6 +25,9 @@ public sealed class DataFolder
     /// <summary>Gets the directory file.</summary>
     public string DirectoryPath => Path.Combine(Root, "directory.yaml");
 
+    /// <summary>Gets the registered destinations file (without it every request is treated as external, ceiling General).</summary>
+    public string DestinationsPath => Path.Combine(Root, CopilotGuard.Identity.DestinationRegistry.FileName);
+
     /// <summary>Gets the label taxonomy and labeling rules file.</summary>
     public string LabelsPath => Path.Combine(Root, "labels.yaml");
 

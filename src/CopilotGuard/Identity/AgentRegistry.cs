@@ -224,8 +224,17 @@ public sealed class AgentRegistryGate : IAccessGate
     /// <inheritdoc />
     public ValueTask CheckAsync(CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(request);
+        return Refusal(caller, request.Purpose, request.Destination) is { } refusal
+            ? throw new RetrievalException(RetrievalErrorKind.Forbidden, refusal)
+            : ValueTask.CompletedTask;
+    }
+
+    /// <summary>Says why the registry refuses a caller for a purpose and (resolved) destination, or returns
+    /// <see langword="null"/> when it does not; <c>policy test</c> and <c>policy explain</c> ask the same question.</summary>
+    public string? Refusal(CallerPrincipals caller, string? purpose, string destination)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
         foreach (var agent in (ReadOnlySpan<Principal?>)[caller.Actor, caller.Subject])
         {
             if (agent is not { Kind: PrincipalKind.Agent })
@@ -235,27 +244,27 @@ public sealed class AgentRegistryGate : IAccessGate
 
             if (!_registry.TryGet(agent.Id, out var registration))
             {
-                throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{agent.Id}' is not a registered agent.");
+                return $"Agent '{agent.Id}' is not a registered agent.";
             }
 
-            if (!registration.Destinations.Contains(request.Destination, StringComparer.Ordinal))
+            if (!registration.Destinations.Contains(destination, StringComparer.Ordinal))
             {
-                throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{agent.Id}' is not registered for destination '{request.Destination}' (registered: {string.Join(", ", registration.Destinations)}).");
+                return $"Agent '{agent.Id}' is not registered for destination '{destination}' (registered: {string.Join(", ", registration.Destinations)}).";
             }
 
-            if (string.IsNullOrWhiteSpace(request.Purpose))
+            if (string.IsNullOrWhiteSpace(purpose))
             {
                 if (registration.RequirePurpose)
                 {
-                    throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{agent.Id}' must declare one of the purposes {string.Join(", ", registration.Purposes)}.");
+                    return $"Agent '{agent.Id}' must declare one of the purposes {string.Join(", ", registration.Purposes)}.";
                 }
             }
-            else if (!registration.Purposes.Contains(request.Purpose, StringComparer.Ordinal))
+            else if (!registration.Purposes.Contains(purpose, StringComparer.Ordinal))
             {
-                throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{agent.Id}' is not registered for purpose '{request.Purpose}'.");
+                return $"Agent '{agent.Id}' is not registered for purpose '{purpose}'.";
             }
         }
 
-        return ValueTask.CompletedTask;
+        return null;
     }
 }

@@ -106,10 +106,25 @@ public sealed class DirectoryFile : IEntitlementProvider
                         continue;
                     }
 
+                    if (valueNode is YamlSequenceNode values && values.Children.Any(static c => c is not YamlScalarNode))
+                    {
+                        errors.Add(new PolicyError(name, (int)valueNode.Start.Line, null, $"principal '{id}', attribute '{attributeName}': a list holds only strings, numbers, booleans or labels"));
+                        continue;
+                    }
+
+                    if (valueNode is not YamlScalarNode and not YamlSequenceNode)
+                    {
+                        errors.Add(new PolicyError(name, (int)valueNode.Start.Line, null, $"principal '{id}', attribute '{attributeName}': a value is a string, number, boolean, label or a list of them"));
+                        continue;
+                    }
+
+                    // An empty list ([]) is a present attribute with no value ("none"), not a missing one ("unknown"):
+                    // `sources: []` grants no source, and has(principal.sources) is true.
+                    attributes.Declare(attributeName);
                     var scalars = valueNode switch
                     {
                         YamlScalarNode scalar => [scalar],
-                        YamlSequenceNode sequence => sequence.Children.OfType<YamlScalarNode>().ToList(),
+                        YamlSequenceNode sequence => sequence.Children.Cast<YamlScalarNode>().ToList(),
                         _ => [],
                     };
                     foreach (var scalar in scalars)
