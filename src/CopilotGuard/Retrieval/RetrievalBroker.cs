@@ -308,7 +308,10 @@ public sealed partial class RetrievalBroker
 
         var caller = subjectIdentity.SamePrincipalsAs(request.Requester) ? requester : await ResolveCallerAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
         var requestAttributes = RequestAttributes(request.Purpose, target.Id);
-        var residual = target.Constrain(_policy.Decide(caller, requestAttributes), _policy.Labels);
+
+        // An agent the registry refuses for this purpose or destination gets nothing from retrieval, so nothing is visible.
+        var refusal = _gates.OfType<AgentRegistryGate>().Select(gate => gate.Refusal(caller, request.Purpose, target.Id)).FirstOrDefault(static r => r is not null);
+        var residual = refusal is not null ? FilterNode.False : target.Constrain(_policy.Decide(caller, requestAttributes), _policy.Labels);
         var (pushed, _, _) = Filters.Split(residual, _store.Capabilities);
         var filters = ImmutableDictionary.CreateRange(StringComparer.Ordinal, [
             new KeyValuePair<string, string>("policy", FilterFormatter.Format(residual)),
@@ -317,6 +320,11 @@ public sealed partial class RetrievalBroker
 
         var chunk = await _store.GetAsync(request.ChunkId, cancellationToken).ConfigureAwait(false);
         var explanation = chunk is null ? null : target.Constrain(_policy.Explain(caller, requestAttributes, chunk.ResourceAttributes), chunk.ResourceAttributes, _policy.Labels);
+        if (explanation is not null && refusal is not null)
+        {
+            explanation = explanation with { Visible = false, Reason = "refused: " + refusal, Residual = residual };
+        }
+
         var visible = explanation?.Visible == true;
         ChunkExplanation result = privileged || visible
             ? new ChunkExplanation(request.ChunkId, visible, explanation?.Reason ?? "No chunk has this id.", _policy.Version, explanation, filters, privileged ? chunk : null)
