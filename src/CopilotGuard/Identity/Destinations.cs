@@ -106,7 +106,7 @@ public sealed class DestinationRegistry
         MostRestrictive = destinations.Values
             .OrderBy(static d => d.Ceiling.Rank)
             .ThenBy(static d => d.Kind == DestinationKind.External ? 0 : 1)
-            .ThenByDescending(static d => d.Anonymization.Count)
+            .ThenBy(static d => d.Id == ExternalId ? 0 : 1)
             .ThenBy(static d => d.Id, StringComparer.Ordinal)
             .First();
     }
@@ -124,7 +124,7 @@ public sealed class DestinationRegistry
     public IEnumerable<Destination> Destinations => _destinations.Values;
 
     /// <summary>Gets the destination an unregistered or undeclared destination is treated as: the lowest ceiling,
-    /// external before internal, then the most anonymization requirements, then the first id.</summary>
+    /// external before internal, then the one named <c>external</c>, then the first id.</summary>
     public Destination MostRestrictive { get; }
 
     /// <summary>Resolves the destination a request names: the registered one, or <see cref="MostRestrictive"/> when it
