@@ -6,6 +6,7 @@ using CopilotGuard.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CopilotGuard.Server.Tests.Identity;
@@ -38,7 +39,11 @@ public sealed class DestinationCeilingHttpTests(DestinationCeilingHttpTests.Open
         var record = (await server.Runtime.Audit.GetAsync(body.GetProperty("receiptId").GetString()!, CancellationToken.None))!.Record;
 
         Assert.Equal("external", record.Destination);
-        Assert.Contains("General", record.PushedFilter, StringComparison.Ordinal);
+
+        // The bundle alone decides "all"; the ceiling makes it a filter, pushed into the store's query.
+        Assert.Equal("filtered", record.Decision);
+        Assert.False(string.IsNullOrEmpty(record.PushedFilter));
+        Assert.True(record.PushdownExact);
     }
 
     [Fact]
