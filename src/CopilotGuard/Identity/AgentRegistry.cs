@@ -12,9 +12,11 @@ namespace CopilotGuard.Identity;
 /// <param name="Id">The agent's principal id (the <c>act.sub</c> of delegated tokens).</param>
 /// <param name="DisplayName">A human-readable name.</param>
 /// <param name="Owner">The team accountable for the agent.</param>
-/// <param name="Sources">The sources it may read; intersected with the directory's <c>sources</c> attribute.</param>
+/// <param name="Sources">The sources it may read; intersected with the directory's <c>sources</c> attribute when the
+/// directory has one (an empty list there means none), used alone when it has none.</param>
 /// <param name="Purposes">The purposes it may declare.</param>
-/// <param name="Destinations">The destinations it may send data to (an undeclared destination counts as <c>external</c>).</param>
+/// <param name="Destinations">The destinations it may send data to, checked against the resolved destination (an
+/// undeclared or unregistered one is the most restrictive registered destination).</param>
 /// <param name="RequirePurpose">Whether every request must declare one of <paramref name="Purposes"/>.</param>
 public sealed record AgentRegistration(
     string Id,
