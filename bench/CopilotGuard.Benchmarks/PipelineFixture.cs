@@ -29,7 +29,8 @@ internal sealed class PipelineFixture : IAsyncDisposable
             audit,
             new QueryHasher(RandomNumberGenerator.GetBytes(32)),
             Options.Create(new RetrievalBrokerOptions()),
-            releaser: new ChunkReleaser(BenchData.SampleAnonymizer(), RandomNumberGenerator.GetBytes(32)));
+            releaser: new ChunkReleaser(BenchData.SampleAnonymizer(), RandomNumberGenerator.GetBytes(32)),
+            destinations: CopilotGuard.Testing.TestDestinations.Standard(BenchData.Labels));
     }
 
     /// <summary>Creates the fixture.</summary>

@@ -41,7 +41,7 @@ internal static class PolicyCommands
         {
             await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
             var folder = parse.GetValue(directory) ?? runtime.Data.PoliciesPath;
-            var results = await new PolicyTestRunner(runtime.Policy, runtime.Directory).RunDirectoryAsync(folder, cancellationToken).ConfigureAwait(false);
+            var results = await runtime.CreatePolicyTestRunner().RunDirectoryAsync(folder, cancellationToken).ConfigureAwait(false);
             var failed = results.Count(static r => !r.Passed);
             if (parse.GetValue(json))
             {

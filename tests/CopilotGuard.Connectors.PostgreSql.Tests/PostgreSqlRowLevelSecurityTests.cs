@@ -173,7 +173,7 @@ public sealed class PostgreSqlRowLevelSecurityTests(PostgresServer server) : IAs
         var (bundle, _) = await LoadCallersAsync();
         var directory = DirectoryFile.Parse("directory.yaml", await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "samples", "directory.yaml")), Labels);
         var reader = new PostgreSqlChunkStore(DataSourceFor("copilotguard_reader"), Labels, Options());
-        var broker = new RetrievalBroker(directory, bundle, reader, new DeterministicEmbedder(), new InMemoryAuditLog(), new CopilotGuard.Audit.QueryHasher(new byte[32]));
+        var broker = new RetrievalBroker(directory, bundle, reader, new DeterministicEmbedder(), new InMemoryAuditLog(), new CopilotGuard.Audit.QueryHasher(new byte[32]), destinations: CopilotGuard.Testing.TestDestinations.Standard(bundle.Labels));
         var request = RetrievalBroker.RequestAttributes(null, "internal");
 
         var granted = 0;

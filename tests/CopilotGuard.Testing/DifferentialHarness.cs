@@ -53,7 +53,9 @@ public static class DifferentialHarness
         var top = scenarios.Random.Next(1, 12);
         var query = "q" + scenarios.Random.Next(1000);
         var embedder = new DeterministicEmbedder(Dimensions);
-        var broker = new RetrievalBroker(directory, policy, store, embedder, new InMemoryAuditLog(), new QueryHasher(new byte[32]));
+        // This harness compares the policy language with the oracle; ceilings have their own tests.
+        var destinations = TestDestinations.Open(policy.Labels);
+        var broker = new RetrievalBroker(directory, policy, store, embedder, new InMemoryAuditLog(), new QueryHasher(new byte[32]), destinations: destinations);
         var caller = new CallerPrincipals(user, agent);
 
         var result = await broker.RetrieveAsync(

@@ -18,7 +18,8 @@ namespace CopilotGuard.Server.Hosting;
 
 /// <summary>CopilotGuard wired together over one data folder: the configured chunk store, audit log and embedder (SQLite,
 /// SQLite and the local MiniLM by default), the YAML directory, the policy bundle, the development issuer and the broker.</summary>
-/// <remarks>Shared by the server and the CLI so both run exactly the same pipeline. Opening fails (and nothing
+/// <remarks>Shared by the server and the CLI so both run exactly the same pipeline (<c>policy test</c> decides through
+/// the broker's caller resolver, destinations and agent registry: <see cref="CreatePolicyTestRunner"/>). Opening fails (and nothing
 /// starts) when the provider settings, the policy bundle or the directory are invalid, or a store cannot be reached.</remarks>
 public sealed class CopilotGuardRuntime : IAsyncDisposable
 {
@@ -92,6 +93,9 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <summary>Gets the attribute schema the policy bundle was checked against.</summary>
     public AttributeSchema AttributeSchema { get; private init; } = AttributeSchema.BuiltIn;
 
+    /// <summary>Creates a policy test runner that resolves principals and destinations exactly as <see cref="Broker"/> does.</summary>
+    public PolicyTestRunner CreatePolicyTestRunner() => new(Broker);
+
     /// <summary>Gets the label taxonomy.</summary>
     public static LabelTaxonomy Labels => LabelTaxonomy.Default;
 
@@ -154,6 +158,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         var labels = labeling.Taxonomy;
         var (directory, schema) = await LoadDirectoryAndSchemaAsync(data, labels, corpus: null, cancellationToken).ConfigureAwait(false);
         var policy = await new PolicyLoader(labels, schema).LoadDirectoryAsync(data.PoliciesPath, cancellationToken).ConfigureAwait(false);
+        var destinations = await DestinationRegistry.LoadAsync(data.DestinationsPath, labels, cancellationToken).ConfigureAwait(false);
         var owned = new OwnedResources();
         IChunkStore? store = null;
         IAuditStore? audit = null;
@@ -191,7 +196,8 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
                 loggerFactory?.CreateLogger<RetrievalBroker>(),
                 releaser: releaser,
                 gates: verification.Gates,
-                observers: verification.Observers);
+                observers: verification.Observers,
+                destinations: destinations);
             return new CopilotGuardRuntime(data, providers, store, audit, embedder, queryEmbedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker, owned) { Verification = verification, AttributeSchema = schema };
         }
         catch
@@ -286,6 +292,11 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         if (!File.Exists(data.DirectoryPath))
         {
             File.Copy(Path.Combine(DataFolder.SamplesPath, "directory.yaml"), data.DirectoryPath);
+        }
+
+        if (!File.Exists(data.DestinationsPath))
+        {
+            File.Copy(Path.Combine(DataFolder.SamplesPath, DestinationRegistry.FileName), data.DestinationsPath);
         }
 
         if (!File.Exists(data.LabelsPath) && !data.IsSeeded)

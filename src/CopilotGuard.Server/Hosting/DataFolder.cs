@@ -29,6 +29,9 @@ public sealed class DataFolder
     /// are checked against.</summary>
     public string AttributesPath => Path.Combine(Root, CopilotGuard.Typing.AttributeSchemaFile.FileName);
 
+    /// <summary>Gets the registered destinations file (without it every request is treated as external, ceiling General).</summary>
+    public string DestinationsPath => Path.Combine(Root, CopilotGuard.Identity.DestinationRegistry.FileName);
+
     /// <summary>Gets the label taxonomy and labeling rules file.</summary>
     public string LabelsPath => Path.Combine(Root, "labels.yaml");
 

@@ -59,7 +59,7 @@ public static class PolicyApi
 /// <param name="User">Whose view to explain (security admins only); the default is the caller.</param>
 /// <param name="Agent">The agent acting for <paramref name="User"/>, if any.</param>
 /// <param name="Purpose">The purpose to evaluate with.</param>
-/// <param name="Destination">The destination to evaluate with; undeclared means external.</param>
+/// <param name="Destination">The destination to evaluate with; undeclared or unregistered means the most restrictive registered one.</param>
 public sealed record ExplainBody(string? ChunkId, string? User, string? Agent, string? Purpose, string? Destination);
 
 /// <summary>Why a chunk is or is not visible.</summary>

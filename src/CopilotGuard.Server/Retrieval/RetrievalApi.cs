@@ -113,7 +113,8 @@ public sealed record DeanonymizeResponse(string Text, int Restored);
 /// <param name="Query">The query text (required, at most 4,096 characters).</param>
 /// <param name="Top">How many chunks to return (1-50; the default is 5).</param>
 /// <param name="Purpose">Why the data is needed.</param>
-/// <param name="Destination">Where the data goes: <c>internal</c> or an external model; undeclared means external.</param>
+/// <param name="Destination">Where the data goes: a destination registered in <c>destinations.yaml</c>; an undeclared or
+/// unregistered one is treated as the most restrictive registered destination (<c>external</c>, ceiling General, in the sample).</param>
 /// <param name="ConversationId">The conversation the request belongs to.</param>
 /// <param name="Mode">How the store ranks chunks: <c>vector</c> (the default), <c>keyword</c> or <c>hybrid</c>; a mode the
 /// store does not support is refused with 400.</param>

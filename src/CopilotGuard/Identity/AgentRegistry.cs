@@ -12,9 +12,11 @@ namespace CopilotGuard.Identity;
 /// <param name="Id">The agent's principal id (the <c>act.sub</c> of delegated tokens).</param>
 /// <param name="DisplayName">A human-readable name.</param>
 /// <param name="Owner">The team accountable for the agent.</param>
-/// <param name="Sources">The sources it may read; intersected with the directory's <c>sources</c> attribute.</param>
+/// <param name="Sources">The sources it may read; intersected with the directory's <c>sources</c> attribute when the
+/// directory has one (an empty list there means none), used alone when it has none.</param>
 /// <param name="Purposes">The purposes it may declare.</param>
-/// <param name="Destinations">The destinations it may send data to (an undeclared destination counts as <c>external</c>).</param>
+/// <param name="Destinations">The destinations it may send data to, checked against the resolved destination (an
+/// undeclared or unregistered one is the most restrictive registered destination).</param>
 /// <param name="RequirePurpose">Whether every request must declare one of <paramref name="Purposes"/>.</param>
 public sealed record AgentRegistration(
     string Id,
@@ -224,8 +226,17 @@ public sealed class AgentRegistryGate : IAccessGate
     /// <inheritdoc />
     public ValueTask CheckAsync(CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(request);
+        return Refusal(caller, request.Purpose, request.Destination) is { } refusal
+            ? throw new RetrievalException(RetrievalErrorKind.Forbidden, refusal)
+            : ValueTask.CompletedTask;
+    }
+
+    /// <summary>Says why the registry refuses a caller for a purpose and (resolved) destination, or returns
+    /// <see langword="null"/> when it does not; <c>policy test</c> and <c>policy explain</c> ask the same question.</summary>
+    public string? Refusal(CallerPrincipals caller, string? purpose, string destination)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
         foreach (var agent in (ReadOnlySpan<Principal?>)[caller.Actor, caller.Subject])
         {
             if (agent is not { Kind: PrincipalKind.Agent })
@@ -235,27 +246,27 @@ public sealed class AgentRegistryGate : IAccessGate
 
             if (!_registry.TryGet(agent.Id, out var registration))
             {
-                throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{agent.Id}' is not a registered agent.");
+                return $"Agent '{agent.Id}' is not a registered agent.";
             }
 
-            if (!registration.Destinations.Contains(request.Destination, StringComparer.Ordinal))
+            if (!registration.Destinations.Contains(destination, StringComparer.Ordinal))
             {
-                throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{agent.Id}' is not registered for destination '{request.Destination}' (registered: {string.Join(", ", registration.Destinations)}).");
+                return $"Agent '{agent.Id}' is not registered for destination '{destination}' (registered: {string.Join(", ", registration.Destinations)}).";
             }
 
-            if (string.IsNullOrWhiteSpace(request.Purpose))
+            if (string.IsNullOrWhiteSpace(purpose))
             {
                 if (registration.RequirePurpose)
                 {
-                    throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{agent.Id}' must declare one of the purposes {string.Join(", ", registration.Purposes)}.");
+                    return $"Agent '{agent.Id}' must declare one of the purposes {string.Join(", ", registration.Purposes)}.";
                 }
             }
-            else if (!registration.Purposes.Contains(request.Purpose, StringComparer.Ordinal))
+            else if (!registration.Purposes.Contains(purpose, StringComparer.Ordinal))
             {
-                throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{agent.Id}' is not registered for purpose '{request.Purpose}'.");
+                return $"Agent '{agent.Id}' is not registered for purpose '{purpose}'.";
             }
         }
 
-        return ValueTask.CompletedTask;
+        return null;
     }
 }

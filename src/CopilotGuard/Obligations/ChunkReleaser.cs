@@ -68,31 +68,39 @@ public sealed class ChunkReleaser
 
     /// <summary>The entity policy of a set of applying obligations, built once per distinct set (of the same rule objects)
     /// rather than per request: building its frozen operator table costs more than the rest of a chunk's policy work.</summary>
-    private AnonymizationPolicy EntityPolicyFor(List<ObligationRule> applying)
+    private AnonymizationPolicy EntityPolicyFor(List<ObligationRule> applying, Destination? destination)
     {
-        if (_entityPolicies.TryGetValue(new RuleSet(applying), out var cached))
+        var required = destination?.Anonymization is { Count: > 0 } operators ? operators : null;
+        if (_entityPolicies.TryGetValue(new RuleSet(applying, required), out var cached))
         {
             return cached;
         }
 
         var policy = ReleasePlan.BuildEntityPolicy(applying);
+        if (required is not null)
+        {
+            policy = ReleasePlan.Require(policy, required);
+        }
+
         if (_entityPolicies.Count < MaxCachedEntityPolicies)
         {
             // The key keeps its own copy: the caller's list is per chunk.
-            _entityPolicies.TryAdd(new RuleSet([.. applying]), policy);
+            _entityPolicies.TryAdd(new RuleSet([.. applying], required), policy);
         }
 
         return policy;
     }
 
-    /// <summary>A set of obligation rules compared by identity, in order.</summary>
-    private readonly struct RuleSet(IReadOnlyList<ObligationRule> rules) : IEquatable<RuleSet>
+    /// <summary>A set of obligation rules compared by identity, in order, with the destination's required operators
+    /// (compared by identity: one table per registered destination).</summary>
+    private readonly struct RuleSet(IReadOnlyList<ObligationRule> rules, object? required) : IEquatable<RuleSet>
     {
         private readonly IReadOnlyList<ObligationRule> _rules = rules;
+        private readonly object? _required = required;
 
         public bool Equals(RuleSet other)
         {
-            if (_rules.Count != other._rules.Count)
+            if (_rules.Count != other._rules.Count || !ReferenceEquals(_required, other._required))
             {
                 return false;
             }
@@ -113,6 +121,7 @@ public sealed class ChunkReleaser
         public override int GetHashCode()
         {
             var hash = new HashCode();
+            hash.Add(_required is null ? 0 : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(_required));
             for (var i = 0; i < _rules.Count; i++)
             {
                 hash.Add(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(_rules[i]));
@@ -126,7 +135,13 @@ public sealed class ChunkReleaser
     public Anonymizer? Anonymizer => _anonymizer;
 
     /// <summary>Prepares the per-request state: each obligation reduced to a residual for each principal.</summary>
-    public ReleasePlan Plan(PolicyBundle bundle, CallerPrincipals caller, AttributeSet request, FilterNode residual, string conversationId)
+    /// <param name="bundle">The policy bundle whose obligations apply.</param>
+    /// <param name="caller">The caller.</param>
+    /// <param name="request">The request attributes.</param>
+    /// <param name="residual">The residual the chunks passed (with the destination's ceiling), which field labels must pass too.</param>
+    /// <param name="conversationId">The conversation pseudonyms are scoped to.</param>
+    /// <param name="destination">The resolved destination, whose required anonymization operators apply at least as strictly as listed.</param>
+    public ReleasePlan Plan(PolicyBundle bundle, CallerPrincipals caller, AttributeSet request, FilterNode residual, string conversationId, Destination? destination = null)
     {
         ArgumentNullException.ThrowIfNull(bundle);
         ArgumentNullException.ThrowIfNull(caller);
@@ -135,7 +150,7 @@ public sealed class ChunkReleaser
             .Select(o => (Rule: o, Residuals: principals.Select(p => PolicyBundle.Residual(o.Condition, p, request)).ToArray()))
             .Where(static o => o.Residuals.Any(static r => r is not ConstantFilter { Value: false }))
             .ToArray();
-        return new ReleasePlan(this, bundle.Labels, obligations, residual, new AnonymizationContext(conversationId));
+        return new ReleasePlan(this, bundle.Labels, obligations, residual, new AnonymizationContext(conversationId), destination);
     }
 
     /// <summary>The release state of one request.</summary>
@@ -146,11 +161,13 @@ public sealed class ChunkReleaser
         private readonly (ObligationRule Rule, FilterNode[] Residuals)[] _obligations;
         private readonly FilterNode _residual;
         private readonly AnonymizationContext _context;
+        private readonly Destination? _destination;
 
         // Entity policies by the set of applying obligations (one bit per obligation), shared by chunks with the same set.
 
-        internal ReleasePlan(ChunkReleaser owner, LabelTaxonomy labels, (ObligationRule, FilterNode[])[] obligations, FilterNode residual, AnonymizationContext context)
+        internal ReleasePlan(ChunkReleaser owner, LabelTaxonomy labels, (ObligationRule, FilterNode[])[] obligations, FilterNode residual, AnonymizationContext context, Destination? destination)
         {
+            _destination = destination;
             _owner = owner;
             _labels = labels;
             _obligations = obligations;
@@ -215,7 +232,7 @@ public sealed class ChunkReleaser
                 prepared[c] = new PreparedChunk(chunk, text, fields, withheld, inputs.Count);
                 if (anonymizer is not null)
                 {
-                    var policy = _owner.EntityPolicyFor(applying);
+                    var policy = _owner.EntityPolicyFor(applying, _destination);
                     inputs.Add(new AnonymizationInput(text, policy, Stored: ReferenceEquals(text, chunk.Text)));
                     if (fields is not null)
                     {
@@ -431,6 +448,33 @@ public sealed class ChunkReleaser
             return new AnonymizationPolicy
             {
                 DefaultOperator = fallback ?? AnonymizationOperator.Replace(),
+                Operators = operators.ToFrozenDictionary(StringComparer.Ordinal),
+            };
+        }
+
+        /// <summary>Raises an entity policy to a destination's requirements: each named type gets at least the required
+        /// operator (its own entry, else the required default), and the default at least the required default.</summary>
+        internal static AnonymizationPolicy Require(AnonymizationPolicy policy, IReadOnlyDictionary<string, AnonymizationOperator> required)
+        {
+            required.TryGetValue(Destination.DefaultEntity, out var requiredDefault);
+            var operators = new Dictionary<string, AnonymizationOperator>(StringComparer.Ordinal);
+            foreach (var (type, op) in policy.Operators)
+            {
+                var floor = required.GetValueOrDefault(type) ?? requiredDefault;
+                operators[type] = floor is null ? op : Stricter(op, floor);
+            }
+
+            foreach (var (type, op) in required)
+            {
+                if (type != Destination.DefaultEntity && !operators.ContainsKey(type))
+                {
+                    operators[type] = Stricter(policy.OperatorFor(type), op);
+                }
+            }
+
+            return policy with
+            {
+                DefaultOperator = requiredDefault is null ? policy.DefaultOperator : Stricter(policy.DefaultOperator, requiredDefault),
                 Operators = operators.ToFrozenDictionary(StringComparer.Ordinal),
             };
         }

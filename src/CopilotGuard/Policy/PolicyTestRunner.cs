@@ -20,19 +20,42 @@ public sealed record PolicyTestResult(string File, int Line, string Name, bool P
 /// <remarks>
 /// A case names a principal from the directory (and optionally an agent acting for it), a request, and either a
 /// resource with <c>expect: allow|deny</c> or <c>expectResidual</c>, the residual filter in the policy language.
+/// Cases are decided as retrieval decides them: principals through the same <see cref="CallerResolver"/> (directory,
+/// agent registry, Microsoft Graph where configured), the destination through the same <see cref="DestinationRegistry"/>
+/// (an unregistered one is the most restrictive, and its ceiling holds whatever the bundle says), and an agent the
+/// registry refuses for the purpose or destination is denied everything, as retrieval refuses it.
 /// </remarks>
 public sealed class PolicyTestRunner
 {
     private static readonly ImmutableHashSet<string> CaseKeys = ["name", "principal", "agent", "request", "resource", "expect", "expectResidual"];
     private readonly PolicyBundle _bundle;
-    private readonly IEntitlementProvider _directory;
+    private readonly CallerResolver _callers;
+    private readonly DestinationRegistry _destinations;
+    private readonly AgentRegistryGate[] _registrations;
     private readonly ExpressionParser _parser;
 
-    /// <summary>Creates a runner for a bundle and the directory its cases name principals from.</summary>
-    public PolicyTestRunner(PolicyBundle bundle, IEntitlementProvider directory)
+    /// <summary>Creates a runner that decides as a broker does: its bundle, caller resolver, destinations and agent registry.</summary>
+    public PolicyTestRunner(RetrievalBroker broker)
+        : this(
+            (broker ?? throw new ArgumentNullException(nameof(broker))).Policy,
+            broker.Callers,
+            broker.Destinations,
+            broker.Gates.OfType<AgentRegistryGate>())
+    {
+    }
+
+    /// <summary>Creates a runner for a bundle, the resolver its cases' principals are resolved with, the registered
+    /// destinations and the agent registry checks.</summary>
+    /// <param name="bundle">The policy bundle.</param>
+    /// <param name="callers">The caller resolver (the broker's, so that cases resolve principals as retrieval does).</param>
+    /// <param name="destinations">The registered destinations; <see cref="DestinationRegistry.BuiltIn"/> when <see langword="null"/>.</param>
+    /// <param name="registrations">The agent registry checks retrieval runs; none when <see langword="null"/>.</param>
+    public PolicyTestRunner(PolicyBundle bundle, CallerResolver callers, DestinationRegistry? destinations = null, IEnumerable<AgentRegistryGate>? registrations = null)
     {
         _bundle = bundle ?? throw new ArgumentNullException(nameof(bundle));
-        _directory = directory ?? throw new ArgumentNullException(nameof(directory));
+        _callers = callers ?? throw new ArgumentNullException(nameof(callers));
+        _destinations = destinations ?? DestinationRegistry.BuiltIn(bundle.Labels);
+        _registrations = registrations?.ToArray() ?? [];
         _parser = new ExpressionParser(bundle.Labels);
     }
 
@@ -109,20 +132,37 @@ public sealed class PolicyTestRunner
         }
 
         var principalId = Scalar(testCase, "principal") ?? throw new FormatException("principal (a directory id) is required");
-        var principal = await _directory.ResolveAsync(principalId, cancellationToken).ConfigureAwait(false)
-            ?? throw new KeyNotFoundException($"principal '{principalId}' is not in the directory");
-        Principal? agent = null;
-        if (Scalar(testCase, "agent") is { } agentId)
+        var agentId = Scalar(testCase, "agent");
+        var requestMap = testCase.Children.TryGetValue(new YamlScalarNode("request"), out var requestNode) ? requestNode as YamlMappingNode : null;
+        var purpose = requestMap is null ? null : Scalar(requestMap, "purpose");
+        var destination = _destinations.Resolve(requestMap is null ? null : Scalar(requestMap, "destination"));
+        var request = RetrievalBroker.RequestAttributes(purpose, destination.Id);
+
+        // The subject alone must resolve (a misspelt principal is an error in the test, not a denial); with the agent,
+        // a refusal (unknown or unregistered agent, or one the registry refuses for this purpose or destination) is
+        // what retrieval answers: nothing.
+        string? refusal = null;
+        CallerPrincipals? caller = null;
+        try
         {
-            agent = await _directory.ResolveAsync(agentId, cancellationToken).ConfigureAwait(false)
-                ?? throw new KeyNotFoundException($"agent '{agentId}' is not in the directory");
+            await _callers.ResolveAsync(new CallerIdentity(principalId), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RetrievalException exception) when (exception.Kind == RetrievalErrorKind.Forbidden)
+        {
+            throw new KeyNotFoundException($"principal '{principalId}' is not in the directory");
         }
 
-        var caller = new CallerPrincipals(principal, agent);
-        var request = testCase.Children.TryGetValue(new YamlScalarNode("request"), out var requestNode) && requestNode is YamlMappingNode requestMap
-            ? RetrievalBroker.RequestAttributes(Scalar(requestMap, "purpose"), Scalar(requestMap, "destination"))
-            : RetrievalBroker.RequestAttributes(null, null);
-        var residual = _bundle.Decide(caller, request);
+        try
+        {
+            caller = await _callers.ResolveAsync(new CallerIdentity(principalId, agentId), cancellationToken).ConfigureAwait(false);
+            refusal = _registrations.Select(gate => gate.Refusal(caller, purpose, destination.Id)).FirstOrDefault(static r => r is not null);
+        }
+        catch (RetrievalException exception) when (exception.Kind == RetrievalErrorKind.Forbidden)
+        {
+            refusal = exception.Message;
+        }
+
+        var residual = refusal is null ? destination.Constrain(_bundle.Decide(caller!, request), _bundle.Labels) : FilterNode.False;
 
         if (Scalar(testCase, "expectResidual") is { } expectedText)
         {
@@ -144,7 +184,12 @@ public sealed class PolicyTestRunner
         }
 
         var resource = ReadResource(resourceMap, _bundle.Labels);
-        var explanation = _bundle.Explain(caller, request, resource);
+        if (refusal is not null)
+        {
+            return expect ? $"expected allow but got deny: refused: {refusal}" : null;
+        }
+
+        var explanation = destination.Constrain(_bundle.Explain(caller!, request, resource), resource, _bundle.Labels);
         return explanation.Visible == expect
             ? null
             : $"expected {(expect ? "allow" : "deny")} but got {(explanation.Visible ? "allow" : "deny")}: {explanation.Reason}";

@@ -19,7 +19,7 @@ public sealed record ExplainRequest
     /// <summary>Gets the purpose to evaluate with.</summary>
     public string? Purpose { get; init; }
 
-    /// <summary>Gets the destination to evaluate with (undeclared means external).</summary>
+    /// <summary>Gets the destination to evaluate with (undeclared or unregistered means the most restrictive registered one).</summary>
     public string? Destination { get; init; }
 }
 

@@ -18,7 +18,8 @@ public sealed partial class RetrievalBroker
     /// <summary>The destination assumed when a request does not declare one.</summary>
     public const string DefaultDestination = "external";
 
-    private readonly IEntitlementProvider _entitlements;
+    private readonly CallerResolver _callers;
+    private readonly DestinationRegistry _destinations;
     private readonly PolicyBundle _policy;
     private readonly IChunkStore _store;
     private readonly IEmbeddingGenerator<string, Embedding<float>> _embedder;
@@ -46,19 +47,22 @@ public sealed partial class RetrievalBroker
         ILogger<RetrievalBroker>? logger = null,
         IEnumerable<IAccessGate>? gates = null,
         IEnumerable<IRetrievalObserver>? observers = null,
-        ChunkReleaser? releaser = null)
+        ChunkReleaser? releaser = null,
+        DestinationRegistry? destinations = null)
     {
         // Without an anonymizer, field labels and obligations still apply; only entity anonymization is skipped.
         _releaser = releaser ?? new ChunkReleaser(null, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         _gates = gates?.ToArray() ?? [];
         _observers = observers?.ToArray() ?? [];
-        _entitlements = entitlements ?? throw new ArgumentNullException(nameof(entitlements));
+        ArgumentNullException.ThrowIfNull(entitlements);
         _policy = policy ?? throw new ArgumentNullException(nameof(policy));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _embedder = embedder ?? throw new ArgumentNullException(nameof(embedder));
         _audit = audit ?? throw new ArgumentNullException(nameof(audit));
         _queryHasher = queryHasher ?? throw new ArgumentNullException(nameof(queryHasher));
         _options = options?.Value ?? new RetrievalBrokerOptions();
+        _callers = new CallerResolver(entitlements, _options.ClaimAttributes);
+        _destinations = destinations ?? DestinationRegistry.BuiltIn(policy.Labels);
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger<RetrievalBroker>.Instance;
     }
@@ -72,58 +76,18 @@ public sealed partial class RetrievalBroker
     /// <summary>Gets the tenant recorded in every audit record.</summary>
     public string Tenant => _options.Tenant;
 
+    /// <summary>Gets the resolver every operation resolves callers with (directory, agent registry, token claims,
+    /// Microsoft Graph where configured); <c>policy test</c> uses the same one.</summary>
+    public CallerResolver Callers => _callers;
+
+    /// <summary>Gets the registered destinations; a request naming none, or one that is not registered, is treated as
+    /// <see cref="DestinationRegistry.MostRestrictive"/>.</summary>
+    public DestinationRegistry Destinations => _destinations;
+
     /// <summary>Resolves the caller's principals, failing closed on unknown principals or unreachable entitlements.</summary>
     /// <exception cref="RetrievalException">The caller or its agent is unknown, or entitlements are unavailable.</exception>
-    public async Task<CallerPrincipals> ResolveCallerAsync(CallerIdentity caller, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(caller);
-        var subject = await ResolveAsync(caller.SubjectId, cancellationToken).ConfigureAwait(false)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Principal '{caller.SubjectId}' is not in the directory.");
-        subject = WithTokenClaims(subject, caller.SubjectClaims);
-        if (subject.Kind == PrincipalKind.Agent && caller.ActorId is not null)
-        {
-            throw new RetrievalException(RetrievalErrorKind.Forbidden, "An agent cannot be the subject of a delegated request.");
-        }
-
-        if (caller.ActorId is null)
-        {
-            return new CallerPrincipals(subject);
-        }
-
-        var actor = await ResolveAsync(caller.ActorId, cancellationToken).ConfigureAwait(false);
-        if (actor is not { Kind: PrincipalKind.Agent })
-        {
-            throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{caller.ActorId}' is not a registered agent.");
-        }
-
-        return new CallerPrincipals(subject, actor);
-    }
-
-    /// <summary>Adds the token's entitlement claims (only the names in <see cref="RetrievalBrokerOptions.ClaimAttributes"/>)
-    /// to a principal resolved from the directory: the token provider composed with the directory provider.</summary>
-    /// <remarks>Claims only add values; they never remove what the directory grants, and never set id or kind.</remarks>
-    private Principal WithTokenClaims(Principal principal, AttributeSet claims)
-    {
-        if (claims.Count == 0)
-        {
-            return principal;
-        }
-
-        var attributes = principal.Attributes;
-        foreach (var (name, values) in claims)
-        {
-            if (!_options.ClaimAttributes.Contains(name, StringComparer.Ordinal) || name is "id" or "kind")
-            {
-                continue;
-            }
-
-            var merged = attributes.TryGet(name, out var existing) ? existing : [];
-            merged = [.. merged, .. values.Where(value => !merged.Any(m => m.Kind == value.Kind && m.ValueEquals(value)))];
-            attributes = attributes.With(name, merged);
-        }
-
-        return ReferenceEquals(attributes, principal.Attributes) ? principal : principal with { Attributes = attributes };
-    }
+    public Task<CallerPrincipals> ResolveCallerAsync(CallerIdentity caller, CancellationToken cancellationToken) =>
+        _callers.ResolveAsync(caller, cancellationToken);
 
     /// <summary>Builds the <c>request.*</c> attributes of a request.</summary>
     public static AttributeSet RequestAttributes(string? purpose, string? destination)
@@ -180,11 +144,14 @@ public sealed partial class RetrievalBroker
     {
         Validate(request);
         var caller = await ResolveCallerAsync(request.Caller, cancellationToken).ConfigureAwait(false);
-        var destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination;
+        var target = _destinations.Resolve(request.Destination);
+        var destination = target.Id;
         await CheckGatesAsync(caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
         var resolved = _time.GetTimestamp();
-        var requestAttributes = CachedRequestAttributes(request.Purpose, request.Destination);
-        var residual = _policy.Decide(caller, requestAttributes, out var decidingRules);
+        var requestAttributes = CachedRequestAttributes(request.Purpose, destination);
+
+        // The destination's ceiling holds whatever the bundle says: it is part of the pushed filter and of the re-check.
+        var residual = target.Constrain(_policy.Decide(caller, requestAttributes, out var decidingRules), _policy.Labels);
         var (pushed, exact, isExact) = Filters.Split(residual, _store.Capabilities);
         var decided = _time.GetTimestamp();
         long embedded = decided, storeTicks = 0, postFilterTicks = 0;
@@ -245,7 +212,7 @@ public sealed partial class RetrievalBroker
 
         var recordId = "rcpt_" + Guid.CreateVersion7().ToString("N");
         var beforeRelease = _time.GetTimestamp();
-        var plan = _releaser.Plan(_policy, caller, requestAttributes, residual, ConversationKey(caller, request.ConversationId ?? recordId));
+        var plan = _releaser.Plan(_policy, caller, requestAttributes, residual, ConversationKey(caller, request.ConversationId ?? recordId), target);
         var acceptedChunks = new Chunk[accepted.Count];
         for (var i = 0; i < acceptedChunks.Length; i++)
         {
@@ -330,7 +297,8 @@ public sealed partial class RetrievalBroker
         }
 
         var requester = await ResolveCallerAsync(request.Requester, cancellationToken).ConfigureAwait(false);
-        await CheckGatesAsync(requester, new AccessRequest("policy-explain", request.Purpose, string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination), cancellationToken).ConfigureAwait(false);
+        var target = _destinations.Resolve(request.Destination);
+        await CheckGatesAsync(requester, new AccessRequest("policy-explain", request.Purpose, target.Id), cancellationToken).ConfigureAwait(false);
         var privileged = HasExplainRole(requester.Subject) && requester.Actor is null;
         var subjectIdentity = request.Subject ?? request.Requester;
         if (!subjectIdentity.SamePrincipalsAs(request.Requester) && !privileged)
@@ -339,8 +307,11 @@ public sealed partial class RetrievalBroker
         }
 
         var caller = subjectIdentity.SamePrincipalsAs(request.Requester) ? requester : await ResolveCallerAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
-        var requestAttributes = RequestAttributes(request.Purpose, request.Destination);
-        var residual = _policy.Decide(caller, requestAttributes);
+        var requestAttributes = RequestAttributes(request.Purpose, target.Id);
+
+        // An agent the registry refuses for this purpose or destination gets nothing from retrieval, so nothing is visible.
+        var refusal = _gates.OfType<AgentRegistryGate>().Select(gate => gate.Refusal(caller, request.Purpose, target.Id)).FirstOrDefault(static r => r is not null);
+        var residual = refusal is not null ? FilterNode.False : target.Constrain(_policy.Decide(caller, requestAttributes), _policy.Labels);
         var (pushed, _, _) = Filters.Split(residual, _store.Capabilities);
         var filters = ImmutableDictionary.CreateRange(StringComparer.Ordinal, [
             new KeyValuePair<string, string>("policy", FilterFormatter.Format(residual)),
@@ -348,7 +319,12 @@ public sealed partial class RetrievalBroker
         ]);
 
         var chunk = await _store.GetAsync(request.ChunkId, cancellationToken).ConfigureAwait(false);
-        var explanation = chunk is null ? null : _policy.Explain(caller, requestAttributes, chunk.ResourceAttributes);
+        var explanation = chunk is null ? null : target.Constrain(_policy.Explain(caller, requestAttributes, chunk.ResourceAttributes), chunk.ResourceAttributes, _policy.Labels);
+        if (explanation is not null && refusal is not null)
+        {
+            explanation = explanation with { Visible = false, Reason = "refused: " + refusal, Residual = residual };
+        }
+
         var visible = explanation?.Visible == true;
         ChunkExplanation result = privileged || visible
             ? new ChunkExplanation(request.ChunkId, visible, explanation?.Reason ?? "No chunk has this id.", _policy.Version, explanation, filters, privileged ? chunk : null)
@@ -357,7 +333,7 @@ public sealed partial class RetrievalBroker
         await AppendAsync(NewRecord("policy-explain", requester, visible ? "visible" : "hidden") with
         {
             Purpose = request.Purpose,
-            Destination = string.IsNullOrWhiteSpace(request.Destination) ? DefaultDestination : request.Destination,
+            Destination = target.Id,
             Store = _store.Name,
             Target = $"chunk:{request.ChunkId} as:{caller.Subject.Id}{(caller.Actor is null ? string.Empty : "+" + caller.Actor.Id)}",
         }, cancellationToken).ConfigureAwait(false);
@@ -523,18 +499,6 @@ public sealed partial class RetrievalBroker
         {
             LogAuditFailure(_logger, exception, record.RecordId);
             throw new RetrievalException(RetrievalErrorKind.AuditUnavailable, "The audit record could not be written, so no data was released.", exception);
-        }
-    }
-
-    private async Task<Principal?> ResolveAsync(string id, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _entitlements.ResolveAsync(id, cancellationToken).ConfigureAwait(false);
-        }
-        catch (EntitlementUnavailableException exception)
-        {
-            throw new RetrievalException(RetrievalErrorKind.EntitlementsUnavailable, $"Entitlements for '{id}' could not be resolved, so no data was released.", exception);
         }
     }
 

@@ -24,7 +24,7 @@ public sealed record RetrievalRequest
     public string? Purpose { get; init; }
 
     /// <summary>Gets the destination of the data: <c>internal</c>, or an external model or vendor.
-    /// An undeclared destination is treated as <c>external</c>.</summary>
+    /// An undeclared or unregistered destination is treated as the most restrictive registered one (<see cref="CopilotGuard.Identity.DestinationRegistry"/>).</summary>
     public string? Destination { get; init; }
 
     /// <summary>Gets the conversation the request belongs to.</summary>

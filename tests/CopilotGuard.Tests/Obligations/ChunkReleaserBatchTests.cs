@@ -172,7 +172,7 @@ public sealed class ChunkReleaserBatchTests
         var store = new InMemoryChunkStore();
         await store.UpsertAsync([.. Enumerable.Range(0, 10).Select(i => new StoredChunk(Row(random, i), DeterministicEmbedder.RandomUnitVector(random, 8)))], CancellationToken.None);
         var vault = new CountingVault();
-        var broker = new RetrievalBroker(new OneUser(Caller.Subject), bundle, store, new DeterministicEmbedder(8), new InMemoryAuditLog(), new QueryHasher(new byte[32]), releaser: Releaser(vault));
+        var broker = new RetrievalBroker(new OneUser(Caller.Subject), bundle, store, new DeterministicEmbedder(8), new InMemoryAuditLog(), new QueryHasher(new byte[32]), releaser: Releaser(vault), destinations: TestDestinations.Standard(bundle.Labels));
 
         var result = await broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity("u", null), Query = "q", Top = 10, Destination = "internal", ConversationId = "conv" }, CancellationToken.None);
 

@@ -42,7 +42,7 @@ public sealed class FieldObligationPropertyTests
             var store = new InMemoryChunkStore();
             var rows = Enumerable.Range(0, 12).Select(i => Row(scenarios, i)).ToList();
             await store.UpsertAsync([.. rows.Select(r => new StoredChunk(r, DeterministicEmbedder.RandomUnitVector(random, 8)))], CancellationToken.None);
-            var broker = new RetrievalBroker(new Directory(user, agent), policy, store, new DeterministicEmbedder(8), new InMemoryAuditLog(), new QueryHasher(new byte[32]));
+            var broker = new RetrievalBroker(new Directory(user, agent), policy, store, new DeterministicEmbedder(8), new InMemoryAuditLog(), new QueryHasher(new byte[32]), destinations: TestDestinations.Open(policy.Labels));
 
             var result = await broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity(user.Id, agent?.Id), Query = "q", Top = 12, Destination = destination }, CancellationToken.None);
 

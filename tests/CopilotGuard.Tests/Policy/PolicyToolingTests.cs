@@ -2,6 +2,7 @@ using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
 using CopilotGuard.Labels;
 using CopilotGuard.Policy;
+using CopilotGuard.Retrieval;
 using CopilotGuard.Testing;
 
 namespace CopilotGuard.Tests.Policy;
@@ -14,11 +15,20 @@ public sealed class PolicyToolingTests
         (await new PolicyLoader(LabelTaxonomy.Default).LoadDirectoryAsync(Path.Combine(Samples, "policies"), CancellationToken.None),
          await DirectoryFile.LoadAsync(Path.Combine(Samples, "directory.yaml"), LabelTaxonomy.Default, CancellationToken.None));
 
+    /// <summary>A runner wired as the runtime wires the broker: directory narrowed by the sample agent registry, the
+    /// sample destinations and the registry's checks.</summary>
+    internal static PolicyTestRunner SampleRunner(PolicyBundle bundle, DirectoryFile directory)
+    {
+        var agents = AgentRegistry.Parse("agents.yaml", File.ReadAllText(Path.Combine(Samples, "agents.yaml")));
+        var destinations = DestinationRegistry.Parse("destinations.yaml", File.ReadAllText(Path.Combine(Samples, "destinations.yaml")), bundle.Labels);
+        return new PolicyTestRunner(bundle, new CallerResolver(new RegisteredAgentEntitlementProvider(directory, agents)), destinations, [new AgentRegistryGate(agents)]);
+    }
+
     [Fact]
     public async Task RunDirectory_SamplePolicyTests_AllPass()
     {
         var (bundle, directory) = await LoadSamplesAsync();
-        var results = await new PolicyTestRunner(bundle, directory).RunDirectoryAsync(Path.Combine(Samples, "policies"), CancellationToken.None);
+        var results = await SampleRunner(bundle, directory).RunDirectoryAsync(Path.Combine(Samples, "policies"), CancellationToken.None);
         Assert.True(results.Count >= 15);
         Assert.All(results, result => Assert.True(result.Passed, $"{result.Name}: {result.Message}"));
     }
@@ -27,7 +37,7 @@ public sealed class PolicyToolingTests
     public async Task Run_WrongExpectations_FailWithTheReasonAndLine()
     {
         var (bundle, directory) = await LoadSamplesAsync();
-        var results = await new PolicyTestRunner(bundle, directory).RunAsync("bad.test.yaml", """
+        var results = await SampleRunner(bundle, directory).RunAsync("bad.test.yaml", """
             apiVersion: copilotguard/v1
             tests:
               - name: wrong allow

@@ -20,6 +20,7 @@ public sealed class SchemaTests
             { "directory.schema.json", "samples/directory.yaml" },
             { "agents.schema.json", "samples/agents.yaml" },
             { "attributes.schema.json", "samples/attributes.yaml" },
+            { "destinations.schema.json", "samples/destinations.yaml" },
         };
         foreach (var policy in Directory.EnumerateFiles(Path.Combine(Root, "samples", "policies"), "*.yaml").Where(static p => !p.Contains(".test.", StringComparison.Ordinal)))
         {
@@ -66,6 +67,10 @@ public sealed class SchemaTests
     [InlineData("policy.schema.json", "apiVersion: copilotguard/v1\nversion: \"1\"\nobligations:\n  - id: o\n    fields: { salary: { generalize: { band: -5 } } }")]
     [InlineData("labels.schema.json", "apiVersion: copilotguard/v1\nlabels:\n  - name: Public\n    color: green")]
     [InlineData("directory.schema.json", "apiVersion: copilotguard/v1\nprincipals:\n  - id: x\n    kind: robot")]
+    [InlineData("destinations.schema.json", "apiVersion: copilotguard/v1\ndestinations:\n  - id: x\n    kind: partner")]
+    [InlineData("destinations.schema.json", "apiVersion: copilotguard/v1\ndestinations:\n  - id: x\n    kind: internal")]
+    [InlineData("destinations.schema.json", "apiVersion: copilotguard/v1\ndestinations:\n  - id: x\n    kind: external\n    anonymization: { PERSON: scramble }")]
+    [InlineData("destinations.schema.json", "apiVersion: copilotguard/v1\ndestinations: []")]
     [InlineData("row-schema.schema.json", "source: payroll\nidField: id\ntextTemplate: x\nfields:\n  - { name: salary, type: money, label: General }")]
     [InlineData("attributes.schema.json", "apiVersion: copilotguard/v1\nresource:\n  restricted: bool")]
     [InlineData("attributes.schema.json", "apiVersion: copilotguard/v1\nresource:\n  restricted: { type: boolean, colour: blue }")]

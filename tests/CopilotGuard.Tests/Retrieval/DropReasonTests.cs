@@ -38,7 +38,7 @@ public sealed class DropReasonTests
             """)]);
         var user = new Principal("bob", PrincipalKind.User, new AttributeSetBuilder().Add("accounts", "contoso").Build());
         var audit = new InMemoryAuditLog();
-        var broker = new RetrievalBroker(new OneUser(user), policy, store, new DeterministicEmbedder(), audit, new QueryHasher(new byte[32]));
+        var broker = new RetrievalBroker(new OneUser(user), policy, store, new DeterministicEmbedder(), audit, new QueryHasher(new byte[32]), destinations: TestDestinations.Standard(policy.Labels));
 
         var result = await broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity("bob"), Query = "plans", Top = 10, Destination = "internal" }, CancellationToken.None);
 

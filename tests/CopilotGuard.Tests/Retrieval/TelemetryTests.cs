@@ -34,7 +34,7 @@ public sealed class TelemetryTests
         await store.UpsertAsync([new StoredChunk(chunk, DeterministicEmbedder.VectorFor("x"))], CancellationToken.None);
         var policy = new PolicyLoader(LabelTaxonomy.Default).Load([("p.yaml", "apiVersion: copilotguard/v1\nversion: \"7\"\nrules:\n  - id: all\n    effect: allow\n    when: \"true\"\n")]);
         var user = new Principal("u1", PrincipalKind.User, CopilotGuard.Filtering.AttributeSet.Empty);
-        var broker = new RetrievalBroker(new OneUser(user), policy, store, new DeterministicEmbedder(), new InMemoryAuditLog(), new QueryHasher(new byte[32]));
+        var broker = new RetrievalBroker(new OneUser(user), policy, store, new DeterministicEmbedder(), new InMemoryAuditLog(), new QueryHasher(new byte[32]), destinations: TestDestinations.Standard(policy.Labels));
 
         var result = await broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity("u1"), Query = "who is Jane Doe", Destination = "internal" }, CancellationToken.None);
         await Assert.ThrowsAsync<RetrievalException>(() => broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity("nobody"), Query = "q" }, CancellationToken.None));
