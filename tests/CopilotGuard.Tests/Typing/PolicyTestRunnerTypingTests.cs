@@ -29,15 +29,15 @@ public sealed class PolicyTestRunnerTypingTests
             tests:
               - name: a boolean denies
                 principal: carol
-                resource: { source: kb, restricted: TRUE, level: 1 }
+                resource: { source: kb, label: General, restricted: TRUE, level: 1 }
                 expect: deny
               - name: false and a low level allow
                 principal: carol
-                resource: { source: kb, restricted: false, level: 0x2, version: "3" }
+                resource: { source: kb, label: General, restricted: false, level: 0x2, version: "3" }
                 expect: allow
               - name: a null is refused
                 principal: carol
-                resource: { source: kb, restricted: ~ }
+                resource: { source: kb, label: General, restricted: ~ }
                 expect: allow
             """, CancellationToken.None);
 
