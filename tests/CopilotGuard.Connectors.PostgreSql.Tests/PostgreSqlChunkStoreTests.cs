@@ -164,6 +164,18 @@ public sealed class PostgreSqlChunkStoreTests(PostgresServer server)
     }
 
     [Fact]
+    public void Compile_NulInAttributeName_IsFalseInBothPolaritiesAndSendsNoParameterForIt()
+    {
+        var filter = PostgreSqlFilterCompiler.Compile(
+            new OrFilter([Eq("a\0b", "x"), new NotFilter(Eq("a\0b", "y")), Eq("account", "z")]), "s.chunk_attributes");
+
+        Assert.Equal(
+            "(FALSE OR FALSE OR EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p1 AND a.kind = 0 AND a.value = @p0))",
+            filter.Sql);
+        Assert.Equal(["p0", "p1"], filter.Parameters.Select(static p => p.Name));
+    }
+
+    [Fact]
     public void Compile_NegatedOrderOnStrings_IsPresentWithNoValue()
     {
         var filter = PostgreSqlFilterCompiler.Compile(new NotFilter(new ComparisonFilter("account", ComparisonOperator.GreaterThan, AttributeValue.FromString("a"))), "s.chunk_attributes");
