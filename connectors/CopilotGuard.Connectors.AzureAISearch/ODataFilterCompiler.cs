@@ -237,7 +237,8 @@ internal static class ODataFilterCompiler
         return predicate == False ? False : $"{ChunkIndexSchema.Attributes}/any(a: {guard} and {predicate})";
     }
 
-    private static string KindLiteral(AttributeKind kind) => ((int)kind).ToString(CultureInfo.InvariantCulture);
+    // A kind is a number like any other literal, so it goes through the same choke point.
+    private static string KindLiteral(AttributeKind kind) => Number((int)kind);
 
     private static string IngestedIn(InFilter filter)
     {

@@ -157,10 +157,14 @@ internal static class PostgreSqlFilterCompiler
             AndFilter and => "(" + string.Join(" AND ", and.Operands.Select(Node)) + ")",
             OrFilter or => "(" + string.Join(" OR ", or.Operands.Select(Node)) + ")",
             NotFilter { Operand: HasFilter has } => $"NOT {Exists(has.Attribute, null)}",
-            NotFilter { Operand: var leaf } => Negated(leaf),
+            NotFilter { Operand: var leaf } => Storable(Filters.AttributeOf(leaf)) ? Negated(leaf) : FalseSql,
             HasFilter has => Exists(has.Attribute, null),
-            _ => Predicate(node) is { } predicate ? Exists(Filters.AttributeOf(node), predicate) : FalseSql,
+            _ => Storable(Filters.AttributeOf(node)) && Predicate(node) is { } predicate ? Exists(Filters.AttributeOf(node), predicate) : FalseSql,
         };
+
+        // Names holding U+0000 are refused at upsert, so no stored attribute can carry one: a leaf over such a name is
+        // false in both polarities, decided before any parameter is added.
+        private static bool Storable(string attribute) => !attribute.Contains('\0', StringComparison.Ordinal);
 
         // "Present, and no value satisfies the leaf or has a kind the leaf cannot decide": a value of another kind makes
         // the leaf unknown, so its negation must not pass (the empty-list marker is neither).
@@ -185,13 +189,12 @@ internal static class PostgreSqlFilterCompiler
                 ({ } p, null) => p,
                 ({ } p, { } u) => $"({u} OR ({p}))",
             };
-            return present == FalseSql ? FalseSql : blocking is null ? present : $"({present} AND NOT {Exists(attribute, blocking)})";
+            return blocking is null ? present : $"({present} AND NOT {Exists(attribute, blocking)})";
         }
 
         private string Exists(string attribute, string? predicate)
         {
-            // Names holding U+0000 are refused at upsert, so no stored attribute can carry one.
-            if (attribute.Contains('\0', StringComparison.Ordinal))
+            if (!Storable(attribute))
             {
                 return FalseSql;
             }

@@ -164,6 +164,18 @@ public sealed class PostgreSqlChunkStoreTests(PostgresServer server)
     }
 
     [Fact]
+    public void Compile_NulInAttributeName_IsFalseInBothPolaritiesAndSendsNoParameterForIt()
+    {
+        var filter = PostgreSqlFilterCompiler.Compile(
+            new OrFilter([Eq("a\0b", "x"), new NotFilter(Eq("a\0b", "y")), Eq("account", "z")]), "s.chunk_attributes");
+
+        Assert.Equal(
+            "(FALSE OR FALSE OR EXISTS (SELECT 1 FROM s.chunk_attributes a WHERE a.chunk_key = c.chunk_key AND a.name = @p1 AND a.kind = 0 AND a.value = @p0))",
+            filter.Sql);
+        Assert.Equal(["p0", "p1"], filter.Parameters.Select(static p => p.Name));
+    }
+
+    [Fact]
     public void Compile_NegatedOrderOnStrings_IsPresentWithNoValue()
     {
         var filter = PostgreSqlFilterCompiler.Compile(new NotFilter(new ComparisonFilter("account", ComparisonOperator.GreaterThan, AttributeValue.FromString("a"))), "s.chunk_attributes");
@@ -189,6 +201,67 @@ public sealed class PostgreSqlChunkStoreTests(PostgresServer server)
     {
         var error = Assert.Throws<ArgumentException>(() => new PostgreSqlChunkStoreOptions { Schema = "x; DROP SCHEMA public" }.Validate());
         Assert.Contains("Schema", error.Message, StringComparison.Ordinal);
+    }
+
+    [PostgresFact]
+    public async Task LegacyAttributeRows_KindsZeroToThree_ReadBackAndFilterByKind()
+    {
+        var schema = server.NewSchema();
+        var store = await CreateAsync(schema);
+        await store.UpsertAsync([Stored("old", static _ => { })], CancellationToken.None);
+
+        // Replace the ingested rows with exactly what the writer before typed semantics produced (no marker, no kind 4).
+        await using (var command = server.DataSource.CreateCommand($"""
+            INSERT INTO {schema}.chunk_attributes (chunk_key, name, kind, value, num)
+            SELECT chunk_key, v.name, v.kind, convert_to(v.text, 'UTF8'), v.num FROM {schema}.chunks,
+                (VALUES ('flag', 2::smallint, 'true', 1::double precision), ('n', 1::smallint, '5', 5), ('account', 0::smallint, '5', NULL),
+                        ('lvl', 3::smallint, 'Confidential', 2)) AS v (name, kind, text, num)
+            WHERE id = 'old'
+            """))
+        {
+            Assert.Equal(4, await command.ExecuteNonQueryAsync());
+        }
+
+        var loaded = await store.GetAsync("old", CancellationToken.None);
+
+        Assert.NotNull(loaded);
+        Assert.True(loaded.Attributes.TryGet("flag", out var flag) && flag.Single() == AttributeValue.FromBoolean(true));
+        Assert.True(loaded.Attributes.TryGet("n", out var n) && n.Single() == AttributeValue.FromNumber(5));
+        Assert.True(loaded.Attributes.TryGet("account", out var account) && account.Single() == AttributeValue.FromString("5"));
+        Assert.True(loaded.Attributes.TryGet("lvl", out var lvl) && lvl.Single() == AttributeValue.FromLabel("Confidential", 2));
+        Assert.Equal(["old"], await IdsAsync(store, new ComparisonFilter("flag", ComparisonOperator.Equal, AttributeValue.FromBoolean(true))));
+        Assert.Empty(await IdsAsync(store, new NotFilter(Eq("flag", "true"))));
+        Assert.Empty(await IdsAsync(store, new NotFilter(Eq("n", "5"))));
+        Assert.Empty(await IdsAsync(store, new NotFilter(new ComparisonFilter("account", ComparisonOperator.Equal, AttributeValue.FromNumber(5)))));
+        Assert.Equal(["old"], await IdsAsync(store, new NotFilter(Eq("account", "6"))));
+        Assert.Empty(await IdsAsync(store, new ComparisonFilter("lvl", ComparisonOperator.Equal, AttributeValue.FromNumber(2))));
+        Assert.Equal(["old"], await IdsAsync(store, new ComparisonFilter("lvl", ComparisonOperator.GreaterThan, AttributeValue.FromLabel("General", 1))));
+        Assert.Empty(await IdsAsync(store, new NotFilter(new ComparisonFilter("label", ComparisonOperator.Equal, AttributeValue.FromNumber(1)))));
+    }
+
+    [PostgresFact]
+    public async Task EmptyList_IsOneMarkerRow_PresentButNeverAValue()
+    {
+        var schema = server.NewSchema();
+        var store = await CreateAsync(schema);
+        await store.UpsertAsync([Stored("e", static b => b.Declare("tags"))], CancellationToken.None);
+
+        await using (var command = server.DataSource.CreateCommand($"SELECT kind, length(value), num IS NULL FROM {schema}.chunk_attributes WHERE name = 'tags'"))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal((short)-1, reader.GetInt16(0));
+            Assert.Equal(0, reader.GetInt32(1));
+            Assert.True(reader.GetBoolean(2));
+            Assert.False(await reader.ReadAsync());
+        }
+
+        Assert.Equal(["e"], await IdsAsync(store, new HasFilter("tags")));
+        Assert.Empty(await IdsAsync(store, Eq("tags", string.Empty)));
+        Assert.Equal(["e"], await IdsAsync(store, new NotFilter(Eq("tags", string.Empty))));
+        Assert.Equal(["e"], await IdsAsync(store, new NotFilter(new StartsWithFilter("tags", string.Empty))));
+        Assert.True((await store.GetAsync("e", CancellationToken.None))!.Attributes.TryGet("tags", out var tags));
+        Assert.Empty(tags);
     }
 
     private async Task<PostgreSqlChunkStore> CreateAsync(string? schema = null)
