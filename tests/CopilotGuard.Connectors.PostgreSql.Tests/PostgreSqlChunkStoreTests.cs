@@ -32,6 +32,23 @@ public sealed class PostgreSqlChunkStoreTests(PostgresServer server)
     }
 
     [PostgresFact]
+    public async Task GetAttributeKinds_ListsEveryKindStoredPerName()
+    {
+        var store = await CreateAsync();
+        await store.UpsertAsync(
+        [
+            Stored("k1", b => b.Add("restricted", "true").Add("level", AttributeValue.FromNumber(5))),
+            Stored("k2", b => b.Add("restricted", AttributeValue.FromBoolean(false))),
+        ], CancellationToken.None);
+
+        var kinds = await ((IChunkStore)store).GetAttributeKindsAsync(CancellationToken.None);
+
+        Assert.NotNull(kinds);
+        Assert.Equal([AttributeKind.String, AttributeKind.Boolean], kinds["restricted"].Order());
+        Assert.Equal([AttributeKind.Number], kinds["level"]);
+    }
+
+    [PostgresFact]
     public async Task GetAndSearch_StructuredRow_KeepFieldsAndTheirSchema()
     {
         // The releaser reads each field's label and the text template from the row schema: a store that lost it would

@@ -179,7 +179,11 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             if (options?.CheckStoredAttributeTypes ?? true)
             {
                 // Stores ingested before attributes were typed hold "true" and "5" as strings: refuse to start.
-                await StoredAttributeTypes.EnsureMatchAsync(store, schema, cancellationToken).ConfigureAwait(false);
+                if (!await StoredAttributeTypes.EnsureMatchAsync(store, schema, cancellationToken).ConfigureAwait(false))
+                {
+                    loggerFactory?.CreateLogger<CopilotGuardRuntime>().LogWarning(
+                        "The {Store} store cannot list the attribute types it holds, so chunks ingested before attributes were typed cannot be detected; re-ingest its corpora after upgrading.", store.Name);
+                }
             }
 
             var releaser = await CreateReleaserAsync(data, directory, owned, cancellationToken).ConfigureAwait(false);
