@@ -92,6 +92,7 @@ public static class InputLimits
         ["kinds"] = new(512),
         ["bucket"] = new(16),
         ["asset"] = new(128),
+        ["documentName"] = new(32),
         ["answerSha256"] = new(64),
         ["model"] = new(256),
         ["reason"] = new(512),

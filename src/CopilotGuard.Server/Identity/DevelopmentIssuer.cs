@@ -107,6 +107,33 @@ public sealed class DevelopmentIssuer
         });
     }
 
+    /// <summary>Mints a token with exactly the given claims besides issuer, audience and times (for tools and tests that
+    /// need shapes <see cref="CreateToken(string, string?, TimeSpan?, DateTimeOffset?, IReadOnlyDictionary{string, string[]}?, TimeSpan?)"/>
+    /// does not make, e.g. an <c>act</c> array). The lifetime cap applies the same way.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The lifetime is not positive or exceeds <paramref name="maxLifetime"/>.</exception>
+    public string CreateTokenWithClaims(IReadOnlyDictionary<string, object> claims, TimeSpan? lifetime = null, TimeSpan? maxLifetime = null)
+    {
+        ArgumentNullException.ThrowIfNull(claims);
+        var span = lifetime ?? DefaultLifetime;
+        var max = maxLifetime ?? new CopilotGuardIdentityOptions().MaxTokenLifetime;
+        if (span <= TimeSpan.Zero || span > max)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lifetime), span, LifetimeMessage(span, max));
+        }
+
+        var issuedAt = DateTime.UtcNow;
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = Audience,
+            Claims = claims.ToDictionary(static p => p.Key, static p => p.Value, StringComparer.Ordinal),
+            IssuedAt = issuedAt,
+            NotBefore = issuedAt,
+            Expires = issuedAt + span,
+            SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.EcdsaSha256),
+        });
+    }
+
     /// <summary>Says why a token lifetime is refused.</summary>
     public static string LifetimeMessage(TimeSpan lifetime, TimeSpan max) =>
         lifetime <= TimeSpan.Zero
