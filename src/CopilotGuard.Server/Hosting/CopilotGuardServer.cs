@@ -75,6 +75,13 @@ public static class CopilotGuardServer
         {
             // Every problem, whoever wrote it: a short escaped prefix of any quoted input, no type names, bounded; the
             // sanitized detail is also what the refusal record keeps.
+            if (problem.ProblemDetails.Detail is null && problem.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge)
+            {
+                // A body that outgrew the route's limit while being read (no declared length) ends with a bare status.
+                problem.ProblemDetails.Detail = EdgeValidation.BodyTooLarge(InputLimits.BodyLimitOf(EdgeValidation.Operation(problem.HttpContext)));
+                problem.ProblemDetails.Extensions["field"] = "body";
+            }
+
             if (problem.ProblemDetails.Detail is { } detail)
             {
                 problem.ProblemDetails.Detail = ProblemText.Sanitize(detail);

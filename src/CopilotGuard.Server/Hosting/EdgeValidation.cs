@@ -13,6 +13,19 @@ internal static class EdgeValidation
     /// <summary>The key of the last problem's field and detail in <see cref="HttpContext.Items"/>, for the refusal record.</summary>
     public const string ProblemItem = "CopilotGuard.Problem";
 
+    /// <summary>The key of the route's operation name (endpoint name, else route pattern) in <see cref="HttpContext.Items"/>,
+    /// kept because the exception handler clears the endpoint before a failure is described and recorded.</summary>
+    public const string OperationItem = "CopilotGuard.Operation";
+
+    /// <summary>Gets the operation name of a request: its endpoint name, else its route pattern.</summary>
+    public static string? Operation(HttpContext context) =>
+        context.Items[OperationItem] as string
+        ?? context.GetEndpoint() switch
+        {
+            null => null,
+            var endpoint => endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? (endpoint as RouteEndpoint)?.RoutePattern.RawText,
+        };
+
     /// <summary>Adds the middleware; it must run after routing (it reads the endpoint).</summary>
     public static IApplicationBuilder UseEdgeValidation(this IApplicationBuilder app) => app.Use(static (context, next) =>
     {
@@ -23,6 +36,7 @@ internal static class EdgeValidation
         }
 
         var name = endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName;
+        context.Items[OperationItem] = name ?? (endpoint as RouteEndpoint)?.RoutePattern.RawText;
         var bodyLimit = InputLimits.BodyLimitOf(name);
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
         {

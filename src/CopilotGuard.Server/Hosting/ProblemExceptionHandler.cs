@@ -131,8 +131,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     private static string? JsonField(System.Text.Json.JsonException json) =>
         json.Path is { Length: > 2 and <= 128 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
 
-    private static string? EndpointName(HttpContext context) =>
-        context.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName;
+    private static string? EndpointName(HttpContext context) => EdgeValidation.Operation(context);
 
     [System.Text.RegularExpressions.GeneratedRegex("^The JSON property '(.*)' could not be mapped", System.Text.RegularExpressions.RegexOptions.Singleline)]
     private static partial System.Text.RegularExpressions.Regex UnmappedProperty();

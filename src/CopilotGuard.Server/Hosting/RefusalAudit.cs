@@ -81,7 +81,7 @@ internal static partial class RefusalAudit
         }
 
         var runtime = context.RequestServices.GetRequiredService<CopilotGuardRuntime>();
-        var operation = context.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "unmatched";
+        var operation = EdgeValidation.Operation(context) ?? "unmatched";
         var reason = context.Items[EdgeValidation.ProblemItem] as string ?? ReasonPhrase(status);
         var ignored = context.Items[TokenRoles.IgnoredItem] as string;
         var record = new AuditRecord

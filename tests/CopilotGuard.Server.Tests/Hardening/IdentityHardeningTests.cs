@@ -20,19 +20,19 @@ public sealed class IdentityHardeningTests(ServerFixture server)
     private readonly AuditProbe _audit = new(server);
 
     [Theory]
-    [InlineData("compliance-officer", "GET", "/v1/audit/verify", null)]
-    [InlineData("compliance-officer", "GET", "/v1/console/integrity", null)]
-    [InlineData("security-admin", "POST", "/v1/admin/principals/bob/suspend", null)]
-    [InlineData("security-admin", "GET", "/v1/admin/principals/suspended", null)]
-    [InlineData("compliance-officer", "POST", "/v1/policy/explain", """{"chunkId":"kb-vpn-setup#0","user":"bob"}""")]
-    [InlineData("data-owner", "GET", "/v1/console/labels", null)]
-    public async Task PrivilegedRoleClaimedByAToken_IsIgnored_AndTheIgnoringIsRecorded(string role, string method, string path, string? body)
+    [InlineData("frank", "compliance-officer", "GET", "/v1/audit/verify", null)]
+    [InlineData("frank", "compliance-officer", "GET", "/v1/console/integrity", null)]
+    [InlineData("frank", "security-admin", "POST", "/v1/admin/principals/bob/suspend", null)]
+    [InlineData("frank", "security-admin", "GET", "/v1/admin/principals/suspended", null)]
+    [InlineData("frank", "compliance-officer", "POST", "/v1/policy/explain", """{"chunkId":"kb-vpn-setup#0","user":"bob"}""")]
+    [InlineData("sam", "data-owner", "GET", "/v1/console/labels", null)]
+    public async Task PrivilegedRoleClaimedByAToken_IsIgnored_AndTheIgnoringIsRecorded(string user, string role, string method, string path, string? body)
     {
-        var token = server.Runtime.Issuer.CreateToken("frank", extraClaims: new Dictionary<string, string[]> { ["roles"] = [role] });
+        var token = server.Runtime.Issuer.CreateToken(user, extraClaims: new Dictionary<string, string[]> { ["roles"] = [role] });
         var (status, text, records) = await _audit.SendAsync(AuditProbe.Request(new HttpMethod(method), path, token, body));
         Assert.True(status == 403, $"{status}: {text}");
         var record = Assert.Single(records).Record;
-        Assert.Equal("frank", record.SubjectId);
+        Assert.Equal(user, record.SubjectId);
         if (record.Kind == "refused")
         {
             Assert.Contains("ignored-token-roles:" + role, record.Target, StringComparison.Ordinal);
