@@ -7,15 +7,17 @@ namespace CopilotGuard.Server.Tests.Hardening;
 /// <summary>Reads the records a request appended: everything after a mark, with each record's stored size.</summary>
 internal sealed class AuditProbe(StoreServerFixture server)
 {
+    private long _last;
+
+    /// <summary>Returns the last sequence in the log (reading on from the previous mark, so repeated marks stay cheap).</summary>
     public async Task<long> MarkAsync()
     {
-        long last = 0;
-        await foreach (var entry in server.Runtime.Audit.ReadAsync(0, CancellationToken.None))
+        await foreach (var entry in server.Runtime.Audit.ReadAsync(_last, CancellationToken.None))
         {
-            last = entry.Sequence;
+            _last = entry.Sequence;
         }
 
-        return last;
+        return _last;
     }
 
     public async Task<List<(AuditRecord Record, int Bytes)>> SinceAsync(long mark)
