@@ -158,7 +158,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             }
 
             var releaser = await CreateReleaserAsync(data, directory, owned, cancellationToken).ConfigureAwait(false);
-            var tracked = new RequestTrackingAuditLog(audit);
+            var tracked = RequestTrackingAuditLog.Wrap(audit);
             var verification = await ContinuousVerification.OpenAsync(data, directory, policy, store, tracked, verificationSettings, seed, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
             var broker = new RetrievalBroker(
                 verification.Entitlements,

@@ -22,6 +22,11 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             BadHttpRequestException e => (e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Invalid request", Describe(e, httpContext)),
             ComplianceConsole.ConsoleViewUnavailableException e => (StatusCodes.Status501NotImplemented, "Not available with this store", e.Message),
 
+            // A store, vault or remote service that failed or could not be reached: nothing was released, and the caller
+            // may retry; the details (connection strings, hosts) stay in the server log.
+            System.Data.Common.DbException or TimeoutException or HttpRequestException or Azure.RequestFailedException =>
+                (StatusCodes.Status503ServiceUnavailable, "No data was released", "A backing store or service failed or could not be reached, so no data was released. The server log has the details."),
+
             // A capability the configured store (or another provider) lacks, e.g. "The azure-ai-search store cannot ...":
             // nothing was released, and the message says what is missing rather than hiding it behind a 500.
             NotSupportedException e => (StatusCodes.Status501NotImplemented, "Not supported by this deployment", e.Message),

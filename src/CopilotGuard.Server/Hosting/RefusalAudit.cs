@@ -17,8 +17,12 @@ public sealed class RequestAuditCounter
 
 /// <summary>The audit log every part of the runtime appends through, counting appends per request (see <see cref="RefusalAudit"/>).</summary>
 /// <param name="inner">The log appended to.</param>
-public sealed class RequestTrackingAuditLog(IAuditLog inner) : IAuditLog
+public class RequestTrackingAuditLog(IAuditLog inner) : IAuditLog
 {
+    /// <summary>Wraps a log, keeping its retention capability when it has one.</summary>
+    public static RequestTrackingAuditLog Wrap(IAuditLog inner) =>
+        inner is IAuditRetention retention ? new WithRetention(inner, retention) : new RequestTrackingAuditLog(inner);
+
     private static readonly AsyncLocal<RequestAuditCounter?> CurrentCounter = new();
 
     /// <summary>Starts counting the appends of the current asynchronous flow (one HTTP request).</summary>
@@ -45,6 +49,13 @@ public sealed class RequestTrackingAuditLog(IAuditLog inner) : IAuditLog
 
     /// <inheritdoc />
     public Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken) => inner.VerifyAsync(cancellationToken);
+
+    /// <summary>A tracked log whose inner log applies retention.</summary>
+    private sealed class WithRetention(IAuditLog inner, IAuditRetention retention) : RequestTrackingAuditLog(inner), IAuditRetention
+    {
+        public Task<AuditRetentionReport> ApplyRetentionAsync(AuditRetentionPolicy policy, AuditRetentionRun run, CancellationToken cancellationToken) =>
+            retention.ApplyRetentionAsync(policy, run, cancellationToken);
+    }
 }
 
 /// <summary>The one gate that makes every refusal evidence: an authenticated request answered with 4xx or 5xx leaves
@@ -61,15 +72,16 @@ internal static partial class RefusalAudit
     public const int MaxReason = 300;
 
     /// <summary>Adds the gate; it must be the outermost middleware so it sees the final status of every request, errors included.</summary>
-    public static IApplicationBuilder UseRefusalAudit(this IApplicationBuilder app) => app.Use(static (context, next) =>
+    public static IApplicationBuilder UseRefusalAudit(this IApplicationBuilder app) => app.Use(static async (context, next) =>
     {
+        // Async, so the counter set here is scoped to this request's flow and restored when the request ends.
         var counter = RequestTrackingAuditLog.Begin();
         context.Response.OnStarting(static state =>
         {
             var (context, counter) = ((HttpContext, RequestAuditCounter))state;
             return RecordAsync(context, counter);
         }, (context, counter));
-        return next(context);
+        await next(context).ConfigureAwait(false);
     });
 
     private static async Task RecordAsync(HttpContext context, RequestAuditCounter counter)
