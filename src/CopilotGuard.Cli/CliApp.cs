@@ -89,15 +89,24 @@ public static class CliApp
     {
         var user = new Option<string>("--user") { Description = "The user (directory id) the token is for.", Required = true };
         var agent = new Option<string?>("--agent") { Description = "An agent acting on behalf of the user (the act claim)." };
-        var hours = new Option<double>("--hours") { Description = "Lifetime in hours.", DefaultValueFactory = _ => 8 };
+        var hours = new Option<double>("--hours") { Description = "Lifetime in hours (at most CopilotGuard:Identity:MaxTokenLifetime, 12 by default).", DefaultValueFactory = _ => 8 };
         var command = new Command("token", "Mint a development token (development issuer only).") { user, agent, hours };
         command.SetAction(async (parse, cancellationToken) => await Guarded(async () =>
         {
+            // The development issuer obeys the same cap as any issuer: a longer token would be refused by the server.
+            var max = MaxTokenLifetime();
+            var requested = parse.GetValue(hours);
+            if (!double.IsFinite(requested) || requested <= 0 || requested > max.TotalHours)
+            {
+                await Console.Error.WriteLineAsync($"copilotguard: --hours must be more than 0 and at most {max.TotalHours.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)} (CopilotGuard:Identity:MaxTokenLifetime); the server refuses longer-lived tokens.").ConfigureAwait(false);
+                return 2;
+            }
+
             await using var runtime = await CopilotGuardRuntime.OpenAsync(new DataFolder(parse.GetValue(data)!), seed: false, cancellationToken: cancellationToken).ConfigureAwait(false);
             var subject = parse.GetValue(user)!;
             var actor = parse.GetValue(agent);
             _ = await runtime.Broker.ResolveCallerAsync(new CallerIdentity(subject, actor), cancellationToken).ConfigureAwait(false);
-            var token = runtime.Issuer.CreateToken(subject, actor, TimeSpan.FromHours(parse.GetValue(hours)));
+            var token = runtime.Issuer.CreateToken(subject, actor, TimeSpan.FromHours(requested), maxLifetime: max);
             Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(new { token, user = subject, agent = actor }, Json) : token);
             return 0;
         }).ConfigureAwait(false));
@@ -194,6 +203,13 @@ public static class CliApp
     }
 
     /// <summary>Tells whether opening the folder will seed the store configured in the environment (for progress display only).</summary>
+    /// <summary>The server's token lifetime cap, from <c>CopilotGuard__Identity__MaxTokenLifetime</c> when set (as the server reads it).</summary>
+    internal static TimeSpan MaxTokenLifetime() =>
+        Environment.GetEnvironmentVariable("CopilotGuard__Identity__MaxTokenLifetime") is { } text
+        && TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var max) && max > TimeSpan.Zero
+            ? max
+            : new CopilotGuard.Server.Identity.CopilotGuardIdentityOptions().MaxTokenLifetime;
+
     internal static bool NeedsSeeding(DataFolder folder) =>
         !File.Exists(folder.GetSeededMarkerPath(ProviderSettings.FromEnvironment().Store.Identity));
 

@@ -34,14 +34,14 @@ public sealed class BadInputTests(ServerFixture server)
     }
 
     [Fact]
-    public async Task Retrieve_BadInput_WritesNoAuditRecord()
+    public async Task Retrieve_BadInput_WritesExactlyOneRefusalRecord()
     {
         var before = (await server.Runtime.Audit.VerifyAsync(CancellationToken.None)).Records;
         using var response = await SendAsync("""{"query": ""}""");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var after = await server.Runtime.Audit.VerifyAsync(CancellationToken.None);
         Assert.True(after.Ok);
-        Assert.Equal(before, after.Records);
+        Assert.Equal(before + 1, after.Records);
     }
 
     private Task<HttpResponseMessage> SendAsync(string body)

@@ -44,7 +44,7 @@ public abstract class StoreServerFixture : IAsyncLifetime
         _app = await CopilotGuardServer.BuildAsync(["--data", DataPath, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning", "--CopilotGuard:Identity:AllowDevelopmentIssuer=true",
             // The functional suites drive many retrievals per person within seconds; the anomaly and rate-limit
             // suites turn these on for their own servers.
-            "--CopilotGuard:Anomaly:Enabled=false", "--CopilotGuard:RateLimits:Enabled=false", .. providers]);
+            "--CopilotGuard:Anomaly:Enabled=false", "--CopilotGuard:RateLimits:Enabled=false", .. providers], ServerOptions);
         await _app.StartAsync();
         StartupTime = started.Elapsed;
         Runtime = _app.Services.GetRequiredService<CopilotGuardRuntime>();
@@ -69,6 +69,9 @@ public abstract class StoreServerFixture : IAsyncLifetime
             await StopProvidersAsync();
         }
     }
+
+    /// <summary>Gets the host options the server is built with (e.g. an audit decorator).</summary>
+    protected virtual CopilotGuardServerOptions ServerOptions => new();
 
     /// <summary>Gets why the providers cannot run here (the tests are then skipped with it), or null.</summary>
     protected virtual string? SkipReason => null;

@@ -9,16 +9,16 @@ namespace CopilotGuard.Server.Tests;
 public sealed class TokenClaimsTests(ServerFixture server)
 {
     [Fact]
-    public async Task RolesClaim_AddsToDirectoryRoles_ForThatTokenOnly()
+    public async Task PrivilegedRolesClaim_IsIgnoredByDefault_DirectoryRolesGrant()
     {
+        // compliance-officer in a token is not trusted (CopilotGuard:Identity:TrustedRoleIssuers is empty by default).
         var withRole = server.Runtime.Issuer.CreateToken("frank", extraClaims: new Dictionary<string, string[]> { ["roles"] = ["compliance-officer", "x"] });
-        var plain = server.Token("frank");
 
-        using var granted = await ExplainForBobAsync(withRole);
-        using var refused = await ExplainForBobAsync(plain);
+        using var claimed = await ExplainForBobAsync(withRole);
+        using var directory = await ExplainForBobAsync(server.Token("cora"));
 
-        Assert.Equal(HttpStatusCode.OK, granted.StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, claimed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, directory.StatusCode);
     }
 
     [Fact]

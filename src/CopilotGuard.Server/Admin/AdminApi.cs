@@ -103,7 +103,11 @@ public static class AdminApi
 
 /// <summary>The optional body of a suspension.</summary>
 /// <param name="Reason">Why the principal is suspended (at most 512 characters); shown to the suspended caller.</param>
-public sealed record SuspendRequest(string? Reason);
+public sealed record SuspendRequest(string? Reason) : ILimitedBody
+{
+    /// <inheritdoc />
+    public FieldProblem? CheckLimits() => InputLimits.Check("reason", Reason);
+}
 
 /// <summary>A principal's suspension state after an admin call.</summary>
 /// <param name="PrincipalId">The principal.</param>

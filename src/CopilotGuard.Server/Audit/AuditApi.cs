@@ -257,7 +257,16 @@ public static class AuditApi
 /// <param name="AnswerSha256">The SHA-256 of the answer (UTF-8, hex), instead of or as well as the text.</param>
 /// <param name="Model">The model that produced the answer.</param>
 /// <param name="CitedChunkIds">The chunks the answer cites; each must have been returned by one of the receipts.</param>
-public sealed record AnswerBody(ImmutableArray<string>? ReceiptIds, string? Answer, string? AnswerSha256, string? Model, ImmutableArray<string>? CitedChunkIds);
+public sealed record AnswerBody(ImmutableArray<string>? ReceiptIds, string? Answer, string? AnswerSha256, string? Model, ImmutableArray<string>? CitedChunkIds) : ILimitedBody
+{
+    /// <inheritdoc />
+    public FieldProblem? CheckLimits() =>
+        InputLimits.CheckList("receiptIds", ReceiptIds is { IsDefault: false } receipts ? receipts : null)
+        ?? InputLimits.Check("answer", Answer)
+        ?? InputLimits.Check("answerSha256", AnswerSha256)
+        ?? InputLimits.Check("model", Model)
+        ?? InputLimits.CheckList("citedChunkIds", CitedChunkIds is { IsDefault: false } cited ? cited : null);
+}
 
 /// <summary>The answer of <c>POST /v1/answers</c>.</summary>
 /// <param name="AnswerId">The answer's id, for <c>GET /v1/audit/answers/{answerId}</c>.</param>

@@ -64,7 +64,11 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     public IAuditStore Audit { get; }
 
     /// <summary>Gets answer registration and the compliance queries over the audit log.</summary>
-    public AuditService AuditService => _auditService ??= new AuditService(Audit, Audit, Broker, gates: Broker.Gates);
+    public AuditService AuditService => _auditService ??= new AuditService(AuditLog, Audit, Broker, gates: Broker.Gates);
+
+    /// <summary>Gets the log every part of the runtime appends through (<see cref="Audit"/>, counting the appends of
+    /// each HTTP request so that a refused request leaves exactly one record).</summary>
+    public IAuditLog AuditLog { get; private init; } = null!;
 
     private AuditService? _auditService;
 
@@ -187,13 +191,14 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             }
 
             var releaser = await CreateReleaserAsync(data, directory, owned, cancellationToken).ConfigureAwait(false);
-            var verification = await ContinuousVerification.OpenAsync(data, directory, policy, store, audit, verificationSettings, seed, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            var tracked = RequestTrackingAuditLog.Wrap(audit);
+            var verification = await ContinuousVerification.OpenAsync(data, directory, policy, store, tracked, verificationSettings, seed, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
             var broker = new RetrievalBroker(
                 verification.Entitlements,
                 policy,
                 store,
                 queryEmbedder,
-                options?.DecorateBrokerAudit?.Invoke(audit) ?? audit,
+                options?.DecorateBrokerAudit?.Invoke(tracked) ?? tracked,
                 new QueryHasher(data.GetOrCreateSecret("query-hash.key")),
                 Options.Create(new RetrievalBrokerOptions()),
                 TimeProvider.System,
@@ -202,7 +207,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
                 gates: verification.Gates,
                 observers: verification.Observers,
                 destinations: destinations);
-            return new CopilotGuardRuntime(data, providers, store, audit, embedder, queryEmbedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker, owned) { Verification = verification, AttributeSchema = schema };
+            return new CopilotGuardRuntime(data, providers, store, audit, embedder, queryEmbedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker, owned) { Verification = verification, AttributeSchema = schema, AuditLog = tracked };
         }
         catch
         {

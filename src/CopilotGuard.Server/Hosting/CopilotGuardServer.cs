@@ -63,7 +63,32 @@ public static class CopilotGuardServer
         // background work (audit retention) stopped, without blocking a thread on the async close.
         builder.Services.AddHostedService(_ => new RuntimeShutdown(runtime));
         builder.Services.AddSingleton(runtime.Broker);
-        builder.Services.AddProblemDetails();
+        builder.WebHost.ConfigureKestrel(static kestrel =>
+        {
+            // Ceilings for every route; each route's own body limit (InputLimits.BodyBytes) is lower.
+            kestrel.Limits.MaxRequestBodySize = InputLimits.BodyBytes.Values.Max();
+            kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+            kestrel.Limits.MaxRequestHeaderCount = 64;
+            kestrel.Limits.MaxRequestLineSize = 8 * 1024;
+        });
+        builder.Services.AddProblemDetails(static options => options.CustomizeProblemDetails = static problem =>
+        {
+            // Every problem, whoever wrote it: a short escaped prefix of any quoted input, no type names, bounded; the
+            // sanitized detail is also what the refusal record keeps.
+            if (problem.ProblemDetails.Detail is null && problem.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge)
+            {
+                // A body that outgrew the route's limit while being read (no declared length) ends with a bare status.
+                problem.ProblemDetails.Detail = EdgeValidation.BodyTooLarge(InputLimits.BodyLimitOf(EdgeValidation.Operation(problem.HttpContext)));
+                problem.ProblemDetails.Extensions["field"] = "body";
+            }
+
+            if (problem.ProblemDetails.Detail is { } detail)
+            {
+                problem.ProblemDetails.Detail = ProblemText.Sanitize(detail);
+            }
+
+            problem.HttpContext.Items[EdgeValidation.ProblemItem] = problem.ProblemDetails.Detail ?? problem.ProblemDetails.Title;
+        });
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         builder.Services.AddOpenApi();
         builder.Services.AddAuditApi();
@@ -80,18 +105,24 @@ public static class CopilotGuardServer
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
 
         var app = builder.Build();
+
+        // Outermost, so it sees the final status of every request (errors included) and records refusals before the response starts.
+        app.UseRefusalAudit();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseEdgeValidation();
         app.MapOpenApi().AllowAnonymous();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).AllowAnonymous();
-        app.MapRetrievalApi();
-        app.MapPolicyApi();
-        app.MapDocumentsApi();
-        app.MapAdminApi();
-        app.MapAuditApi();
-        app.MapConsole();
+        var api = app.MapGroup(string.Empty).AddEndpointFilter<BodyLimitFilter>();
+        api.MapRetrievalApi();
+        api.MapPolicyApi();
+        api.MapDocumentsApi();
+        api.MapAdminApi();
+        api.MapAuditApi();
+        api.MapConsole();
         return app;
     }
 }

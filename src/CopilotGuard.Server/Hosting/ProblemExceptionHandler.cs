@@ -19,8 +19,13 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
             RetrievalException { Kind: RetrievalErrorKind.NotFound } e => (StatusCodes.Status404NotFound, "Not found", e.Message),
             RetrievalException { Kind: RetrievalErrorKind.RateLimited } e => (StatusCodes.Status429TooManyRequests, "Too many requests", e.Message),
             RetrievalException e => (StatusCodes.Status503ServiceUnavailable, "No data was released", e.Message),
-            BadHttpRequestException e => (e.StatusCode, "Invalid request", Describe(e)),
+            BadHttpRequestException e => (e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Invalid request", Describe(e, httpContext)),
             ComplianceConsole.ConsoleViewUnavailableException e => (StatusCodes.Status501NotImplemented, "Not available with this store", e.Message),
+
+            // A store, vault or remote service that failed or could not be reached: nothing was released, and the caller
+            // may retry; the details (connection strings, hosts) stay in the server log.
+            System.Data.Common.DbException or TimeoutException or HttpRequestException or Azure.RequestFailedException =>
+                (StatusCodes.Status503ServiceUnavailable, "No data was released", "A backing store or service failed or could not be reached, so no data was released. The server log has the details."),
 
             // A capability the configured store (or another provider) lacks, e.g. "The azure-ai-search store cannot ...":
             // nothing was released, and the message says what is missing rather than hiding it behind a 500.
@@ -39,11 +44,17 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         {
             httpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        var details = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (exception is BadHttpRequestException bad && Field(bad, httpContext) is { } field)
+        {
+            details.Extensions["field"] = field;
+        }
+
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
             Exception = exception,
-            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+            ProblemDetails = details,
         }).ConfigureAwait(false);
     }
 
@@ -72,10 +83,66 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         }).ConfigureAwait(false);
     }
 
-    private static string Describe(BadHttpRequestException exception) =>
-        exception.InnerException is System.Text.Json.JsonException json
-            ? $"The request body is not valid: {json.Message}"
-            : exception.Message;
+    /// <summary>Says what is wrong with a request the framework could not bind, naming the field but never a .NET type,
+    /// the framework's own wording or more than a short escaped prefix of the caller's input.</summary>
+    private static string Describe(BadHttpRequestException exception, HttpContext context)
+    {
+        if (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return EdgeValidation.BodyTooLarge(InputLimits.BodyLimitOf(EndpointName(context)));
+        }
+
+        if (exception.StatusCode == StatusCodes.Status415UnsupportedMediaType)
+        {
+            return "The request body must be JSON (Content-Type: application/json).";
+        }
+
+        if (exception.InnerException is System.Text.Json.JsonException json)
+        {
+            if (UnmappedProperty().Match(json.Message) is { Success: true } unmapped)
+            {
+                return $"The request body has an unknown field {ProblemText.Quote(unmapped.Groups[1].Value)}.";
+            }
+
+            var at = JsonField(json) is { } field ? $" (field {ProblemText.Quote(field)})" : string.Empty;
+            return json.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal)
+                ? $"The request body is not valid: a value has the wrong type{at}."
+                : $"The request body is not valid JSON for this route{at}.";
+        }
+
+        if (exception.InnerException is System.Text.DecoderFallbackException)
+        {
+            return "The request body is not valid UTF-8.";
+        }
+
+        if (BoundParameter().Match(exception.Message) is { Success: true } parameter)
+        {
+            return $"The parameter {ProblemText.Quote(parameter.Groups[1].Value)} is not valid.";
+        }
+
+        return exception.Message.Contains("body", StringComparison.OrdinalIgnoreCase) && (exception.Message.StartsWith("Implicit body", StringComparison.Ordinal) || exception.Message.StartsWith("Required parameter", StringComparison.Ordinal))
+            ? "The request body is required (a JSON object)."
+            : "The request is not valid.";
+    }
+
+    private static string? Field(BadHttpRequestException exception, HttpContext context) => exception switch
+    {
+        { StatusCode: StatusCodes.Status413PayloadTooLarge or StatusCodes.Status415UnsupportedMediaType } => "body",
+        { InnerException: System.Text.Json.JsonException json } => UnmappedProperty().Match(json.Message) is { Success: true } unmapped ? unmapped.Groups[1].Value is { Length: <= 64 } name ? name : "body" : JsonField(json) ?? "body",
+        _ when BoundParameter().Match(exception.Message) is { Success: true } parameter => parameter.Groups[1].Value,
+        _ => context.Request.HasJsonContentType() ? "body" : null,
+    };
+
+    private static string? JsonField(System.Text.Json.JsonException json) =>
+        json.Path is { Length: > 2 and <= 128 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
+
+    private static string? EndpointName(HttpContext context) => EdgeValidation.Operation(context);
+
+    [System.Text.RegularExpressions.GeneratedRegex("^The JSON property '(.*)' could not be mapped", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex UnmappedProperty();
+
+    [System.Text.RegularExpressions.GeneratedRegex("""^Failed to bind parameter "(?:\S+ )?([A-Za-z0-9_]{1,64})" from""")]
+    private static partial System.Text.RegularExpressions.Regex BoundParameter();
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Request to {Path} failed.")]
     private static partial void LogFailure(ILogger logger, Exception exception, PathString path);

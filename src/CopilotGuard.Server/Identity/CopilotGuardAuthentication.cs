@@ -42,9 +42,23 @@ public static class CopilotGuardAuthentication
             {
                 UseCachingTokenHandler(options);
                 options.TokenValidationParameters = issuer.ValidationParameters;
-                options.Events = new JwtBearerEvents { OnChallenge = ProblemExceptionHandler.WriteChallengeAsync };
             })
             .AddJwtBearer(OidcScheme, _ => { });
+
+        services.AddOptions<JwtBearerOptions>(DevelopmentScheme)
+            .Configure<IOptions<CopilotGuardIdentityOptions>>((options, identityOptions) =>
+            {
+                var identity = identityOptions.Value;
+                options.Events = new JwtBearerEvents
+                {
+                    OnChallenge = ProblemExceptionHandler.WriteChallengeAsync,
+                    OnTokenValidated = context =>
+                    {
+                        TokenRoles.OnTokenValidated(context, identity);
+                        return Task.CompletedTask;
+                    },
+                };
+            });
 
         services.AddOptions<Microsoft.AspNetCore.Authentication.PolicySchemeOptions>(Scheme)
             .Configure<IOptions<CopilotGuardIdentityOptions>, IHostEnvironment>((options, identity, environment) =>
@@ -129,14 +143,10 @@ public static class CopilotGuardAuthentication
 
     private static Task OnOidcTokenValidated(TokenValidatedContext context, CopilotGuardIdentityOptions identity)
     {
-        if (context.SecurityToken is JsonWebToken token)
+        TokenRoles.OnTokenValidated(context, identity);
+        if (context.Result is { Failure: not null })
         {
-            var start = token.ValidFrom != DateTime.MinValue ? token.ValidFrom : token.IssuedAt;
-            if (start == DateTime.MinValue || token.ValidTo - start > identity.MaxTokenLifetime)
-            {
-                context.Fail(new SecurityTokenInvalidLifetimeException($"The token's lifetime exceeds the accepted maximum of {identity.MaxTokenLifetime}."));
-                return Task.CompletedTask;
-            }
+            return Task.CompletedTask;
         }
 
         if (identity.SubjectClaim != "sub" && context.Principal is { } principal)

@@ -61,10 +61,28 @@ public sealed class DevelopmentIssuer
         NameClaimType = "sub",
     };
 
+    /// <summary>The lifetime of a token minted without one.</summary>
+    public static readonly TimeSpan DefaultLifetime = TimeSpan.FromHours(8);
+
     /// <summary>Mints a token for a user, optionally with an agent acting for it.</summary>
-    public string CreateToken(string subject, string? actor = null, TimeSpan? lifetime = null, DateTimeOffset? now = null, IReadOnlyDictionary<string, string[]>? extraClaims = null)
+    /// <param name="subject">The user (directory id).</param>
+    /// <param name="actor">The agent acting for the user, if any.</param>
+    /// <param name="lifetime">The lifetime; the default is <see cref="DefaultLifetime"/>.</param>
+    /// <param name="now">The issue time; the default is now.</param>
+    /// <param name="extraClaims">More claims (e.g. <c>roles</c>).</param>
+    /// <param name="maxLifetime">The longest lifetime accepted, as the server's <c>CopilotGuard:Identity:MaxTokenLifetime</c>
+    /// (12 hours by default): the development issuer obeys the same cap as any issuer.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The lifetime is not positive or exceeds <paramref name="maxLifetime"/>.</exception>
+    public string CreateToken(string subject, string? actor = null, TimeSpan? lifetime = null, DateTimeOffset? now = null, IReadOnlyDictionary<string, string[]>? extraClaims = null, TimeSpan? maxLifetime = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(subject);
+        var span = lifetime ?? DefaultLifetime;
+        var max = maxLifetime ?? new CopilotGuardIdentityOptions().MaxTokenLifetime;
+        if (span <= TimeSpan.Zero || span > max)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lifetime), span, LifetimeMessage(span, max));
+        }
+
         var issuedAt = (now ?? DateTimeOffset.UtcNow).UtcDateTime;
         var claims = new Dictionary<string, object> { ["sub"] = subject };
         foreach (var (name, values) in extraClaims ?? new Dictionary<string, string[]>())
@@ -84,13 +102,49 @@ public sealed class DevelopmentIssuer
             Claims = claims,
             IssuedAt = issuedAt,
             NotBefore = issuedAt,
-            Expires = issuedAt + (lifetime ?? TimeSpan.FromHours(8)),
+            Expires = issuedAt + span,
             SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.EcdsaSha256),
         });
     }
 
+    /// <summary>Mints a token with exactly the given claims besides issuer, audience and times (for tools and tests that
+    /// need shapes <see cref="CreateToken(string, string?, TimeSpan?, DateTimeOffset?, IReadOnlyDictionary{string, string[]}?, TimeSpan?)"/>
+    /// does not make, e.g. an <c>act</c> array). The lifetime cap applies the same way.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The lifetime is not positive or exceeds <paramref name="maxLifetime"/>.</exception>
+    public string CreateTokenWithClaims(IReadOnlyDictionary<string, object> claims, TimeSpan? lifetime = null, TimeSpan? maxLifetime = null)
+    {
+        ArgumentNullException.ThrowIfNull(claims);
+        var span = lifetime ?? DefaultLifetime;
+        var max = maxLifetime ?? new CopilotGuardIdentityOptions().MaxTokenLifetime;
+        if (span <= TimeSpan.Zero || span > max)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lifetime), span, LifetimeMessage(span, max));
+        }
+
+        var issuedAt = DateTime.UtcNow;
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = Issuer,
+            Audience = Audience,
+            Claims = claims.ToDictionary(static p => p.Key, static p => p.Value, StringComparer.Ordinal),
+            IssuedAt = issuedAt,
+            NotBefore = issuedAt,
+            Expires = issuedAt + span,
+            SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.EcdsaSha256),
+        });
+    }
+
+    /// <summary>Says why a token lifetime is refused.</summary>
+    public static string LifetimeMessage(TimeSpan lifetime, TimeSpan max) =>
+        lifetime <= TimeSpan.Zero
+            ? "The token lifetime must be positive."
+            : $"A token lifetime of {lifetime.TotalHours:0.##} hours exceeds the accepted maximum of {max.TotalHours:0.##} hours (CopilotGuard:Identity:MaxTokenLifetime); the server would refuse the token.";
+
+    /// <summary>The longest principal id (<c>sub</c>, <c>act.sub</c>) a token may carry.</summary>
+    public const int MaxPrincipalIdLength = 256;
+
     /// <summary>The message for a validated token that names no usable caller.</summary>
-    public const string MissingCallerMessage = "The token does not name a caller (sub) or has a malformed act claim.";
+    public const string MissingCallerMessage = "The token does not name exactly one caller (sub, at most 256 characters) or has a malformed act claim (one object with a sub; an array of actors is refused).";
 
     /// <summary>Returns the 401 problem for a validated token that names no usable caller.</summary>
     public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult MissingCallerProblem() =>
@@ -118,12 +172,13 @@ public sealed class DevelopmentIssuer
     public static CallerIdentity? ReadCaller(ClaimsPrincipal user)
     {
         ArgumentNullException.ThrowIfNull(user);
-        var subject = user.FindFirst("sub")?.Value;
-        if (string.IsNullOrWhiteSpace(subject))
+        var subjects = user.FindAll("sub").Take(2).ToList();
+        if (subjects.Count != 1 || string.IsNullOrWhiteSpace(subjects[0].Value) || subjects[0].Value.Length > MaxPrincipalIdLength)
         {
             return null;
         }
 
+        var subject = subjects[0].Value;
         var claims = new AttributeSetBuilder();
         foreach (var claim in user.Claims.Where(static c => c.Type is "groups" or "roles"))
         {
@@ -134,12 +189,24 @@ public sealed class DevelopmentIssuer
         }
 
         var subjectClaims = claims.Build();
-        var act = user.FindFirst("act")?.Value;
-        if (act is null)
+
+        // An act claim that is an array (several actors) arrives as several claims: refused, never cut to the first.
+        var acts = user.FindAll("act").Take(2).ToList();
+        if (acts.Count == 0)
         {
             return new CallerIdentity(subject) { SubjectClaims = subjectClaims };
         }
 
+        return acts.Count == 1 && ReadActor(acts[0].Value) is { Length: <= MaxPrincipalIdLength } actor
+            ? new CallerIdentity(subject, actor) { SubjectClaims = subjectClaims }
+            : null;
+    }
+
+    /// <summary>Reads the agent of one <c>act</c> claim value: a JSON object with a non-empty string <c>sub</c>.</summary>
+    /// <returns>The agent id, or <see langword="null"/> when the value is malformed.</returns>
+    public static string? ReadActor(string act)
+    {
+        ArgumentNullException.ThrowIfNull(act);
         try
         {
             using var document = JsonDocument.Parse(act);
@@ -147,7 +214,7 @@ public sealed class DevelopmentIssuer
                    && document.RootElement.TryGetProperty("sub", out var actor)
                    && actor.ValueKind == JsonValueKind.String
                    && !string.IsNullOrWhiteSpace(actor.GetString())
-                ? new CallerIdentity(subject, actor.GetString()) { SubjectClaims = subjectClaims }
+                ? actor.GetString()
                 : null;
         }
         catch (JsonException)

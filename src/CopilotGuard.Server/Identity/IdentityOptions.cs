@@ -48,6 +48,11 @@ public sealed class CopilotGuardIdentityOptions
     /// <c>oid</c> for Microsoft Entra ID, whose <c>sub</c> is pairwise per application.</summary>
     public string SubjectClaim { get; set; } = "sub";
 
+    /// <summary>Gets or sets the issuers (<c>iss</c> values) whose tokens' <c>roles</c> claims may carry privileged roles
+    /// (compliance-officer, security-admin, data-owner). The default is none: privileged roles come from the directory
+    /// only, and a token claiming one is treated as if it did not (logged, and named in the refusal record).</summary>
+    public IList<string> TrustedRoleIssuers { get; set; } = [];
+
     /// <summary>Gets whether an OIDC issuer is configured.</summary>
     public bool HasOidcIssuer => !string.IsNullOrWhiteSpace(Authority) || !string.IsNullOrWhiteSpace(MetadataAddress);
 
@@ -105,6 +110,11 @@ internal sealed class CopilotGuardIdentityOptionsValidator(IHostEnvironment envi
         if (options.MaxTokenLifetime < TimeSpan.FromMinutes(1) || options.MaxTokenLifetime > TimeSpan.FromDays(1))
         {
             errors.Add($"{section}:MaxTokenLifetime must be between 1 minute and 1 day.");
+        }
+
+        if (options.TrustedRoleIssuers.Any(string.IsNullOrWhiteSpace))
+        {
+            errors.Add($"{section}:TrustedRoleIssuers must not hold an empty issuer.");
         }
 
         if (string.IsNullOrWhiteSpace(options.SubjectClaim))

@@ -40,7 +40,11 @@ public static class DocumentsApi
 
 /// <summary>The body of <c>PUT /v1/documents/{documentId}/label</c>.</summary>
 /// <param name="Label">The new label name (from the taxonomy).</param>
-public sealed record LabelChangeBody(string? Label);
+public sealed record LabelChangeBody(string? Label) : CopilotGuard.Server.Hosting.ILimitedBody
+{
+    /// <inheritdoc />
+    public CopilotGuard.Server.Hosting.FieldProblem? CheckLimits() => CopilotGuard.Server.Hosting.InputLimits.Check("label", Label);
+}
 
 /// <summary>The outcome of a label change.</summary>
 /// <param name="DocumentId">The document.</param>

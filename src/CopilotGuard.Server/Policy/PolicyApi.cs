@@ -60,7 +60,16 @@ public static class PolicyApi
 /// <param name="Agent">The agent acting for <paramref name="User"/>, if any.</param>
 /// <param name="Purpose">The purpose to evaluate with.</param>
 /// <param name="Destination">The destination to evaluate with; undeclared or unregistered means the most restrictive registered one.</param>
-public sealed record ExplainBody(string? ChunkId, string? User, string? Agent, string? Purpose, string? Destination);
+public sealed record ExplainBody(string? ChunkId, string? User, string? Agent, string? Purpose, string? Destination) : CopilotGuard.Server.Hosting.ILimitedBody
+{
+    /// <inheritdoc />
+    public CopilotGuard.Server.Hosting.FieldProblem? CheckLimits() =>
+        CopilotGuard.Server.Hosting.InputLimits.Check("chunkId", ChunkId)
+        ?? CopilotGuard.Server.Hosting.InputLimits.Check("user", User)
+        ?? CopilotGuard.Server.Hosting.InputLimits.Check("agent", Agent)
+        ?? CopilotGuard.Server.Hosting.InputLimits.Check("purpose", Purpose)
+        ?? CopilotGuard.Server.Hosting.InputLimits.Check("destination", Destination);
+}
 
 /// <summary>Why a chunk is or is not visible.</summary>
 /// <param name="ChunkId">The chunk.</param>

@@ -102,7 +102,12 @@ public static class RetrievalApi
 /// <summary>The body of <c>POST /v1/deanonymize</c>.</summary>
 /// <param name="ConversationId">The conversation whose pseudonyms to restore (the one given to retrieve).</param>
 /// <param name="Text">The text with placeholders such as &lt;PERSON_1&gt;.</param>
-public sealed record DeanonymizeBody(string? ConversationId, string? Text);
+public sealed record DeanonymizeBody(string? ConversationId, string? Text) : ILimitedBody
+{
+    /// <inheritdoc />
+    public FieldProblem? CheckLimits() =>
+        InputLimits.Check("conversationId", ConversationId) ?? InputLimits.Check("text", Text);
+}
 
 /// <summary>The answer of <c>POST /v1/deanonymize</c>.</summary>
 /// <param name="Text">The restored text.</param>
@@ -118,7 +123,16 @@ public sealed record DeanonymizeResponse(string Text, int Restored);
 /// <param name="ConversationId">The conversation the request belongs to.</param>
 /// <param name="Mode">How the store ranks chunks: <c>vector</c> (the default), <c>keyword</c> or <c>hybrid</c>; a mode the
 /// store does not support is refused with 400.</param>
-public sealed record RetrieveRequest(string? Query, int? Top, string? Purpose, string? Destination, string? ConversationId, string? Mode = null);
+public sealed record RetrieveRequest(string? Query, int? Top, string? Purpose, string? Destination, string? ConversationId, string? Mode = null) : ILimitedBody
+{
+    /// <inheritdoc />
+    public FieldProblem? CheckLimits() =>
+        InputLimits.Check("query", Query)
+        ?? InputLimits.Check("purpose", Purpose)
+        ?? InputLimits.Check("destination", Destination)
+        ?? InputLimits.Check("conversationId", ConversationId)
+        ?? InputLimits.Check("mode", Mode);
+}
 
 /// <summary>The answer of <c>POST /v1/retrieve</c>.</summary>
 /// <param name="ReceiptId">The audit receipt for this retrieval.</param>
