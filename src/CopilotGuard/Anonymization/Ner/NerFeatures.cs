@@ -34,6 +34,8 @@ internal enum GazFlags : ushort
     Nationality = 2048,
     Month = 4096,
     StreetSuffix = 8192,
+    IntlGiven = 16384,
+    IntlSurname = 32768,
 }
 
 /// <summary>
@@ -144,7 +146,7 @@ internal static class NerFeatures
         f[n++] = Mix(31, lp1, w.Cap);
         f[n++] = Mix(32, ln1, w.Cap);
         f[n++] = Mix(33, w.Suffix3, w.Cap);
-        for (int bit = 0; bit < 15; bit++)
+        for (int bit = 0; bit < 16; bit++)
         {
             if ((w.Gaz & (1 << bit)) != 0)
             {

@@ -185,8 +185,62 @@ internal sealed class NerLexicon
         "square", "sq", "parkway", "pkwy", "highway", "hwy", "terrace", "circle", "cir", "trail", "strasse", "straße", "rue", "via", "calle");
 
     private readonly Gazetteers _gaz;
+    private readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> _intlGiven;
+    private readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> _intlSurnames;
+    private readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> _legalForms;
 
-    private NerLexicon(Gazetteers gazetteers) => _gaz = gazetteers;
+    private NerLexicon(Gazetteers gazetteers)
+    {
+        _gaz = gazetteers;
+        var given = new List<string>();
+        var surnames = new List<string>();
+        var legal = new List<string>();
+        var jobs = new List<(string Kind, string Word)>();
+        foreach (string line in Gazetteers.ReadLines("ner-lexicon.txt.gz"))
+        {
+            if (line.Length < 3 || line[1] != '\t')
+            {
+                continue;
+            }
+
+            string value = line[2..];
+            switch (line[0])
+            {
+                case 'G': given.Add(value); break;
+                case 'S': surnames.Add(value); break;
+                case 'L': legal.Add(value.TrimEnd('.')); break;
+                case 'J':
+                    int tab = value.IndexOf('\t', StringComparison.Ordinal);
+                    if (tab > 0)
+                    {
+                        jobs.Add((value[..tab], value[(tab + 1)..]));
+                    }
+
+                    break;
+                default: break;
+            }
+        }
+
+        _intlGiven = given.ToFrozenSet(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
+        _intlSurnames = surnames.ToFrozenSet(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
+        _legalForms = legal.Where(static l => l.Length >= 2).ToFrozenSet(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
+        JobWords = [.. jobs];
+        IntlGivenNames = [.. given];
+        IntlSurnames = [.. surnames];
+        LegalForms = [.. legal.Where(static l => l.Length >= 2)];
+    }
+
+    /// <summary>Gets job-title words from Faker's English locale: (descriptor | area | type, word), for generated text.</summary>
+    public IReadOnlyList<(string Kind, string Word)> JobWords { get; }
+
+    /// <summary>Gets Faker's given names in Latin script across its locales, sorted.</summary>
+    public IReadOnlyList<string> IntlGivenNames { get; }
+
+    /// <summary>Gets Faker's surnames in Latin script across its locales, sorted.</summary>
+    public IReadOnlyList<string> IntlSurnames { get; }
+
+    /// <summary>Gets company legal forms across Faker's locales (AG, GmbH, S.A., Oy ...).</summary>
+    public IReadOnlyList<string> LegalForms { get; }
 
     public static NerLexicon Default => s_default.Value;
 
@@ -314,7 +368,17 @@ internal sealed class NerLexicon
             g |= GazFlags.Title;
         }
 
-        if (s_orgSuffixes.Contains(w))
+        if (_intlGiven.Contains(w))
+        {
+            g |= GazFlags.IntlGiven;
+        }
+
+        if (_intlSurnames.Contains(w))
+        {
+            g |= GazFlags.IntlSurname;
+        }
+
+        if (s_orgSuffixes.Contains(w) || (w.Length >= 2 && char.IsUpper(w[0]) && _legalForms.Contains(w)))
         {
             g |= GazFlags.OrgSuffix;
         }

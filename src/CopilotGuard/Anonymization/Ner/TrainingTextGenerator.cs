@@ -61,6 +61,16 @@ public static class TrainingTextGenerator
         "Contact person: {PER}, {ORG}",
         "{FIRST}'s flight to {LOC} was delayed.",
         "Reviewed by {PER} on behalf of {ORG}.",
+        "{PER}, {JOB} at {ORG}, approved the budget.",
+        "Our {JOB}, {PER}, will join the call from {LOC}.",
+        "{PER} was promoted to {JOB} in {LOC}.",
+        "i think {FIRST} is right, {ORG} is overpriced.",
+        "we stayed at a hotel in {LOC} and {FIRST} at the front desk was very kind",
+        "{PER} wrote: the {LOC} numbers look off, can {FIRST} double-check?",
+        "The Annual Report is due on Friday, please send comments to the Finance Department.",
+        "Great service and friendly staff, would definitely come back!",
+        "Windows Update broke the VPN client again on Tuesday.",
+        "He said the President would visit the region in May.",
     ];
 
     private static readonly string[] Titles = ["Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Mr", "Ms"];
@@ -77,8 +87,11 @@ public static class TrainingTextGenerator
     {
         Gazetteers gaz = Gazetteers.Default;
         // Sorted: the frozen dictionaries' order depends on per-process string hashing.
-        string[] given = [.. gaz.GivenNames.Keys.Order(StringComparer.Ordinal)];
-        string[] surnames = [.. gaz.Surnames.OrderBy(static s => s.Value).Take(8000).Select(static s => s.Key)];
+        NerLexicon lexicon = NerLexicon.Default;
+        string[] given = [.. gaz.GivenNames.Keys.Concat(lexicon.IntlGivenNames).Where(static n => !NameRecognizer.IsCommonWord(n)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal)];
+        string[] surnames = [.. gaz.Surnames.OrderBy(static s => s.Value).Take(8000).Select(static s => s.Key).Concat(lexicon.IntlSurnames).Where(static n => !NameRecognizer.IsCommonWord(n)).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal)];
+        string[] legal = [.. lexicon.LegalForms.Concat(OrgSuffixes).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        string[] jobs = [.. JobTitles(lexicon)];
         string[] places = [.. gaz.Places.Where(static p => p.Key.Length >= 4 && p.Key.All(static c => char.IsLetter(c) || c is ' ' or '-') && !NameRecognizer.IsCommonWord(p.Key)).Select(static p => p.Key).Order(StringComparer.Ordinal)];
         string[] countries = [.. gaz.Places.Where(static p => p.Value != PlaceKind.City && p.Key.All(static c => char.IsLetter(c) || c == ' ')).Select(static p => p.Key).Order(StringComparer.Ordinal)];
         var random = new Random(seed);
@@ -110,7 +123,8 @@ public static class TrainingTextGenerator
                     "LAST" => (Name(surnames[random.Next(surnames.Length)]), EntityTypes.Person),
                     "TITLE" => (Titles[random.Next(Titles.Length)], null),
                     "LOC" => (random.NextDouble() < 0.3 ? countries[random.Next(countries.Length)] : places[random.Next(places.Length)], EntityTypes.Location),
-                    "ORG" => (Organization(random, surnames, places), EntityTypes.Organization),
+                    "ORG" => (Organization(random, surnames, places, legal), EntityTypes.Organization),
+                    "JOB" => (jobs[random.Next(jobs.Length)], (string?)null),
                     "ADDR" => ($"{random.Next(1, 9999)} {Name(surnames[random.Next(surnames.Length)])} {StreetTypes[random.Next(StreetTypes.Length)]}", EntityTypes.Location),
                     "NAT" => (Nationalities[random.Next(Nationalities.Length)], (string?)null),
                     _ => (slot, null),
@@ -158,13 +172,28 @@ public static class TrainingTextGenerator
         };
     }
 
-    private static string Organization(Random random, string[] surnames, string[] places)
+    private static IEnumerable<string> JobTitles(NerLexicon lexicon)
+    {
+        string[] descriptors = [.. lexicon.JobWords.Where(static j => j.Kind == "job_descriptor").Select(static j => j.Word)];
+        string[] areas = [.. lexicon.JobWords.Where(static j => j.Kind == "job_area").Select(static j => j.Word)];
+        string[] kinds = [.. lexicon.JobWords.Where(static j => j.Kind == "job_type").Select(static j => j.Word)];
+        foreach (string d in descriptors)
+        {
+            foreach (string a in areas)
+            {
+                yield return $"{d} {a} {kinds[(d.Length + a.Length) % Math.Max(1, kinds.Length)]}";
+            }
+        }
+    }
+
+    private static string Organization(Random random, string[] surnames, string[] places, string[] legal)
     {
         double r = random.NextDouble();
         string last = Name(surnames[random.Next(surnames.Length)]);
         return r switch
         {
-            < 0.35 => $"{last} {OrgSuffixes[random.Next(OrgSuffixes.Length)]}",
+            < 0.25 => $"{last} {OrgSuffixes[random.Next(OrgSuffixes.Length)]}",
+            < 0.35 => $"{last} {legal[random.Next(legal.Length)]}",
             < 0.5 => $"{last} & {Name(surnames[random.Next(surnames.Length)])}",
             < 0.75 => $"{OrgWords[random.Next(OrgWords.Length)]} {OrgSuffixes[random.Next(OrgSuffixes.Length)]}",
             < 0.85 => $"University of {places[random.Next(places.Length)]}",
