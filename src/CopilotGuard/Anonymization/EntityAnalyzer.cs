@@ -50,7 +50,7 @@ public sealed class EntityAnalyzer
     public static EntityAnalyzer CreateAccurate(params IEntityRecognizer[] additional)
     {
         ArgumentNullException.ThrowIfNull(additional);
-        return new EntityAnalyzer([PatternRecognizer.CreateDefault(), Ner.NerRecognizer.Default, .. additional]);
+        return new EntityAnalyzer([PatternRecognizer.CreateDefault(), ContextRecognizer.Default, Ner.NerRecognizer.Default, .. additional]);
     }
 
     /// <summary>Finds the entities in <paramref name="text"/>, without overlaps, ordered by start.</summary>
