@@ -114,7 +114,9 @@ internal static class NerCommand
         var generated = new Option<int>("--generated") { Description = "How many generated template sentences to add to each fold's training data.", DefaultValueFactory = _ => 1500 };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the data.", DefaultValueFactory = _ => 8 };
         var seed = new Option<int>("--seed") { Description = "The seed of the generator and the shuffle.", DefaultValueFactory = _ => 20261207 };
-        var command = new Command("cv", "Cross-validate the tagger on the train split (7 folds by document bucket); the test split is not read.") { corpus, generated, epochs, seed };
+        var errors = new Option<string?>("--errors") { Description = "Write each fold's missed and spurious spans (type-agnostic) to this file, for error analysis." };
+        var keepAll = new Option<bool>("--keep-lowercase") { Description = "Keep the tagger's all-lower-case spans that no list supports (dropped by default)." };
+        var command = new Command("cv", "Cross-validate the tagger on the train split (7 folds by document bucket); the test split is not read.") { corpus, generated, epochs, seed, errors, keepAll };
         command.SetAction(async (parse, cancellationToken) => await CliApp.Guarded(async () =>
         {
             IReadOnlyList<GoldText> train = IobCorpus.Read(parse.GetValue(corpus)!, CorpusSplit.Train);
@@ -122,15 +124,30 @@ internal static class NerCommand
             var scorer = new SpanScorer(0.5, NerTraining.DefaultTypes);
             var rules = new SpanScorer(0.5, NerTraining.DefaultTypes);
             var names = new EntityAnalyzer([PatternRecognizer.CreateDefault(), NameRecognizer.Default]);
+            using StreamWriter? log = parse.GetValue(errors) is { } errorPath ? new StreamWriter(errorPath) : null;
             for (int fold = 0; fold <= 6; fold++)
             {
                 List<GoldText> learn = [.. train.Where(t => IobCorpus.Bucket(t.DocumentId) != fold), .. extra];
                 PerceptronModel model = NerTraining.Train(learn, parse.GetValue(epochs), parse.GetValue(seed));
-                var analyzer = new EntityAnalyzer([PatternRecognizer.CreateDefault(), new NerRecognizer(model), .. AccurateExtras()]);
+                var analyzer = new EntityAnalyzer([PatternRecognizer.CreateDefault(), new NerRecognizer(model, !parse.GetValue(keepAll)), .. AccurateExtras()]);
                 foreach (GoldText text in train.Where(t => IobCorpus.Bucket(t.DocumentId) == fold))
                 {
-                    scorer.Add(text.Spans, analyzer.Analyze(text.Text));
+                    IReadOnlyList<EntitySpan> predicted = analyzer.Analyze(text.Text);
+                    scorer.Add(text.Spans, predicted);
                     rules.Add(text.Spans, names.Analyze(text.Text));
+                    if (log is not null)
+                    {
+                        var kept = predicted.Where(p => NerTraining.DefaultTypes.Contains(p.Type)).ToList();
+                        foreach (EntitySpan g in text.Spans.Where(g => !kept.Any(p => SpanScorer.Iou(g, p) >= 0.5)))
+                        {
+                            log.WriteLine($"FN\t{g.Type}\t{text.Text[g.Start..g.End]}\t{text.Text}");
+                        }
+
+                        foreach (EntitySpan p in kept.Where(p => !text.Spans.Any(g => SpanScorer.Iou(g, p) >= 0.5)))
+                        {
+                            log.WriteLine($"FP\t{p.Type}\t{text.Text[p.Start..p.End]}\t{text.Text}");
+                        }
+                    }
                 }
             }
 

@@ -121,10 +121,11 @@ public sealed partial class ContextRecognizer : IEntityRecognizer
         bool hasDigit = text.AsSpan().IndexOfAnyInRange('0', '9') >= 0;
         if (hasDigit)
         {
-            AddAll(StreetRegex(), text, EntityTypes.Location, 0.7, results);
-            AddAll(EuropeanStreetRegex(), text, EntityTypes.Location, 0.65, results);
-            AddAll(NumberFirstEuropeanRegex(), text, EntityTypes.Location, 0.65, results);
-            AddAll(PoBoxRegex(), text, EntityTypes.Location, 0.75, results);
+            // Layout evidence (number, capitalized words, street type) outranks the tagger's reading of the words ("Baker Street" as a name).
+            AddAll(StreetRegex(), text, EntityTypes.Location, 0.95, results);
+            AddAll(EuropeanStreetRegex(), text, EntityTypes.Location, 0.92, results);
+            AddAll(NumberFirstEuropeanRegex(), text, EntityTypes.Location, 0.92, results);
+            AddAll(PoBoxRegex(), text, EntityTypes.Location, 0.95, results);
             AddAll(UkCanadaPostcodeRegex(), text, EntityTypes.ZipCode, 0.6, results);
             AddGroup(ZipWithCueRegex(), text, "zip", EntityTypes.ZipCode, 0.65, results);
             AddGroup(ZipBeforeCityRegex(), text, "zip", EntityTypes.ZipCode, 0.45, results);
@@ -142,6 +143,12 @@ public sealed partial class ContextRecognizer : IEntityRecognizer
         {
             int end = m.Index + m.Length;
             while (end > m.Index && text[end - 1] is ',' or ' ')
+            {
+                end--;
+            }
+
+            // A sentence's full stop after a full street word ("Baker Street.") is not part of the address; "St." keeps its dot.
+            if (end - m.Index > 4 && text[end - 1] == '.' && char.IsLower(text[end - 2]) && char.IsLower(text[end - 3]) && char.IsLower(text[end - 4]))
             {
                 end--;
             }

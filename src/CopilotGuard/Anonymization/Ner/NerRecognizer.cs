@@ -20,13 +20,19 @@ public sealed class NerRecognizer : IEntityRecognizer
 
     private readonly PerceptronModel _model;
     private readonly string[] _types;
+    private readonly bool _dropUnsupportedLowercase;
+
+    private const GazFlags NameOrPlace = GazFlags.Given | GazFlags.GivenFrequent | GazFlags.Surname | GazFlags.SurnameFrequent | GazFlags.City
+        | GazFlags.Region | GazFlags.Country | GazFlags.PlaceInMulti | GazFlags.IntlGiven | GazFlags.IntlSurname | GazFlags.OrgSuffix;
 
     /// <summary>Initializes a recognizer with a model.</summary>
     /// <param name="model">The tagger's weights.</param>
-    public NerRecognizer(PerceptronModel model)
+    /// <param name="dropUnsupportedLowercase">Whether to drop spans of one character and spans whose words are all lower case and in no name, place or organization list (the tagger's typical false positives on web text).</param>
+    public NerRecognizer(PerceptronModel model, bool dropUnsupportedLowercase = true)
     {
         ArgumentNullException.ThrowIfNull(model);
         _model = model;
+        _dropUnsupportedLowercase = dropUnsupportedLowercase;
         _types = [.. model.Types];
         SupportedEntities = _types;
     }
@@ -63,7 +69,7 @@ public sealed class NerRecognizer : IEntityRecognizer
         var labels = new int[tokens.Count];
         var probs = new float[tokens.Count];
         Decode(info, labels, probs);
-        Emit(tokens, labels, probs, results);
+        Emit(tokens, info, labels, probs, results);
     }
 
     /// <summary>Tags <paramref name="info"/> greedily, left to right, keeping BIO well-formed.</summary>
@@ -101,7 +107,7 @@ public sealed class NerRecognizer : IEntityRecognizer
     /// <summary>The softmax temperature for the scaled perceptron scores.</summary>
     private const float Temperature = 100f;
 
-    private void Emit(List<TokenRange> tokens, ReadOnlySpan<int> labels, ReadOnlySpan<float> probs, ICollection<EntitySpan> results)
+    private void Emit(List<TokenRange> tokens, ReadOnlySpan<TokenInfo> info, ReadOnlySpan<int> labels, ReadOnlySpan<float> probs, ICollection<EntitySpan> results)
     {
         int i = 0;
         while (i < labels.Length)
@@ -122,9 +128,33 @@ public sealed class NerRecognizer : IEntityRecognizer
             }
 
             double score = Math.Round(0.4 + (0.5 * p / (j - i)), 3);
+            if (_dropUnsupportedLowercase && Unsupported(tokens, info, i, j))
+            {
+                i = j;
+                continue;
+            }
+
             results.Add(new EntitySpan(_types[type], tokens[i].Start, tokens[j - 1].End, score) { Recognizer = Name });
             i = j;
         }
+    }
+
+    private static bool Unsupported(List<TokenRange> tokens, ReadOnlySpan<TokenInfo> info, int from, int to)
+    {
+        if (tokens[to - 1].End - tokens[from].Start < 2)
+        {
+            return true;
+        }
+
+        for (int k = from; k < to; k++)
+        {
+            if (info[k].Cap != 0 || (info[k].Gaz & (ushort)NameOrPlace) != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Tokenizes and describes a text for training or tagging.</summary>
