@@ -45,8 +45,8 @@ public sealed partial class ContextRecognizer : IEntityRecognizer
     [GeneratedRegex(@"(?:\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\.?,?\s+|(?i:zip(?:\s?code)?|postal\s?code|post\s?code|postcode|plz|cp)\s*(?:is|:|#|-)?\s*)(?<zip>\d{5}(?:-\d{4})?)(?![\w-])", Opts)]
     private static partial Regex ZipWithCueRegex();
 
-    // A four- or five-digit postcode right before a capitalized city after a comma or line start (European "75008 Paris", "1010 Wien").
-    [GeneratedRegex(@"(?:^|,\s*|\n\s*)(?<zip>\d{4,5})\s+(?=[A-ZÀ-Ý][\p{L}\-]+)", Opts | RegexOptions.Multiline)]
+    // A four- or five-digit postcode right before a capitalized city after a comma or line start (European "75008 Paris", "1010 Wien"); not a year (1900-2099).
+    [GeneratedRegex(@"(?:^|,\s*|\n\s*)(?<zip>(?!(?:19|20)\d\d(?!\d))\d{4,5})\s+(?=[A-ZÀ-Ý][\p{L}\-]+)", Opts | RegexOptions.Multiline)]
     private static partial Regex ZipBeforeCityRegex();
 
     [GeneratedRegex(@"(?<!\w)(?:(?i:aged?|age\s?:|age\s+of|at\s+the\s+age\s+of)\s*(?<age>\d{1,3})(?!\d)|(?<age>\d{1,3})(?:\s?-\s?|\s)(?i:years?|yrs?)(?:\s?-\s?|\s)(?i:old)|(?<age>\d{1,3})\s?(?i:y/o|yo)(?!\w)|(?<age>\d{1,3})(?:-|\s)(?i:year-old|years-old))", Opts)]

@@ -17,6 +17,7 @@ public sealed class ContextRecognizerTests
     [InlineData("Springfield, IL 62704", EntityTypes.ZipCode, "62704")]
     [InlineData("zip code: 98052-6399", EntityTypes.ZipCode, "98052-6399")]
     [InlineData("Toronto, ON M5V 3L9", EntityTypes.ZipCode, "M5V 3L9")]
+    [InlineData("Stephansplatz 1\n1010 Wien", EntityTypes.ZipCode, "1010")]
     [InlineData("The patient is 45 years old.", EntityTypes.Age, "45")]
     [InlineData("a 45-year-old man", EntityTypes.Age, "45")]
     [InlineData("aged 7, she moved", EntityTypes.Age, "7")]
@@ -40,6 +41,8 @@ public sealed class ContextRecognizerTests
     [InlineData("Order 5 boxes of paper for the Main Street store.")]
     [InlineData("Version 2 Drive was released in 2021.")]
     [InlineData("He read 300 pages in 2 hours.")]
+    [InlineData("In March, 2021 Contoso moved its office.")]
+    [InlineData("2019 Annual Report")]
     public void IgnoresOrdinaryText(string text)
     {
         IReadOnlyList<EntitySpan> spans = new EntityAnalyzer([ContextRecognizer.Default]).Analyze(text);
