@@ -27,7 +27,7 @@ internal static class NerCommand
         var corpus = CorpusOption();
         var split = new Option<CorpusSplit>("--split") { Description = "Which documents to learn from: Train (the shipped model) or DevTrain (to choose settings on Dev). Never Test.", DefaultValueFactory = _ => CorpusSplit.Train };
         var generated = new Option<int>("--generated") { Description = "How many generated template sentences to add.", DefaultValueFactory = _ => 1500 };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the data.", DefaultValueFactory = _ => 8 };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the data.", DefaultValueFactory = _ => 12 };
         var seed = new Option<int>("--seed") { Description = "The seed of the generator and the shuffle.", DefaultValueFactory = _ => 20261207 };
         var output = new Option<string>("--out") { Description = "Where to write the gzip'd model.", DefaultValueFactory = _ => "src/CopilotGuard/Anonymization/Data/ner-model.txt.gz" };
         var command = new Command("train", "Train the averaged-perceptron tagger deterministically (fixed seed, fixed order).") { corpus, split, generated, epochs, seed, output };
@@ -112,7 +112,7 @@ internal static class NerCommand
     {
         var corpus = CorpusOption();
         var generated = new Option<int>("--generated") { Description = "How many generated template sentences to add to each fold's training data.", DefaultValueFactory = _ => 1500 };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the data.", DefaultValueFactory = _ => 8 };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the data.", DefaultValueFactory = _ => 12 };
         var seed = new Option<int>("--seed") { Description = "The seed of the generator and the shuffle.", DefaultValueFactory = _ => 20261207 };
         var errors = new Option<string?>("--errors") { Description = "Write each fold's missed and spurious spans (type-agnostic) to this file, for error analysis." };
         var keepAll = new Option<bool>("--keep-lowercase") { Description = "Keep the tagger's all-lower-case spans that no list supports (dropped by default)." };
