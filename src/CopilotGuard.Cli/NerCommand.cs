@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using CopilotGuard.Anonymization;
 using CopilotGuard.Anonymization.Ner;
@@ -177,6 +176,4 @@ internal static class NerCommand
         using var stream = File.OpenRead(path);
         return PerceptronModel.Load(stream);
     }
-
-    internal static string Invariant(double value) => value.ToString("F3", CultureInfo.InvariantCulture);
 }
