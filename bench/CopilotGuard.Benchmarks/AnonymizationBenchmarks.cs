@@ -23,6 +23,7 @@ public class AnonymizationBenchmarks
     private int _next;
     private EntityAnalyzer _patterns = null!;
     private EntityAnalyzer _full = null!;
+    private EntityAnalyzer _accurate = null!;
     private IModel[] _mrt = [];
 
     [GlobalSetup]
@@ -34,7 +35,9 @@ public class AnonymizationBenchmarks
         var recognizer = new SequenceRecognizer(Culture.English);
         _mrt = [recognizer.GetEmailModel(), recognizer.GetPhoneNumberModel(), recognizer.GetIpAddressModel(), recognizer.GetURLModel(), recognizer.GetGUIDModel()];
         _ = PatternsOnly();
+        _accurate = EntityAnalyzer.CreateAccurate(DictionaryRecognizer.Create([("Jane Doe", EntityTypes.Person, "u1"), ("Robert Johnson", EntityTypes.Person, "u2")]));
         _ = DefaultSet();
+        _ = AccurateSet();
     }
 
     /// <summary>The built-in pattern recognizers (all Presidio pattern types + GUID, AGE).</summary>
@@ -44,6 +47,10 @@ public class AnonymizationBenchmarks
     /// <summary>Patterns + rule-and-gazetteer names + a dictionary recognizer.</summary>
     [Benchmark]
     public int DefaultSet() => _full.Analyze(NextText()).Count;
+
+    /// <summary>The accurate (command-line / ingestion) set: patterns + context recognizers + the NER tagger + a dictionary recognizer.</summary>
+    [Benchmark]
+    public int AccurateSet() => _accurate.Analyze(NextText()).Count;
 
     /// <summary>Microsoft.Recognizers.Text: email, phone, IP, URL and GUID models.</summary>
     [Benchmark]

@@ -37,6 +37,7 @@ public static class CliApp
         root.Subcommands.Add(Retrieve(data, json));
         root.Subcommands.Add(PolicyCommands.Build(data, json));
         root.Subcommands.Add(AnonymizeCommand.Build(data, json));
+        root.Subcommands.Add(NerCommand.Build(json));
         root.Subcommands.Add(AuditCommands.Build(data, json));
         root.Subcommands.Add(BenchCommands.Build(data, json));
         AdminCommands.Build(data, json).ToList().ForEach(root.Subcommands.Add);

@@ -11,6 +11,9 @@ public readonly record struct EntitySpan(string Type, int Start, int End, double
     /// <summary>Gets the directory or record id of the data subject this entity names, when a dictionary recognizer knows it.</summary>
     public string? SubjectId { get; init; }
 
+    /// <summary>Gets the name of the recognizer that found this entity (<see cref="IEntityRecognizer.Name"/>), set by <see cref="EntityAnalyzer"/>; for diagnostics such as <c>anonymize --explain</c>.</summary>
+    public string? Recognizer { get; init; }
+
     /// <summary>Gets the number of UTF-16 characters covered.</summary>
     public int Length => End - Start;
 

@@ -45,6 +45,12 @@ public static class EntityTypes
     public const string Person = "PERSON";
     /// <summary>A place: country, state, city or street address.</summary>
     public const string Location = "LOCATION";
+    /// <summary>A nationality, religious or political group (Presidio's NRP).</summary>
+    public const string Nrp = "NRP";
+    /// <summary>A job title or honorific. Presidio's analyzer has no such type; Presidio-research's data sets name it TITLE.</summary>
+    public const string Title = "TITLE";
+    /// <summary>A postal code. Presidio's analyzer has no such type; Presidio-research's data sets name it ZIP_CODE.</summary>
+    public const string ZipCode = "ZIP_CODE";
     /// <summary>The name of a company or other organization.</summary>
     public const string Organization = "ORGANIZATION";
 }

@@ -90,7 +90,7 @@ internal sealed class Gazetteers
             places.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase));
     }
 
-    private static IEnumerable<string> ReadLines(string resource)
+    internal static IEnumerable<string> ReadLines(string resource)
     {
         Assembly assembly = typeof(Gazetteers).Assembly;
         using Stream stream = assembly.GetManifestResourceStream("CopilotGuard.Anonymization.Data." + resource)

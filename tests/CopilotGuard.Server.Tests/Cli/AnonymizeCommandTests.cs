@@ -51,6 +51,30 @@ public sealed class AnonymizeCommandTests
         Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    [Fact]
+    public async Task AnonymizeExplain_NamesTheRecognizerOfEachEntity()
+    {
+        const string text = "Please ask Maria Garcia (maria.garcia@contoso.example), 45 years old, about 221B Baker Street.";
+        var input = JsonSerializer.Serialize(new { id = 7, text }) + "\n";
+
+        var (exit, output, _) = await RunAsync(input, "anonymize", "--jsonl", "--explain", "--data", Path.Combine(Path.GetTempPath(), "no-such-copilotguard-folder"));
+
+        Assert.Equal(0, exit);
+        using var line = JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single());
+        var found = line.RootElement.GetProperty("entities").EnumerateArray()
+            .Select(e => (Type: e.GetProperty("type").GetString(), Text: text[e.GetProperty("start").GetInt32()..e.GetProperty("end").GetInt32()], Recognizer: e.GetProperty("recognizer").GetString()))
+            .ToList();
+        Assert.Contains(("EMAIL_ADDRESS", "maria.garcia@contoso.example", "patterns"), found);
+        Assert.Contains(("PERSON", "Maria Garcia", "ner"), found);
+        Assert.Contains(("AGE", "45", "context"), found);
+        Assert.Contains(("LOCATION", "221B Baker Street", "context"), found);
+
+        var (plainExit, plain, _) = await RunAsync(text, "anonymize", "--explain", "--data", Path.Combine(Path.GetTempPath(), "no-such-copilotguard-folder"));
+        Assert.Equal(0, plainExit);
+        Assert.Contains("type\tstart\tend\tscore\trecognizer\ttext", plain, StringComparison.Ordinal);
+        Assert.Contains("\tcontext\t45", plain, StringComparison.Ordinal);
+    }
+
     private static async Task<(int Exit, string Output, string Error)> RunAsync(string input, params string[] args)
     {
         var (originalIn, originalOut, originalError) = (Console.In, Console.Out, Console.Error);
