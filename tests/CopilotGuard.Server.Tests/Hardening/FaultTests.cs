@@ -58,3 +58,62 @@ public sealed class FaultTests(FailingAuditServerFixture server) : IClassFixture
         Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
     }
 }
+
+/// <summary>Issue 16, faults: the chunk store and the pseudonym vault fail under a running server, for real (a table
+/// they read disappears from the SQLite file, as a broken or half-restored database would look): the request is refused
+/// with 503, nothing is released, the refusal is recorded once, and the server answers again once the table is back.</summary>
+public sealed class StoreAndVaultFaultTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    [Fact]
+    public async Task StoreFails_Retrieval_Is503_NothingReleased_OneRefusalRecorded()
+    {
+        await AssertRefusedWhileBrokenAsync("store.db", "meta", "carol", new { query = "brand guidelines", destination = "internal" });
+    }
+
+    [Fact]
+    public async Task VaultFails_RetrievalThatPseudonymizes_Is503_NothingReleased_OneRefusalRecorded()
+    {
+        // dana's clinical notes name patients; the sample obligations pseudonymize PERSON for external destinations, and
+        // fraud analysts' transactions are pseudonymized whatever the destination: erin's retrieval reads the vault.
+        await AssertRefusedWhileBrokenAsync("vault.db", "pseudonyms", "erin", new { query = "card transactions of customers", top = 10, destination = "internal", conversationId = "fault-vault" });
+    }
+
+    private async Task AssertRefusedWhileBrokenAsync(string file, string table, string user, object body)
+    {
+        // The request succeeds (and, for the vault, really uses it) while the file is whole.
+        using (var healthy = await server.PostRetrieveAsync(server.Token(user), body))
+        {
+            Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
+        }
+
+        var audit = new AuditProbe(server);
+        await RenameAsync(file, table, table + "_gone");
+        try
+        {
+            var json = System.Text.Json.JsonSerializer.Serialize(body);
+            var (status, text, records) = await audit.SendAsync(AuditProbe.Request(HttpMethod.Post, "/v1/retrieve", server.Token(user), json));
+            Assert.Equal((int)HttpStatusCode.ServiceUnavailable, status);
+            Assert.DoesNotContain("\"chunks\"", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("no such table", text, StringComparison.OrdinalIgnoreCase);
+            var record = Assert.Single(records).Record;
+            Assert.Equal(("refused", user), (record.Kind, record.SubjectId));
+            Assert.Empty(record.Chunks);
+        }
+        finally
+        {
+            await RenameAsync(file, table + "_gone", table);
+        }
+
+        using var again = await server.PostRetrieveAsync(server.Token(user), body);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    private async Task RenameAsync(string file, string from, string to)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(server.DataPath, file)};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"ALTER TABLE {from} RENAME TO {to};";
+        await command.ExecuteNonQueryAsync();
+    }
+}
