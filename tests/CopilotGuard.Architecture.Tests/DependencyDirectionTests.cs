@@ -2,7 +2,7 @@ using System.Xml.Linq;
 
 namespace CopilotGuard.Architecture.Tests;
 
-/// <summary>Asserts the dependency direction of DESIGN.md by reading every project file of the repository:
+/// <summary>Asserts the dependency direction of the architecture (README, "Layout") by reading every project file of the repository:
 /// the contracts depend on nothing of ours, the engine only on the contracts, each connector only on the contracts
 /// and its own SDK, and only the composition roots (server, CLI, tests, benchmarks) put engine and connectors together.</summary>
 public sealed class DependencyDirectionTests

@@ -5,7 +5,7 @@ using CopilotGuard.Server.Tests.PostgreSql;
 
 namespace CopilotGuard.Server.Tests;
 
-/// <summary>What each sample person can and cannot retrieve, over HTTP, for the DESIGN.md scenarios.</summary>
+/// <summary>What each sample person can and cannot retrieve, over HTTP, for the product scenarios of the sample corpus (README, "Try it").</summary>
 public abstract class ScenarioTests(StoreServerFixture server)
 {
     private static readonly string[] Queries =
