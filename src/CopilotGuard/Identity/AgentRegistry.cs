@@ -61,21 +61,7 @@ public sealed class AgentRegistry
     public static AgentRegistry Parse(string name, string yaml)
     {
         ArgumentNullException.ThrowIfNull(yaml);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException exception)
-        {
-            throw new PolicyValidationException([new PolicyError(name, (int)exception.Start.Line, null, $"not valid YAML: {exception.Message}")]);
-        }
-
-        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root
-            || !root.Children.TryGetValue(new YamlScalarNode("agents"), out var listNode) || listNode is not YamlSequenceNode list)
-        {
-            throw new PolicyValidationException([new PolicyError(name, 0, null, "an agent registry is a mapping with an 'agents' list")]);
-        }
+        var (root, list) = YamlFile.ReadMappingWithList(name, yaml, "agents", "an agent registry is a mapping with an 'agents' list");
 
         var errors = new List<PolicyError>();
         if (Scalar(root, "apiVersion") is not "copilotguard/v1")

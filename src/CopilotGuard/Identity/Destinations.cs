@@ -145,21 +145,7 @@ public sealed class DestinationRegistry
     {
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(labels);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException exception)
-        {
-            throw new PolicyValidationException([new PolicyError(name, (int)exception.Start.Line, null, $"not valid YAML: {exception.Message}")]);
-        }
-
-        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root
-            || !root.Children.TryGetValue(new YamlScalarNode("destinations"), out var listNode) || listNode is not YamlSequenceNode list)
-        {
-            throw new PolicyValidationException([new PolicyError(name, 0, null, "a destinations file is a mapping with a 'destinations' list")]);
-        }
+        var (root, list) = YamlFile.ReadMappingWithList(name, yaml, "destinations", "a destinations file is a mapping with a 'destinations' list");
 
         var errors = new List<PolicyError>();
         UnknownKeys(name, root, RootKeys, errors);

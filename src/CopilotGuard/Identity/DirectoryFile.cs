@@ -54,21 +54,7 @@ public sealed class DirectoryFile : IEntitlementProvider
         ArgumentNullException.ThrowIfNull(yaml);
         ArgumentNullException.ThrowIfNull(labels);
         var errors = new List<PolicyError>();
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException exception)
-        {
-            throw new PolicyValidationException([new PolicyError(name, (int)exception.Start.Line, null, $"not valid YAML: {exception.Message}")]);
-        }
-
-        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root
-            || !root.Children.TryGetValue(new YamlScalarNode("principals"), out var listNode) || listNode is not YamlSequenceNode list)
-        {
-            throw new PolicyValidationException([new PolicyError(name, 0, null, "a directory file is a mapping with a 'principals' list")]);
-        }
+        var (root, list) = YamlFile.ReadMappingWithList(name, yaml, "principals", "a directory file is a mapping with a 'principals' list");
 
         var principals = new Dictionary<string, Principal>(StringComparer.Ordinal);
         var kinds = new Dictionary<string, (AttributeDeclaration Declaration, string Principal)>(StringComparer.Ordinal);

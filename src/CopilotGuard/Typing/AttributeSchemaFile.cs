@@ -37,20 +37,7 @@ public sealed class AttributeSchemaFile
     public static AttributeSchemaFile Parse(string name, string yaml)
     {
         ArgumentNullException.ThrowIfNull(yaml);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException exception)
-        {
-            throw new PolicyValidationException([new PolicyError(name, (int)exception.Start.Line, null, $"not valid YAML: {exception.Message}")]);
-        }
-
-        if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
-        {
-            throw new PolicyValidationException([new PolicyError(name, 0, null, "an attributes file is a mapping with apiVersion and principal, resource and request mappings")]);
-        }
+        var root = YamlFile.ReadMapping(name, yaml, "an attributes file is a mapping with apiVersion and principal, resource and request mappings");
 
         var errors = new List<PolicyError>();
         foreach (var key in root.Children.Keys)

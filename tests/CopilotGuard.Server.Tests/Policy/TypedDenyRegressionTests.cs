@@ -3,12 +3,6 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CopilotGuard.Cli;
-using CopilotGuard.Server.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CopilotGuard.Server.Tests.Policy;
 
@@ -17,89 +11,76 @@ namespace CopilotGuard.Server.Tests.Policy;
 /// <c>copilotguard ingest</c>, and carol asks for it over HTTP.</summary>
 /// <remarks>Before typed attributes the front matter was stored as the strings "true" and "5", both deny rules compared
 /// a string with a boolean or a number, were false instead of undecided, and carol received the chunk.</remarks>
-public sealed class TypedDenyRegressionTests : IAsyncLifetime
+public sealed class TypedDenyRegressionTests(TypedDenyRegressionTests.RestrictedBundleServer server) : IClassFixture<TypedDenyRegressionTests.RestrictedBundleServer>
 {
-    private const string MergerPlan = """
-        ---
-        id: kb-merger-plan
-        title: Project Falcon merger plan
-        label: General
-        restricted: true
-        clearance_level: 5
-        ---
-        Project Falcon merger plan: the board approved the acquisition timeline, the integration budget and the
-        communication plan for Project Falcon. The merger plan stays with the deal team until the announcement.
-        """;
-
-    private readonly string _data = Directory.CreateTempSubdirectory("copilotguard-typed-deny-").FullName;
-    private readonly string _corpus = Directory.CreateTempSubdirectory("copilotguard-typed-corpus-").FullName;
-    private WebApplication? _app;
-    private HttpClient _client = null!;
-    private CopilotGuardRuntime _runtime = null!;
-
-    public async Task InitializeAsync()
+    /// <summary>The real server over a data folder seeded with the samples, whose bundle adds the report's two deny rules
+    /// and whose attribute schema declares the attributes they read; the restricted document is then ingested with
+    /// <c>copilotguard ingest</c>, as the data owner would run it beside the server.</summary>
+    public sealed class RestrictedBundleServer : StoreServerFixture
     {
-        // The sample bundle plus the two deny rules of the report; the rest of the folder is seeded from the samples.
-        var policies = Directory.CreateDirectory(Path.Combine(_data, "policies")).FullName;
-        var samples = Path.Combine(AppContext.BaseDirectory, "samples", "policies");
-        foreach (var file in Directory.EnumerateFiles(samples, "*.yaml"))
+        private const string MergerPlan = """
+            ---
+            id: kb-merger-plan
+            title: Project Falcon merger plan
+            label: General
+            restricted: true
+            clearance_level: 5
+            ---
+            Project Falcon merger plan: the board approved the acquisition timeline, the integration budget and the
+            communication plan for Project Falcon. The merger plan stays with the deal team until the announcement.
+            """;
+
+        private readonly string _corpus = Directory.CreateTempSubdirectory("copilotguard-typed-corpus-").FullName;
+
+        public override string StoreName => "sqlite";
+
+        /// <summary>Ingests the corpus holding the restricted document into the running server's data folder.</summary>
+        public async Task IngestAsync()
         {
-            File.Copy(file, Path.Combine(policies, Path.GetFileName(file)));
+            var exit = await CliApp.Build().Parse(["ingest", _corpus, "--data", DataPath]).InvokeAsync();
+            Assert.Equal(0, exit);
         }
 
-        await File.WriteAllTextAsync(Path.Combine(policies, "restricted.yaml"), """
-            apiVersion: copilotguard/v1
-            version: "2026.11.28"
-            rules:
-              - { id: deny-restricted, effect: deny, when: resource.restricted == true }
-              - { id: deny-high-clearance-docs, effect: deny, when: resource.clearance_level > 3 }
-            """);
-
-        // The data owner declares the two attributes in the attribute schema, as a bundle reading them requires.
-        var attributes = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "samples", "attributes.yaml"));
-        await File.WriteAllTextAsync(Path.Combine(_data, "attributes.yaml"), attributes.Replace("resource:\n", "resource:\n  restricted: boolean\n  clearance_level: number\n", StringComparison.Ordinal));
-
-        // A kb source folder holding the restricted document only (the sample kb documents stay as seeded).
-        var kb = Directory.CreateDirectory(Path.Combine(_corpus, "kb")).FullName;
-        await File.WriteAllTextAsync(Path.Combine(kb, "source.yaml"), "source: kb\ndisplayName: Knowledge Base\nlabel: General\nowner: kb-team\ndepartment: Support\n");
-        await File.WriteAllTextAsync(Path.Combine(kb, "kb-merger-plan.md"), MergerPlan);
-
-        _app = await CopilotGuardServer.BuildAsync([
-            "--data", _data,
-            "--urls", "http://127.0.0.1:0",
-            "--Logging:LogLevel:Default=Warning",
-            "--CopilotGuard:Identity:AllowDevelopmentIssuer=true",
-            "--CopilotGuard:Anomaly:Enabled=false",
-            "--CopilotGuard:RateLimits:Enabled=false",
-        ]);
-        await _app.StartAsync();
-        _runtime = _app.Services.GetRequiredService<CopilotGuardRuntime>();
-        var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        _client = new HttpClient { BaseAddress = new Uri(address) };
-
-        // `copilotguard ingest ./corpus --data ./data`, as the data owner would run it beside the server.
-        var exit = await CliApp.Build().Parse(["ingest", _corpus, "--data", _data]).InvokeAsync();
-        Assert.Equal(0, exit);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_app is not null)
+        protected override async Task<string[]> StartProvidersAsync()
         {
-            _client.Dispose();
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            // The sample bundle plus the two deny rules of the report; the rest of the folder is seeded from the samples.
+            var policies = Directory.CreateDirectory(Path.Combine(DataPath, "policies")).FullName;
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "samples", "policies"), "*.yaml"))
+            {
+                File.Copy(file, Path.Combine(policies, Path.GetFileName(file)));
+            }
+
+            await File.WriteAllTextAsync(Path.Combine(policies, "restricted.yaml"), """
+                apiVersion: copilotguard/v1
+                version: "2026.11.28"
+                rules:
+                  - { id: deny-restricted, effect: deny, when: resource.restricted == true }
+                  - { id: deny-high-clearance-docs, effect: deny, when: resource.clearance_level > 3 }
+                """);
+
+            // The data owner declares the two attributes in the attribute schema, as a bundle reading them requires.
+            var attributes = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "samples", "attributes.yaml"));
+            await File.WriteAllTextAsync(Path.Combine(DataPath, "attributes.yaml"), attributes.Replace("resource:\n", "resource:\n  restricted: boolean\n  clearance_level: number\n", StringComparison.Ordinal));
+
+            // A kb source folder holding the restricted document only (the sample kb documents stay as seeded).
+            var kb = Directory.CreateDirectory(Path.Combine(_corpus, "kb")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(kb, "source.yaml"), "source: kb\ndisplayName: Knowledge Base\nlabel: General\nowner: kb-team\ndepartment: Support\n");
+            await File.WriteAllTextAsync(Path.Combine(kb, "kb-merger-plan.md"), MergerPlan);
+            return [];
         }
 
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_data, recursive: true);
-        Directory.Delete(_corpus, recursive: true);
+        protected override Task StopProvidersAsync()
+        {
+            Directory.Delete(_corpus, recursive: true);
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]
     public async Task Retrieve_RestrictedDocumentWithTypedFrontMatter_IsDeniedToCarol()
     {
-        var chunk = await _runtime.Store.GetAsync("kb-merger-plan#0", CancellationToken.None);
+        await server.IngestAsync();
+        var chunk = await server.Runtime.Store.GetAsync("kb-merger-plan#0", CancellationToken.None);
         Assert.NotNull(chunk);
         Assert.True(chunk.Attributes.TryGet("restricted", out var restricted));
         Assert.Equal(Filtering.AttributeKind.Boolean, Assert.Single(restricted).Kind);
@@ -118,6 +99,7 @@ public sealed class TypedDenyRegressionTests : IAsyncLifetime
     [Fact]
     public async Task Explain_RestrictedDocument_ShowsBothDenyRulesMatched()
     {
+        await server.IngestAsync();
         // Carol's own explanation says only "not visible" (it never confirms a chunk exists); cora, a compliance
         // officer, asks for carol's view and gets the rules.
         var body = await PostAsync("/v1/policy/explain", "cora", new { chunkId = "kb-merger-plan#0", user = "carol", destination = "internal" });
@@ -161,8 +143,8 @@ public sealed class TypedDenyRegressionTests : IAsyncLifetime
     private async Task<JsonElement> PostAsync(string path, string user, object body)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = JsonContent.Create(body) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _runtime.Issuer.CreateToken(user, null));
-        using var response = await _client.SendAsync(request);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", server.Token(user));
+        using var response = await server.Client.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, text);
         return JsonDocument.Parse(text).RootElement.Clone();

@@ -19,7 +19,7 @@ public sealed class ResolutionPathTests
     private static readonly string[] LabelNames = ["Public", "General", "Confidential", "Highly Confidential"];
     private static readonly string[] SourceNames = ["kb", "support", "hr", "marketing", "engineering", "clinical", "payroll", "transactions"];
 
-    private static readonly Lazy<PolicyBundle> Contoso = new(() => new PolicyLoader(Labels).LoadDirectoryAsync(Path.Combine(Samples, "policies"), CancellationToken.None).GetAwaiter().GetResult());
+    private static readonly Lazy<PolicyBundle> Contoso = new(() => new PolicyLoader(Labels).Load([("contoso.yaml", File.ReadAllText(Path.Combine(Samples, "policies", "contoso.yaml")))]));
     private static readonly Lazy<AgentRegistry> Agents = new(() => AgentRegistry.Parse("agents.yaml", File.ReadAllText(Path.Combine(Samples, "agents.yaml"))));
     private static readonly Lazy<DestinationRegistry> Destinations = new(() => DestinationRegistry.Parse("destinations.yaml", File.ReadAllText(Path.Combine(Samples, "destinations.yaml")), Labels));
 
