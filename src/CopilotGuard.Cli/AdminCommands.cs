@@ -5,9 +5,9 @@ using CopilotGuard.Audit;
 using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
 using CopilotGuard.Retrieval;
-using CopilotGuard.Server.Admin;
-using CopilotGuard.Server.Hosting;
-using CopilotGuard.Server.Identity;
+using CopilotGuard.Hosting.Admin;
+using CopilotGuard.Hosting;
+using CopilotGuard.Hosting.Identity;
 using Microsoft.Extensions.Configuration;
 using Spectre.Console;
 

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 using CopilotGuard.Anonymization;
 using CopilotGuard.Identity;
 using CopilotGuard.Ingestion;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 
 namespace CopilotGuard.Cli;
 

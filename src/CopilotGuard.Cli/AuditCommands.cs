@@ -4,8 +4,8 @@ using System.Text;
 using System.Text.Json;
 using CopilotGuard.Audit;
 using CopilotGuard.Identity;
-using CopilotGuard.Server.Audit;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting.Audit;
+using CopilotGuard.Hosting;
 using Spectre.Console;
 
 namespace CopilotGuard.Cli;

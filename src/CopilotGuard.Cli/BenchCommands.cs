@@ -7,7 +7,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using CopilotGuard.Audit;
 using CopilotGuard.Retrieval;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;

@@ -8,7 +8,7 @@ using CopilotGuard.Ingestion;
 using CopilotGuard.Typing;
 using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -46,40 +46,55 @@ public static class CliApp
 
     private static Command Serve(Option<string> data)
     {
-        var urls = new Option<string>("--urls") { Description = "Where to listen.", DefaultValueFactory = _ => CopilotGuardServer.DefaultUrls };
+        var urls = new Option<string?>("--urls") { Description = $"Where to listen. The default is ASPNETCORE_URLS or ASPNETCORE_HTTP_PORTS when set, otherwise {CopilotGuardServer.DefaultUrls}." };
         var command = new Command("serve", "Run the HTTP server on the data folder.") { urls };
         command.SetAction(async (parse, cancellationToken) =>
         {
             return await Guarded(async () =>
             {
                 var folder = new DataFolder(parse.GetValue(data)!);
-                WebApplication? app = null;
                 // The embedded default accepts development tokens even in Production, unless the operator decides otherwise.
-                string[] arguments = ["--data", folder.Root, "--urls", parse.GetValue(urls)!, .. Environment.GetEnvironmentVariable("CopilotGuard__Identity__AllowDevelopmentIssuer") is null ? (string[])["--CopilotGuard:Identity:AllowDevelopmentIssuer=true"] : []];
+                string[] arguments =
+                [
+                    "--data", folder.Root,
+                    .. parse.GetValue(urls) is { } listen ? (string[])["--urls", listen] : [],
+                    .. Environment.GetEnvironmentVariable("CopilotGuard__Identity__AllowDevelopmentIssuer") is null ? (string[])["--CopilotGuard:Identity:AllowDevelopmentIssuer=true"] : [],
+                ];
+                WebApplication app;
                 if (!NeedsSeeding(folder))
                 {
                     app = await CopilotGuardServer.BuildAsync(arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    await app.StartAsync(cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
                     AnsiConsole.MarkupLine($"First start: seeding [bold]{Markup.Escape(folder.Root)}[/] with the sample directory and policies, and the store with the sample corpus.");
-                    await AnsiConsole.Progress().StartAsync(async context =>
-                    {
-                        var task = context.AddTask("Embedding and storing the sample corpus");
-                        app = await CopilotGuardServer.BuildAsync(
-                            arguments,
-                            new Progress<IngestionProgress>(p =>
+                    ProgressTask? task = null;
+                    app = await CopilotGuardServer.BuildAsync(
+                        arguments,
+                        new Progress<IngestionProgress>(p =>
+                        {
+                            if (task is not null)
                             {
                                 task.MaxValue = Math.Max(1, p.Total);
                                 task.Value = p.Done;
-                            }),
-                            cancellationToken).ConfigureAwait(false);
+                            }
+                        }),
+                        cancellationToken).ConfigureAwait(false);
+                    // Seeding runs while the host starts (the runtime's hosted service).
+                    await AnsiConsole.Progress().StartAsync(async context =>
+                    {
+                        task = context.AddTask("Embedding and storing the sample corpus");
+                        await app.StartAsync(cancellationToken).ConfigureAwait(false);
                         task.Value = task.MaxValue;
                     }).ConfigureAwait(false);
                 }
 
-                await app!.StartAsync(cancellationToken).ConfigureAwait(false);
-                await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+                await using (app.ConfigureAwait(false))
+                {
+                    await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 return 0;
             }).ConfigureAwait(false);
         });
@@ -209,7 +224,7 @@ public static class CliApp
         Environment.GetEnvironmentVariable("CopilotGuard__Identity__MaxTokenLifetime") is { } text
         && TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var max) && max > TimeSpan.Zero
             ? max
-            : new CopilotGuard.Server.Identity.CopilotGuardIdentityOptions().MaxTokenLifetime;
+            : new CopilotGuard.Hosting.Identity.CopilotGuardIdentityOptions().MaxTokenLifetime;
 
     internal static bool NeedsSeeding(DataFolder folder) =>
         !File.Exists(folder.GetSeededMarkerPath(ProviderSettings.FromEnvironment().Store.Identity));

@@ -4,8 +4,8 @@ using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
 using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
-using CopilotGuard.Server.Hosting;
-using CopilotGuard.Server.Policy;
+using CopilotGuard.Hosting;
+using CopilotGuard.Hosting.Policy;
 using Spectre.Console;
 
 namespace CopilotGuard.Cli;

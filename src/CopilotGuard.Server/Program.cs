@@ -1,4 +1,4 @@
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 
 var app = await CopilotGuardServer.BuildAsync(args);
 await app.RunAsync();

@@ -53,7 +53,7 @@ public sealed class DependencyDirectionTests
     [Fact]
     public void OnlyCompositionRoots_ReferenceTheEngineAndAConnectorTogether()
     {
-        var roots = new HashSet<string>(StringComparer.Ordinal) { "CopilotGuard.Server", "CopilotGuard.Cli" };
+        var roots = new HashSet<string>(StringComparer.Ordinal) { "CopilotGuard.Hosting", "CopilotGuard.Cli" };
         foreach (var path in Directory.EnumerateFiles(Path.Combine(Root, "src"), "*.csproj", SearchOption.AllDirectories))
         {
             var name = Path.GetFileNameWithoutExtension(path);

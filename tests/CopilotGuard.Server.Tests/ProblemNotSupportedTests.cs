@@ -1,5 +1,5 @@
 using System.Text.Json;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,7 +37,7 @@ public sealed class ProblemNotSupportedTests
     private static async Task<(int Status, JsonElement Problem)> HandleAsync(Exception exception)
     {
         var services = new ServiceCollection().AddLogging().AddProblemDetails();
-        var handlerType = typeof(CopilotGuardServer).Assembly.GetType("CopilotGuard.Server.Hosting.ProblemExceptionHandler", throwOnError: true)!;
+        var handlerType = typeof(CopilotGuardServer).Assembly.GetType("CopilotGuard.Hosting.ProblemExceptionHandler", throwOnError: true)!;
         services.AddSingleton(typeof(IExceptionHandler), handlerType);
         await using var provider = services.BuildServiceProvider();
         var handler = provider.GetRequiredService<IExceptionHandler>();

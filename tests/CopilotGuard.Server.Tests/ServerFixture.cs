@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CopilotGuard.Retrieval;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -25,6 +25,9 @@ public abstract class StoreServerFixture : IAsyncLifetime
     public HttpClient Client { get; private set; } = null!;
 
     public CopilotGuardRuntime Runtime { get; private set; } = null!;
+
+    /// <summary>Gets the started application's services.</summary>
+    public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The server has not started.");
 
     public TimeSpan StartupTime { get; private set; }
 

@@ -30,7 +30,7 @@ public sealed class AuditCrashTests(ServerFixture server) : IDisposable
         var token = server.Token("bob");
 
         var port = FreePort();
-        using var child = Process.Start(new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "CopilotGuard.Server.exe" : "CopilotGuard.Server"))
+        using var child = Process.Start(new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "CopilotGuard.Hosting.exe" : "CopilotGuard.Server"))
         {
             ArgumentList = { "--data", _data, "--urls", $"http://127.0.0.1:{port}", "--Logging:LogLevel:Default=Warning", "--CopilotGuard:Identity:AllowDevelopmentIssuer=true" },
             RedirectStandardOutput = true,

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using CopilotGuard.Audit;
 using CopilotGuard.Cli;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using CopilotGuard.Server.Tests.Cli;
 
 namespace CopilotGuard.Server.Tests.Audit;

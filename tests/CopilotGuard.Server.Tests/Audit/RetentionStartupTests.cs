@@ -1,5 +1,5 @@
 using CopilotGuard.Policy;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 
 namespace CopilotGuard.Server.Tests.Audit;
 

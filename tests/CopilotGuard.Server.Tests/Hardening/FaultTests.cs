@@ -1,6 +1,6 @@
 using System.Net;
 using CopilotGuard.Audit;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 
 namespace CopilotGuard.Server.Tests.Hardening;
 

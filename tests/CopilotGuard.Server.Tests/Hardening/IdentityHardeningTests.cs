@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Claims;
 using CopilotGuard.Cli;
-using CopilotGuard.Server.Identity;
+using CopilotGuard.Hosting.Identity;
 using CopilotGuard.Server.Tests.Cli;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;

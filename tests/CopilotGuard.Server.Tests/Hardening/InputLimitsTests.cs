@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 
 namespace CopilotGuard.Server.Tests.Hardening;
 
@@ -183,7 +183,7 @@ public sealed class InputLimitsTests(ServerFixture server)
     [Fact]
     public void Sanitize_QuotesShortEscapedPrefixes_AndRemovesTypeNames()
     {
-        var detail = ProblemText.Sanitize($"Principal '{new string('a', 500)}\u0000' is not in the directory; converting to CopilotGuard.Server.Retrieval.RetrieveRequest failed.");
+        var detail = ProblemText.Sanitize($"Principal '{new string('a', 500)}\u0000' is not in the directory; converting to CopilotGuard.Hosting.Retrieval.RetrieveRequest failed.");
         Assert.DoesNotContain(new string('a', ProblemText.MaxQuoted + 1), detail, StringComparison.Ordinal);
         Assert.DoesNotContain("\u0000", detail, StringComparison.Ordinal);
         Assert.DoesNotContain("RetrieveRequest", detail, StringComparison.Ordinal);

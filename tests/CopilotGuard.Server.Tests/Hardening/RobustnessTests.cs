@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using Xunit.Abstractions;
 
 namespace CopilotGuard.Server.Tests.Hardening;

@@ -1,4 +1,4 @@
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using Microsoft.Extensions.AI;
 
 namespace CopilotGuard.Server.Tests.Hosting;

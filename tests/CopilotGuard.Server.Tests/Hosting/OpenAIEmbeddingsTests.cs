@@ -1,6 +1,6 @@
 using CopilotGuard.Identity;
 using CopilotGuard.Retrieval;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Configuration;
 

@@ -1,4 +1,4 @@
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -151,12 +151,12 @@ public sealed class ProviderSettingsTests
     }
 
     [Fact]
-    public async Task BuildAsync_InvalidProvider_FailsBeforeTheDataFolderIsCreated()
+    public async Task StartAsync_InvalidProvider_FailsBeforeTheDataFolderIsCreated()
     {
         var data = Path.Combine(Path.GetTempPath(), "copilotguard-bad-provider-" + Guid.NewGuid().ToString("N"));
+        await using var app = await CopilotGuardServer.BuildAsync(["--data", data, "--urls", "http://127.0.0.1:0", "--CopilotGuard:Identity:AllowDevelopmentIssuer=true", "--CopilotGuard:Store:Provider=postgresql"]);
 
-        var exception = await Assert.ThrowsAsync<OptionsValidationException>(() => CopilotGuardServer.BuildAsync(
-            ["--data", data, "--urls", "http://127.0.0.1:0", "--CopilotGuard:Store:Provider=postgresql"]));
+        var exception = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
 
         Assert.Contains("CopilotGuard:Store:ConnectionString is required", exception.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(data));

@@ -2,7 +2,7 @@ using CopilotGuard.Connectors.Sqlite;
 using CopilotGuard.Filtering;
 using CopilotGuard.Labels;
 using CopilotGuard.Retrieval;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using CopilotGuard.Typing;
 using Microsoft.Extensions.Configuration;
 

@@ -1,6 +1,6 @@
 using System.Security.Claims;
-using CopilotGuard.Server.Hosting;
-using CopilotGuard.Server.Identity;
+using CopilotGuard.Hosting;
+using CopilotGuard.Hosting.Identity;
 using Microsoft.IdentityModel.Tokens;
 
 namespace CopilotGuard.Server.Tests.Identity;

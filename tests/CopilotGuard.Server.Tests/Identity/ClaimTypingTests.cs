@@ -1,6 +1,6 @@
 using System.Security.Claims;
 using CopilotGuard.Filtering;
-using CopilotGuard.Server.Identity;
+using CopilotGuard.Hosting.Identity;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 

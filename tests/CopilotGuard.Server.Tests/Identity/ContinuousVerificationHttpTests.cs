@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using CopilotGuard.Identity;
-using CopilotGuard.Server.Identity;
+using CopilotGuard.Hosting.Identity;
 
 namespace CopilotGuard.Server.Tests.Identity;
 

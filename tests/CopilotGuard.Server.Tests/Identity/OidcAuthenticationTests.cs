@@ -4,8 +4,8 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using CopilotGuard.Server.Hosting;
-using CopilotGuard.Server.Identity;
+using CopilotGuard.Hosting;
+using CopilotGuard.Hosting.Identity;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -223,7 +223,6 @@ public sealed class OidcAuthenticationTests(OidcServerFixture server) : IClassFi
         var exception = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
 
         Assert.Contains("AllowDevelopmentIssuer", exception.Message, StringComparison.Ordinal);
-        await app.Services.GetRequiredService<CopilotGuardRuntime>().DisposeAsync();
     }
 
     private static string Unsigned()

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using CopilotGuard.Connectors.PostgreSql;
-using CopilotGuard.Server.Hosting;
+using CopilotGuard.Hosting;
 using CopilotGuard.Server.Tests.Hosting;
 using Microsoft.Extensions.Configuration;
 
