@@ -61,12 +61,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
         _subjects = $"{_options.Schema}.audit_subjects";
         _answers = $"{_options.Schema}.audit_answers";
         _checkpoints = $"{_options.Schema}.audit_checkpoints";
-        _writer = new ChainedAuditWriter(
-            new Backend(this),
-            new ChainedAuditWriterOptions(_options.MaxBatchSize, _options.CheckpointEvery, _options.CheckpointInterval, AnchorWhenIdle: true),
-            signer,
-            _time,
-            nameof(PostgreSqlAuditLog));
+        _writer = new ChainedAuditWriter(new Backend(this), new(_options.MaxBatchSize, _options.CheckpointEvery, _options.CheckpointInterval, AnchorWhenIdle: true), signer, _time, nameof(PostgreSqlAuditLog));
     }
 
     /// <summary>Gets the number of transactions the writer has committed (for tests and metrics).</summary>
@@ -522,15 +517,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
         public async Task<IAuditWriteTransaction> BeginRetentionAsync(CancellationToken cancellationToken)
         {
             var connection = await log._dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                return await WriteTransaction.BeginAsync(log, connection, ownsConnection: true).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
+            return await WriteTransaction.BeginAsync(log, connection, ownsConnection: true).ConfigureAwait(false);
         }
 
         public ValueTask ResetAsync() => DisposeAsync();
@@ -583,11 +570,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
         /// <summary>Opens the transaction, takes the writer lock, then reads the head and the last checkpoint.</summary>
         public static async Task<WriteTransaction> BeginAsync(PostgreSqlAuditLog log, NpgsqlConnection connection, bool ownsConnection)
         {
-            long head = 0;
-            var headHash = AuditChain.Genesis;
-            long checkpointSize = 0;
-            DateTimeOffset? checkpointTime = null;
-            byte[]? saved = null;
+            var stored = AuditStoredHead.Empty;
             try
             {
                 // One round trip: the statements after LOCK run with snapshots taken after the lock is granted (READ
@@ -605,25 +588,27 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
                 await using var reader = await read.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
                 if (await reader.ReadAsync().ConfigureAwait(false))
                 {
-                    head = reader.GetInt64(0);
-                    headHash = reader.GetString(1);
+                    stored = stored with { Head = reader.GetInt64(0), HeadHash = reader.GetString(1) };
                 }
 
                 await reader.NextResultAsync().ConfigureAwait(false);
                 if (await reader.ReadAsync().ConfigureAwait(false))
                 {
-                    checkpointSize = reader.GetInt64(0);
-                    checkpointTime = ParseTime(reader.GetString(1));
-                    saved = reader.GetFieldValue<byte[]>(2);
+                    stored = stored with { CheckpointSize = reader.GetInt64(0), CheckpointTime = ParseTime(reader.GetString(1)), Frontier = reader.GetFieldValue<byte[]>(2) };
                 }
             }
             catch (Exception)
             {
                 await RollBackAsync(connection).ConfigureAwait(false);
+                if (ownsConnection)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+
                 throw;
             }
 
-            return new WriteTransaction(log, connection, new AuditStoredHead(head, headHash, checkpointSize, checkpointTime, saved), ownsConnection);
+            return new WriteTransaction(log, connection, stored, ownsConnection);
         }
 
         public async Task ReadLeavesAsync(MerkleFrontier frontier)

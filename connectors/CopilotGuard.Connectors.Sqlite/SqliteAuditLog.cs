@@ -59,12 +59,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         _signer = signer;
         _time = time ?? TimeProvider.System;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
-        _writer = new ChainedAuditWriter(
-            new Backend(this),
-            new ChainedAuditWriterOptions(_options.MaxBatchSize, _options.CheckpointEvery, _options.CheckpointInterval, AnchorWhenIdle: false),
-            signer,
-            _time,
-            nameof(SqliteAuditLog));
+        _writer = new ChainedAuditWriter(new Backend(this), new(_options.MaxBatchSize, _options.CheckpointEvery, _options.CheckpointInterval, AnchorWhenIdle: false), signer, _time, nameof(SqliteAuditLog));
     }
 
     /// <summary>Gets the number of transactions the writer has committed (for tests and metrics).</summary>
@@ -603,16 +598,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         public async Task<IAuditWriteTransaction> BeginRetentionAsync(CancellationToken cancellationToken)
         {
             var statements = new Statements(await log.OpenAsync(cancellationToken).ConfigureAwait(false));
-            try
-            {
-                return await WriteTransaction.BeginAsync(statements, null, 1, ownsConnection: true, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                await statements.DisposeAsync().ConfigureAwait(false);
-                await statements.Connection.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
+            return await WriteTransaction.BeginAsync(statements, null, 1, ownsConnection: true, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>Drops the connection and its statements; the pending rows may describe entries that were not
@@ -674,20 +660,16 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         /// <param name="cancellationToken">The cancellation token.</param>
         public static async Task<WriteTransaction> BeginAsync(Statements statements, PendingIndex? pending, int indexEvery, bool ownsConnection, CancellationToken cancellationToken)
         {
-            var transaction = (SqliteTransaction)await statements.Connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            long head = 0;
-            var headHash = AuditChain.Genesis;
-            long checkpointSize = 0;
-            DateTimeOffset? checkpointTime = null;
-            byte[]? saved = null;
+            SqliteTransaction? transaction = null;
+            var stored = AuditStoredHead.Empty;
             try
             {
+                transaction = (SqliteTransaction)await statements.Connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
                 await using (var reader = await statements.Get(transaction, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
                 {
                     if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        head = reader.GetInt64(0);
-                        headHash = reader.GetString(1);
+                        stored = stored with { Head = reader.GetInt64(0), HeadHash = reader.GetString(1) };
                     }
                 }
 
@@ -695,19 +677,32 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 {
                     if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        checkpointSize = reader.GetInt64(0);
-                        checkpointTime = DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
-                        saved = (byte[])reader.GetValue(2);
+                        stored = stored with
+                        {
+                            CheckpointSize = reader.GetInt64(0),
+                            CheckpointTime = DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
+                            Frontier = (byte[])reader.GetValue(2),
+                        };
                     }
                 }
             }
             catch (Exception)
             {
-                await transaction.DisposeAsync().ConfigureAwait(false);
+                if (transaction is not null)
+                {
+                    await transaction.DisposeAsync().ConfigureAwait(false);
+                }
+
+                if (ownsConnection)
+                {
+                    await statements.DisposeAsync().ConfigureAwait(false);
+                    await statements.Connection.DisposeAsync().ConfigureAwait(false);
+                }
+
                 throw;
             }
 
-            return new WriteTransaction(statements, transaction, new AuditStoredHead(head, headHash, checkpointSize, checkpointTime, saved), pending, indexEvery, ownsConnection);
+            return new WriteTransaction(statements, transaction, stored, pending, indexEvery, ownsConnection);
         }
 
         public async Task ReadLeavesAsync(MerkleFrontier frontier)

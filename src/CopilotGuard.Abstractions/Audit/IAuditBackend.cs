@@ -65,7 +65,11 @@ internal interface IAuditWriteTransaction : IAsyncDisposable
 /// <param name="CheckpointSize">The tree size of the last checkpoint (0 without one).</param>
 /// <param name="CheckpointTime">The time of the last checkpoint, or <see langword="null"/> without one.</param>
 /// <param name="Frontier">The saved Merkle frontier of the last checkpoint, or <see langword="null"/>.</param>
-internal sealed record AuditStoredHead(long Head, string HeadHash, long CheckpointSize, DateTimeOffset? CheckpointTime, byte[]? Frontier);
+internal sealed record AuditStoredHead(long Head, string HeadHash, long CheckpointSize, DateTimeOffset? CheckpointTime, byte[]? Frontier)
+{
+    /// <summary>Gets the head of an empty log without checkpoints.</summary>
+    public static AuditStoredHead Empty { get; } = new(0, AuditChain.Genesis, 0, null, null);
+}
 
 /// <summary>One entry as the writer chains it.</summary>
 /// <param name="Sequence">Its sequence.</param>
