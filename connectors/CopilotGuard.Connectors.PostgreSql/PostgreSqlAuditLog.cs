@@ -26,6 +26,8 @@ namespace CopilotGuard.Connectors.PostgreSql;
 /// <para>Retention (<see cref="ApplyRetentionAsync"/>) turns checkpointed entries into tombstones that keep their leaf
 /// hash (column <c>leaf_hash</c>, added in place to logs created before it), and appends the retention record and a
 /// checkpoint over it in the same transaction, under the writer lock the appends take.</para>
+/// <para>The queue, the chain, the Merkle state, checkpoint signing and the retention run are the writer every database
+/// log shares (<c>ChainedAuditWriter</c>); this class holds only the PostgreSQL SQL, as its backend.</para>
 /// </remarks>
 public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
 {

@@ -20,6 +20,8 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// <see cref="SqliteAuditLogOptions.CheckpointInterval"/> with unanchored entries, and on dispose.</para>
 /// <para>Retention (<see cref="ApplyRetentionAsync"/>) turns checkpointed entries into tombstones that keep their leaf
 /// hash (column <c>leaf_hash</c>), and appends the retention record and a checkpoint over it in the same transaction.</para>
+/// <para>The queue, the chain, the Merkle state, checkpoint signing and the retention run are the writer every database
+/// log shares (<c>ChainedAuditWriter</c>); this class holds only the SQLite SQL, as its backend.</para>
 /// </remarks>
 public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
 {
