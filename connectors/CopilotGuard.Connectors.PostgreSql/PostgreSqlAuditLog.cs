@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Threading.Channels;
 using CopilotGuard.Audit;
 using Npgsql;
 using NpgsqlTypes;
@@ -27,6 +26,8 @@ namespace CopilotGuard.Connectors.PostgreSql;
 /// <para>Retention (<see cref="ApplyRetentionAsync"/>) turns checkpointed entries into tombstones that keep their leaf
 /// hash (column <c>leaf_hash</c>, added in place to logs created before it), and appends the retention record and a
 /// checkpoint over it in the same transaction, under the writer lock the appends take.</para>
+/// <para>The queue, the chain, the Merkle state, checkpoint signing and the retention run are the writer every database
+/// log shares (<c>ChainedAuditWriter</c>); this class holds only the PostgreSQL SQL, as its backend.</para>
 /// </remarks>
 public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
 {
@@ -39,12 +40,10 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
     private readonly string _subjects;
     private readonly string _answers;
     private readonly string _checkpoints;
-    private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly ChainedAuditWriter _writer;
     private readonly Lock _initialization = new();
-    private Task? _writer;
-    private WriterState? _state;
-    private long _commits;
     private int _disposed;
+
 
     /// <summary>Creates a log over a PostgreSQL data source.</summary>
     /// <param name="dataSource">The database; the writer holds one of its connections while the log is open.</param>
@@ -64,10 +63,11 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
         _subjects = $"{_options.Schema}.audit_subjects";
         _answers = $"{_options.Schema}.audit_answers";
         _checkpoints = $"{_options.Schema}.audit_checkpoints";
+        _writer = new ChainedAuditWriter(new Backend(this), new(_options.MaxBatchSize, _options.CheckpointEvery, _options.CheckpointInterval, AnchorWhenIdle: true), signer, _time, nameof(PostgreSqlAuditLog));
     }
 
     /// <summary>Gets the number of transactions the writer has committed (for tests and metrics).</summary>
-    public long Commits => Interlocked.Read(ref _commits);
+    public long Commits => _writer.Commits;
 
     /// <inheritdoc />
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -112,7 +112,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
         lock (_initialization)
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            _writer ??= Task.Run(WriteLoopAsync, CancellationToken.None);
+            _writer.Start();
         }
     }
 
@@ -121,7 +121,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
     public async Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        if (_writer is null)
+        if (!_writer.Started)
         {
             throw new InvalidOperationException("The audit log is not initialized.");
         }
@@ -132,14 +132,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
             throw new ArgumentException($"Audit record '{record.RecordId.Replace("\0", "\\u0000", StringComparison.Ordinal)}' cannot be stored in PostgreSQL: {string.Join(", ", bad)} hold U+0000, which PostgreSQL text cannot store.", nameof(record));
         }
 
-        var pending = new PendingAppend(record, AuditJson.Serialize(record), rows);
-        if (!_queue.Writer.TryWrite(pending))
-        {
-            throw new ObjectDisposedException(nameof(PostgreSqlAuditLog), "The audit log is closed; the record was not written.");
-        }
-
-        return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException("The writer completed an append without an entry.");
+        return await _writer.AppendAsync(record, rows, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -203,82 +196,14 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
             throw new ArgumentException("The retention runner cannot be stored in PostgreSQL: it holds U+0000, which PostgreSQL text cannot store.", nameof(run));
         }
 
-        if (_writer is null)
+        if (!_writer.Started)
         {
             throw new InvalidOperationException("The audit log is not initialized.");
         }
 
-        if (_signer is null && !run.DryRun)
-        {
-            throw new InvalidOperationException("Retention needs the checkpoint signing key: an entry may expire only once a signed checkpoint covers it, and the retention record must be anchored by one.");
-        }
-
-        var now = _time.GetUtcNow();
-        var schedule = policy.At(now);
-        var (covered, candidates, held) = await FindExpiredAsync(schedule, run.MaxEntries, cancellationToken).ConfigureAwait(false);
-        if (run.DryRun || candidates.Count == 0)
-        {
-            return new AuditRetentionReport(now, run.DryRun, AuditRetention.Summarize(policy, schedule, covered, candidates), held, null);
-        }
-
-        var template = AuditRetention.CreateRecord(now, run.RunBy, AuditRetention.Summarize(policy, schedule, covered, []));
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var state = await BeginAsync(connection).ConfigureAwait(false);
-            var live = await ReadLiveAsync(connection, candidates, covered, cancellationToken).ConfigureAwait(false);
-
-            // Another process may have expired some since the snapshot; those are not this run's.
-            var expired = candidates.FindAll(c => live.TryGetValue(c.Sequence, out var row) && string.Equals(row.RecordId, c.RecordId, StringComparison.Ordinal));
-            if (expired.Count == 0)
-            {
-                await RollBackAsync(connection).ConfigureAwait(false);
-                return new AuditRetentionReport(now, false, AuditRetention.Summarize(policy, schedule, covered, []), held, null);
-            }
-
-            var sequences = expired.ConvertAll(static e => e.Sequence).ToArray();
-            await using var write = new NpgsqlBatch(connection)
-            {
-                BatchCommands =
-                {
-                    new NpgsqlBatchCommand($"UPDATE {_log} l SET payload = u.payload, leaf_hash = u.leaf, subject_id = @subject FROM unnest(@seq, @payload, @leaf) AS u(seq, payload, leaf) WHERE l.seq = u.seq")
-                    {
-                        Parameters =
-                        {
-                            new NpgsqlParameter<string>("subject", NpgsqlDbType.Text) { TypedValue = template.SubjectId },
-                            new NpgsqlParameter<long[]>("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = sequences },
-                            new NpgsqlParameter<byte[][]>("payload", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = [.. expired.Select(e => AuditJson.Serialize(AuditRetention.Tombstone(e.RecordId, template)))] },
-                            new NpgsqlParameter<string[]>("leaf", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. expired.Select(e => Convert.ToHexStringLower(AuditMerkle.LeafHash(live[e.Sequence].Payload)))] },
-                        },
-                    },
-                    DeleteIndexRows(_documents, sequences),
-                    DeleteIndexRows(_subjects, sequences),
-                    DeleteIndexRows(_answers, sequences),
-                },
-            };
-
-            var record = template with { Retention = AuditRetention.Summarize(policy, schedule, covered, expired) };
-            var payload = AuditJson.Serialize(record);
-            var head = state.Head + 1;
-            var hash = AuditChain.Link(state.HeadHash, head, payload);
-            var frontier = state.Frontier.Clone();
-            frontier.Append(AuditMerkle.LeafHash(payload));
-            var rows = new BatchRows(1);
-            rows.Add(head, record, payload, hash, AuditIndexRows.Of(record));
-            rows.AddCommands(write, this);
-            write.BatchCommands.Add(CheckpointCommand(AuditCheckpoint.Create(head, now, hash, Convert.ToHexStringLower(frontier.Root()), _signer!), frontier));
-            write.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-
-            // Not cancellable once sent: the caller must not be told "cancelled" about a run that committed.
-            await write.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-            return new AuditRetentionReport(now, false, record.Retention, held, new AuditEntry(head, hash, record));
-        }
-        catch (Exception)
-        {
-            await RollBackAsync(connection).ConfigureAwait(false);
-            throw;
-        }
+        return await _writer.ApplyRetentionAsync(policy, run, cancellationToken).ConfigureAwait(false);
     }
+
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(CancellationToken cancellationToken)
@@ -316,27 +241,8 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
     }
 
     /// <inheritdoc />
-    public async Task<AuditCheckpoint?> CheckpointAsync(CancellationToken cancellationToken)
-    {
-        if (_signer is null)
-        {
-            return null;
-        }
-
-        if (_writer is null)
-        {
-            throw new InvalidOperationException("The audit log is not initialized.");
-        }
-
-        var pending = new PendingAppend(null, [], default);
-        if (!_queue.Writer.TryWrite(pending))
-        {
-            throw new ObjectDisposedException(nameof(PostgreSqlAuditLog));
-        }
-
-        await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return pending.Checkpoint;
-    }
+    public async Task<AuditCheckpoint?> CheckpointAsync(CancellationToken cancellationToken) =>
+        _signer is null ? null : await _writer.RequestAsync(ChainedAuditWriter.RequestKind.Checkpoint, cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
@@ -346,221 +252,7 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
             return;
         }
 
-        _queue.Writer.TryComplete();
-        Task? writer;
-        lock (_initialization)
-        {
-            writer = _writer;
-        }
-
-        if (writer is not null)
-        {
-            await writer.ConfigureAwait(false);
-        }
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        NpgsqlConnection? connection = null;
-        Task<bool>? waiting = null;
-        var batch = new List<PendingAppend>(_options.MaxBatchSize);
-        try
-        {
-            while (true)
-            {
-                waiting ??= _queue.Reader.WaitToReadAsync().AsTask();
-                if (!waiting.IsCompleted && _signer is not null && _state is { } state && state.Head > state.CheckpointSize)
-                {
-                    var due = state.CheckpointTime + _options.CheckpointInterval - _time.GetUtcNow();
-                    if (due > TimeSpan.Zero)
-                    {
-                        using var delay = new CancellationTokenSource();
-                        await Task.WhenAny(waiting, Task.Delay(due, _time, delay.Token)).ConfigureAwait(false);
-                        await delay.CancelAsync().ConfigureAwait(false);
-                    }
-
-                    if (!waiting.IsCompleted)
-                    {
-                        batch.Add(new PendingAppend(null, [], default));
-                        connection = await CommitAsync(connection, batch).ConfigureAwait(false);
-                        batch.Clear();
-                        continue;
-                    }
-                }
-
-                if (!await waiting.ConfigureAwait(false))
-                {
-                    break;
-                }
-
-                waiting = null;
-                while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var pending))
-                {
-                    batch.Add(pending);
-                }
-
-                connection = await CommitAsync(connection, batch).ConfigureAwait(false);
-                batch.Clear();
-            }
-
-            // Clean shutdown: anchor the tail so it does not stay protected by the chain alone.
-            if (_signer is not null && _state is { } last && last.Head > last.CheckpointSize)
-            {
-                batch.Add(new PendingAppend(null, [], default));
-                connection = await CommitAsync(connection, batch).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            if (connection is not null)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>Commits one batch in one transaction; completes every waiter with its entry, or fails every waiter with the error.</summary>
-    private async Task<NpgsqlConnection?> CommitAsync(NpgsqlConnection? connection, List<PendingAppend> batch)
-    {
-        var entries = new AuditEntry?[batch.Count];
-        AuditCheckpoint? checkpoint = null;
-        try
-        {
-            connection ??= await _dataSource.OpenConnectionAsync(CancellationToken.None).ConfigureAwait(false);
-            var state = await BeginAsync(connection).ConfigureAwait(false);
-            var head = state.Head;
-            var hash = state.HeadHash;
-            var frontier = state.Frontier.Clone();
-            var rows = new BatchRows(batch.Count);
-            var recordIds = new HashSet<string>(StringComparer.Ordinal);
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var pending = batch[i];
-                if (pending.Record is not { } record)
-                {
-                    continue;
-                }
-
-                if (!recordIds.Add(record.RecordId))
-                {
-                    throw new InvalidOperationException($"Record id {record.RecordId} appears twice in one batch.");
-                }
-
-                head++;
-                hash = AuditChain.Link(hash, head, pending.Payload);
-                frontier.Append(AuditMerkle.LeafHash(pending.Payload));
-                rows.Add(head, record, pending.Payload, hash, pending.Index);
-                entries[i] = new AuditEntry(head, hash, record);
-            }
-
-            await using var insert = new NpgsqlBatch(connection);
-            rows.AddCommands(insert, this);
-            var now = _time.GetUtcNow();
-            var checkpointSize = state.CheckpointSize;
-            var checkpointTime = state.CheckpointTime;
-            var wantsCheckpoint = batch.Exists(static p => p.Record is null)
-                || head - state.CheckpointSize >= _options.CheckpointEvery
-                || now - state.CheckpointTime >= _options.CheckpointInterval;
-            if (_signer is not null && head > state.CheckpointSize && wantsCheckpoint)
-            {
-                checkpoint = AuditCheckpoint.Create(head, now, hash, Convert.ToHexStringLower(frontier.Root()), _signer);
-                insert.BatchCommands.Add(CheckpointCommand(checkpoint, frontier));
-                checkpointSize = head;
-                checkpointTime = now;
-            }
-
-            // The inserts and COMMIT travel together: one round trip, and if any insert fails the COMMIT is skipped.
-            insert.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
-            await insert.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-            Interlocked.Increment(ref _commits);
-            _state = new WriterState(head, hash, frontier, checkpointSize, checkpointTime);
-        }
-        catch (Exception exception)
-        {
-            // Nothing of this batch is durable (or, if only the acknowledgement of COMMIT was lost, its callers are
-            // still told it failed and release nothing): fail every waiter, and drop the connection and cached state.
-            _state = null;
-            if (connection is not null)
-            {
-                await RollBackAsync(connection).ConfigureAwait(false);
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
-
-            foreach (var pending in batch)
-            {
-                pending.Completion.TrySetException(exception);
-            }
-
-            return null;
-        }
-
-        for (var i = 0; i < batch.Count; i++)
-        {
-            batch[i].Checkpoint = checkpoint;
-            batch[i].Completion.TrySetResult(entries[i]);
-        }
-
-        return connection;
-    }
-
-    /// <summary>Opens the write transaction, takes the writer lock, then reads the head and the last checkpoint,
-    /// reusing the cached Merkle frontier when no other process has appended since.</summary>
-    private async Task<WriterState> BeginAsync(NpgsqlConnection connection)
-    {
-        long head = 0;
-        var headHash = AuditChain.Genesis;
-        long checkpointSize = 0;
-        DateTimeOffset? checkpointTime = null;
-        byte[]? saved = null;
-
-        // One round trip: the statements after LOCK run with snapshots taken after the lock is granted (READ COMMITTED),
-        // so they see every batch another writer committed before. BEGIN and COMMIT are sent as statements (not through
-        // NpgsqlTransaction) so that the commit can share the inserts' round trip.
-        await using (var read = new NpgsqlBatch(connection)
-        {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand("BEGIN"),
-                new NpgsqlBatchCommand($"LOCK TABLE {_log} IN SHARE ROW EXCLUSIVE MODE"),
-                new NpgsqlBatchCommand($"SELECT seq, hash FROM {_log} ORDER BY seq DESC LIMIT 1"),
-                new NpgsqlBatchCommand($"SELECT tree_size, time, frontier FROM {_checkpoints} ORDER BY tree_size DESC LIMIT 1"),
-            },
-        })
-        await using (var reader = await read.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false))
-        {
-            if (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                head = reader.GetInt64(0);
-                headHash = reader.GetString(1);
-            }
-
-            await reader.NextResultAsync().ConfigureAwait(false);
-            if (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                checkpointSize = reader.GetInt64(0);
-                checkpointTime = ParseTime(reader.GetString(1));
-                saved = reader.GetFieldValue<byte[]>(2);
-            }
-        }
-
-        if (_state is { } cached && cached.Head == head && cached.HeadHash == headHash && cached.CheckpointSize == checkpointSize)
-        {
-            return cached;
-        }
-
-        // Another process appended, or this writer is starting: rebuild the frontier from the last checkpoint.
-        var frontier = saved is null || checkpointSize > head ? new MerkleFrontier() : MerkleFrontier.Load(saved);
-        await using (var command = new NpgsqlCommand($"SELECT payload, leaf_hash FROM {_log} WHERE seq > @after ORDER BY seq", connection))
-        {
-            command.Parameters.Add(new NpgsqlParameter<long>("after", NpgsqlDbType.Bigint) { TypedValue = frontier.Size });
-            await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                frontier.Append(reader.IsDBNull(1) ? AuditMerkle.LeafHash(reader.GetFieldValue<byte[]>(0)) : Convert.FromHexString(reader.GetString(1)));
-            }
-        }
-
-        return new WriterState(head, headHash, frontier, checkpointSize, checkpointTime ?? _time.GetUtcNow());
+        await _writer.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Brings a log created before retention up to date in place, inside the schema-creation transaction:
@@ -580,54 +272,6 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
             await using var alter = new NpgsqlCommand($"ALTER TABLE {_log} ADD COLUMN IF NOT EXISTS leaf_hash text", connection, transaction);
             await alter.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>Lists, in one snapshot, the checkpointed live entries that have expired (at most <paramref name="max"/>,
-    /// oldest first), the tree size of the last checkpoint, and how many checkpointed entries are held.</summary>
-    private async Task<(long Covered, List<AuditExpiredEntry> Candidates, long Held)> FindExpiredAsync(AuditRetentionSchedule schedule, int max, CancellationToken cancellationToken)
-    {
-        await using var command = _dataSource.CreateCommand($"""
-            WITH c AS (SELECT coalesce(max(tree_size), 0) AS covered FROM {_checkpoints})
-            SELECT c.covered, l.seq, l.record_id, l.payload
-            FROM c LEFT JOIN {_log} l ON l.seq <= c.covered AND l.leaf_hash IS NULL
-            ORDER BY l.seq
-            """);
-        long covered = 0, held = 0;
-        var candidates = new List<AuditExpiredEntry>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            covered = reader.GetInt64(0);
-            if (reader.IsDBNull(1))
-            {
-                continue;
-            }
-
-            var verdict = schedule.Classify(AuditJson.Deserialize(reader.GetFieldValue<byte[]>(3)));
-            held += verdict.Class == AuditRetentionPolicy.HeldClass ? 1 : 0;
-            if (verdict.Expired && candidates.Count < max)
-            {
-                candidates.Add(new AuditExpiredEntry(reader.GetInt64(1), reader.GetString(2), verdict.Class));
-            }
-        }
-
-        return (covered, candidates, held);
-    }
-
-    /// <summary>Re-reads, inside the write transaction, the candidates that are still checkpointed live entries.</summary>
-    private async Task<Dictionary<long, (string RecordId, byte[] Payload)>> ReadLiveAsync(NpgsqlConnection connection, List<AuditExpiredEntry> candidates, long covered, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand($"SELECT seq, record_id, payload FROM {_log} WHERE seq = ANY(@seq) AND seq <= @covered AND leaf_hash IS NULL", connection);
-        command.Parameters.Add(new NpgsqlParameter<long[]>("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. candidates.Select(static c => c.Sequence)] });
-        command.Parameters.Add(new NpgsqlParameter<long>("covered", NpgsqlDbType.Bigint) { TypedValue = covered });
-        var live = new Dictionary<long, (string RecordId, byte[] Payload)>(candidates.Count);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            live[reader.GetInt64(0)] = (reader.GetString(1), reader.GetFieldValue<byte[]>(2));
-        }
-
-        return live;
     }
 
     private static NpgsqlBatchCommand DeleteIndexRows(string table, long[] sequences) =>
@@ -857,19 +501,215 @@ public sealed class PostgreSqlAuditLog : IAuditStore, IAuditRetention
         public long? FirstBad { get; set; }
     }
 
-    private sealed class PendingAppend(AuditRecord? record, byte[] payload, AuditIndexRows index)
+    /// <summary>The PostgreSQL SQL under the shared <see cref="ChainedAuditWriter"/>. The writer keeps one connection
+    /// across commits; every write transaction locks <c>audit_log</c> against other writers (<c>SHARE ROW EXCLUSIVE</c>,
+    /// which never blocks readers) before it reads the head.</summary>
+    private sealed class Backend(PostgreSqlAuditLog log) : IAuditBackend
     {
-        /// <summary>Gets the record, or <see langword="null"/> for a checkpoint request.</summary>
-        public AuditRecord? Record { get; } = record;
+        private NpgsqlConnection? _connection;
 
-        public byte[] Payload { get; } = payload;
+        public bool HasDeferredWork => false;
 
-        public AuditIndexRows Index { get; } = index;
+        public async Task<IAuditWriteTransaction> BeginAsync(CancellationToken cancellationToken)
+        {
+            _connection ??= await log._dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            return await WriteTransaction.BeginAsync(log, _connection, ownsConnection: false).ConfigureAwait(false);
+        }
 
-        public TaskCompletionSource<AuditEntry?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public async Task<IAuditWriteTransaction> BeginRetentionAsync(CancellationToken cancellationToken)
+        {
+            var connection = await log._dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            return await WriteTransaction.BeginAsync(log, connection, ownsConnection: true).ConfigureAwait(false);
+        }
 
-        public AuditCheckpoint? Checkpoint { get; set; }
+        public ValueTask ResetAsync() => DisposeAsync();
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_connection is { } connection)
+            {
+                _connection = null;
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Lists, in one snapshot, the checkpointed live entries and the tree size of the last checkpoint.</summary>
+        public async Task<long> ScanCheckpointedAsync(Action<long, string, byte[]> visit, CancellationToken cancellationToken)
+        {
+            await using var command = log._dataSource.CreateCommand($"""
+                WITH c AS (SELECT coalesce(max(tree_size), 0) AS covered FROM {log._checkpoints})
+                SELECT c.covered, l.seq, l.record_id, l.payload
+                FROM c LEFT JOIN {log._log} l ON l.seq <= c.covered AND l.leaf_hash IS NULL
+                ORDER BY l.seq
+                """);
+            long covered = 0;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                covered = reader.GetInt64(0);
+                if (!reader.IsDBNull(1))
+                {
+                    visit(reader.GetInt64(1), reader.GetString(2), reader.GetFieldValue<byte[]>(3));
+                }
+            }
+
+            return covered;
+        }
     }
 
-    private sealed record WriterState(long Head, string HeadHash, MerkleFrontier Frontier, long CheckpointSize, DateTimeOffset CheckpointTime);
+    /// <summary>One write transaction. BEGIN and COMMIT are sent as statements (not through <see cref="NpgsqlTransaction"/>)
+    /// so that the lock and the head reads share one round trip, and the inserts and COMMIT another: if any statement
+    /// fails, the COMMIT is skipped.</summary>
+    private sealed class WriteTransaction(PostgreSqlAuditLog log, NpgsqlConnection connection, AuditStoredHead head, bool ownsConnection) : IAuditWriteTransaction
+    {
+        private readonly BatchRows _rows = new(16);
+        private readonly List<NpgsqlBatchCommand> _before = [];
+        private NpgsqlBatchCommand? _checkpoint;
+        private bool _ended;
+
+        public AuditStoredHead Head { get; } = head;
+
+        /// <summary>Opens the transaction, takes the writer lock, then reads the head and the last checkpoint.</summary>
+        public static async Task<WriteTransaction> BeginAsync(PostgreSqlAuditLog log, NpgsqlConnection connection, bool ownsConnection)
+        {
+            var stored = AuditStoredHead.Empty;
+            try
+            {
+                // One round trip: the statements after LOCK run with snapshots taken after the lock is granted (READ
+                // COMMITTED), so they see every batch another writer committed before.
+                await using var read = new NpgsqlBatch(connection)
+                {
+                    BatchCommands =
+                    {
+                        new NpgsqlBatchCommand("BEGIN"),
+                        new NpgsqlBatchCommand($"LOCK TABLE {log._log} IN SHARE ROW EXCLUSIVE MODE"),
+                        new NpgsqlBatchCommand($"SELECT seq, hash FROM {log._log} ORDER BY seq DESC LIMIT 1"),
+                        new NpgsqlBatchCommand($"SELECT tree_size, time, frontier FROM {log._checkpoints} ORDER BY tree_size DESC LIMIT 1"),
+                    },
+                };
+                await using var reader = await read.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+                if (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    stored = stored with { Head = reader.GetInt64(0), HeadHash = reader.GetString(1) };
+                }
+
+                await reader.NextResultAsync().ConfigureAwait(false);
+                if (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    stored = stored with { CheckpointSize = reader.GetInt64(0), CheckpointTime = ParseTime(reader.GetString(1)), Frontier = reader.GetFieldValue<byte[]>(2) };
+                }
+            }
+            catch (Exception)
+            {
+                await RollBackAsync(connection).ConfigureAwait(false);
+                if (ownsConnection)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+
+                throw;
+            }
+
+            return new WriteTransaction(log, connection, stored, ownsConnection);
+        }
+
+        public async Task ReadLeavesAsync(MerkleFrontier frontier)
+        {
+            await using var command = new NpgsqlCommand($"SELECT payload, leaf_hash FROM {log._log} WHERE seq > @after ORDER BY seq", connection);
+            command.Parameters.Add(new NpgsqlParameter<long>("after", NpgsqlDbType.Bigint) { TypedValue = frontier.Size });
+            await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                frontier.Append(reader.IsDBNull(1) ? AuditMerkle.LeafHash(reader.GetFieldValue<byte[]>(0)) : Convert.FromHexString(reader.GetString(1)));
+            }
+        }
+
+        /// <summary>Collects the row and its index rows for the multi-row inserts sent with the COMMIT.</summary>
+        public ValueTask AddEntryAsync(AuditChainedRow row)
+        {
+            _rows.Add(row.Sequence, row.Record, row.Payload, row.Hash, row.Index ?? AuditIndexRows.Of(row.Record));
+            return ValueTask.CompletedTask;
+        }
+
+        /// <summary>Nothing to do: index rows go in with their entries.</summary>
+        public Task IndexAsync(long head, bool complete) => Task.CompletedTask;
+
+        public Task AddCheckpointAsync(AuditCheckpoint checkpoint, MerkleFrontier frontier)
+        {
+            _checkpoint = log.CheckpointCommand(checkpoint, frontier);
+            return Task.CompletedTask;
+        }
+
+        public async Task<Dictionary<long, (string RecordId, byte[] Payload)>> ReadLiveAsync(IReadOnlyList<long> sequences, long covered, CancellationToken cancellationToken)
+        {
+            await using var command = new NpgsqlCommand($"SELECT seq, record_id, payload FROM {log._log} WHERE seq = ANY(@seq) AND seq <= @covered AND leaf_hash IS NULL", connection);
+            command.Parameters.Add(new NpgsqlParameter<long[]>("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. sequences] });
+            command.Parameters.Add(new NpgsqlParameter<long>("covered", NpgsqlDbType.Bigint) { TypedValue = covered });
+            var live = new Dictionary<long, (string RecordId, byte[] Payload)>(sequences.Count);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                live[reader.GetInt64(0)] = (reader.GetString(1), reader.GetFieldValue<byte[]>(2));
+            }
+
+            return live;
+        }
+
+        /// <summary>Collects the tombstone update and the index deletes, sent before the inserts in the COMMIT's round trip.</summary>
+        public Task ExpireAsync(IReadOnlyList<AuditTombstoneRow> tombstones, string subjectId, CancellationToken cancellationToken)
+        {
+            long[] sequences = [.. tombstones.Select(static t => t.Sequence)];
+            _before.Add(new NpgsqlBatchCommand($"UPDATE {log._log} l SET payload = u.payload, leaf_hash = u.leaf, subject_id = @subject FROM unnest(@seq, @payload, @leaf) AS u(seq, payload, leaf) WHERE l.seq = u.seq")
+            {
+                Parameters =
+                {
+                    new NpgsqlParameter<string>("subject", NpgsqlDbType.Text) { TypedValue = subjectId },
+                    new NpgsqlParameter<long[]>("seq", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = sequences },
+                    new NpgsqlParameter<byte[][]>("payload", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = [.. tombstones.Select(static t => t.Payload)] },
+                    new NpgsqlParameter<string[]>("leaf", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. tombstones.Select(static t => t.LeafHash)] },
+                },
+            });
+            _before.Add(DeleteIndexRows(log._documents, sequences));
+            _before.Add(DeleteIndexRows(log._subjects, sequences));
+            _before.Add(DeleteIndexRows(log._answers, sequences));
+            return Task.CompletedTask;
+        }
+
+        public async Task CommitAsync()
+        {
+            await using var batch = new NpgsqlBatch(connection);
+            foreach (var command in _before)
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            _rows.AddCommands(batch, log);
+            if (_checkpoint is not null)
+            {
+                batch.BatchCommands.Add(_checkpoint);
+            }
+
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+            await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            _ended = true;
+        }
+
+        public async Task RollbackAsync()
+        {
+            if (!_ended)
+            {
+                _ended = true;
+                await RollBackAsync(connection).ConfigureAwait(false);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (ownsConnection)
+            {
+                await RollbackAsync().ConfigureAwait(false);
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
 }

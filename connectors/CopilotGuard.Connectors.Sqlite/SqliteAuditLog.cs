@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using CopilotGuard.Audit;
 using Microsoft.Data.Sqlite;
 
@@ -21,6 +20,8 @@ namespace CopilotGuard.Connectors.Sqlite;
 /// <see cref="SqliteAuditLogOptions.CheckpointInterval"/> with unanchored entries, and on dispose.</para>
 /// <para>Retention (<see cref="ApplyRetentionAsync"/>) turns checkpointed entries into tombstones that keep their leaf
 /// hash (column <c>leaf_hash</c>), and appends the retention record and a checkpoint over it in the same transaction.</para>
+/// <para>The queue, the chain, the Merkle state, checkpoint signing and the retention run are the writer every database
+/// log shares (<c>ChainedAuditWriter</c>); this class holds only the SQLite SQL, as its backend.</para>
 /// </remarks>
 public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
 {
@@ -37,12 +38,10 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     private readonly SqliteAuditLogOptions _options;
     private readonly IAuditSigner? _signer;
     private readonly TimeProvider _time;
-    private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+    private readonly ChainedAuditWriter _writer;
     private readonly Lock _initialization = new();
-    private Task? _writer;
     private Task? _walCheckpoints;
     private readonly CancellationTokenSource _stopWalCheckpoints = new();
-    private WriterState? _state;
 
     /// <summary>Index rows of entries this writer committed and has not indexed yet (writer task only), kept as compact
     /// row buffers rather than the records, so nothing of a record outlives its request.</summary>
@@ -62,12 +61,11 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         _signer = signer;
         _time = time ?? TimeProvider.System;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+        _writer = new ChainedAuditWriter(new Backend(this), new(_options.MaxBatchSize, _options.CheckpointEvery, _options.CheckpointInterval, AnchorWhenIdle: false), signer, _time, nameof(SqliteAuditLog));
     }
 
     /// <summary>Gets the number of transactions the writer has committed (for tests and metrics).</summary>
-    public long Commits => Interlocked.Read(ref _commits);
-
-    private long _commits;
+    public long Commits => _writer.Commits;
 
     /// <inheritdoc />
     public async Task InitializeAsync(CancellationToken cancellationToken)
@@ -97,28 +95,16 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         await MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
         lock (_initialization)
         {
-            _writer ??= Task.Run(WriteLoopAsync, CancellationToken.None);
+            _writer.Start();
             _walCheckpoints ??= Task.Run(WalCheckpointLoopAsync, CancellationToken.None);
         }
     }
 
     /// <inheritdoc />
-    public async Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken cancellationToken)
+    public Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
-        if (_writer is null)
-        {
-            throw new InvalidOperationException("The audit log is not initialized.");
-        }
-
-        var pending = new PendingAppend(PendingKind.Append, record, AuditJson.Serialize(record));
-        if (!_queue.Writer.TryWrite(pending))
-        {
-            throw new ObjectDisposedException(nameof(SqliteAuditLog), "The audit log is closed; the record was not written.");
-        }
-
-        return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException("The writer completed an append without an entry.");
+        return _writer.AppendAsync(record, null, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -175,110 +161,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         ArgumentException.ThrowIfNullOrEmpty(run.RunBy);
         ArgumentOutOfRangeException.ThrowIfLessThan(run.MaxEntries, 1);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_signer is null && !run.DryRun)
-        {
-            throw new InvalidOperationException("Retention needs the checkpoint signing key: an entry may expire only once a signed checkpoint covers it, and the retention record must be anchored by one.");
-        }
-
-        var now = _time.GetUtcNow();
-        var schedule = policy.At(now);
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        long covered;
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT coalesce(max(tree_size), 0) FROM audit_checkpoints";
-            covered = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
-        }
-
-        var candidates = new List<AuditExpiredEntry>();
-        long held = 0;
-        await using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT seq, record_id, payload FROM audit_log WHERE seq <= $covered AND leaf_hash IS NULL ORDER BY seq";
-            command.Parameters.AddWithValue("$covered", covered);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var verdict = schedule.Classify(AuditJson.Deserialize((byte[])reader.GetValue(2)));
-                held += verdict.Class == AuditRetentionPolicy.HeldClass ? 1 : 0;
-                if (verdict.Expired && candidates.Count < run.MaxEntries)
-                {
-                    candidates.Add(new AuditExpiredEntry(reader.GetInt64(0), reader.GetString(1), verdict.Class));
-                }
-            }
-        }
-
-        if (run.DryRun || candidates.Count == 0)
-        {
-            return new AuditRetentionReport(now, run.DryRun, AuditRetention.Summarize(policy, schedule, covered, candidates), held, null);
-        }
-
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var statements = new Statements(connection);
-        var state = await LoadStateAsync(statements, transaction).ConfigureAwait(false);
-
-        // Index every entry first, from the stored records, so no writer later indexes an entry this run expires.
-        await CatchUpIndexesAsync(statements, transaction, state.Head, null).ConfigureAwait(false);
-        var template = AuditRetention.CreateRecord(now, run.RunBy, AuditRetention.Summarize(policy, schedule, covered, []));
-        var expired = new List<AuditExpiredEntry>(candidates.Count);
-        await using (var read = Command(connection, transaction, "SELECT record_id, payload FROM audit_log WHERE seq = $seq AND seq <= $covered AND leaf_hash IS NULL", "$seq", "$covered"))
-        await using (var update = Command(connection, transaction, "UPDATE audit_log SET payload = $payload, leaf_hash = $leaf, subject_id = $subject WHERE seq = $seq", "$seq", "$payload", "$leaf", "$subject"))
-        {
-            read.Parameters["$covered"].Value = covered;
-            foreach (var (sequence, recordId, className) in candidates)
-            {
-                read.Parameters["$seq"].Value = sequence;
-                byte[]? payload = null;
-                await using (var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    // Another process may have expired it since the snapshot; then it is not this run's. The row keeps its
-                // time (activity counts stay where they were); the principal column is cleared to the runner.
-                    if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetString(0) == recordId)
-                    {
-                        payload = (byte[])reader.GetValue(1);
-                    }
-                }
-
-                if (payload is null)
-                {
-                    continue;
-                }
-
-                update.Parameters["$seq"].Value = sequence;
-                update.Parameters["$payload"].Value = AuditJson.Serialize(AuditRetention.Tombstone(recordId, template));
-                update.Parameters["$leaf"].Value = Convert.ToHexStringLower(AuditMerkle.LeafHash(payload));
-                update.Parameters["$subject"].Value = template.SubjectId;
-                await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                expired.Add(new AuditExpiredEntry(sequence, recordId, className));
-            }
-        }
-
-        if (expired.Count == 0)
-        {
-            return new AuditRetentionReport(now, false, AuditRetention.Summarize(policy, schedule, covered, []), held, null);
-        }
-
-        await using (var delete = Command(connection, transaction, """
-            DELETE FROM audit_documents WHERE seq IN (SELECT value FROM json_each($seqs));
-            DELETE FROM audit_subjects WHERE seq IN (SELECT value FROM json_each($seqs));
-            DELETE FROM audit_answers WHERE seq IN (SELECT value FROM json_each($seqs));
-            """, "$seqs"))
-        {
-            delete.Parameters["$seqs"].Value = "[" + string.Join(',', expired.Select(static e => e.Sequence.ToString(CultureInfo.InvariantCulture))) + "]";
-            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var record = template with { Retention = AuditRetention.Summarize(policy, schedule, covered, expired) };
-        AuditEntry entry;
-        await using (var chain = new ChainAppender(statements, transaction, state))
-        {
-            entry = await chain.AppendAsync(record, AuditJson.Serialize(record)).ConfigureAwait(false);
-            await CatchUpIndexesAsync(statements, transaction, chain.Head, null).ConfigureAwait(false);
-            await chain.CheckpointAsync(_signer!, now).ConfigureAwait(false);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new AuditRetentionReport(now, false, record.Retention!, held, entry);
+        return await _writer.ApplyRetentionAsync(policy, run, cancellationToken).ConfigureAwait(false);
     }
 
     private static async IAsyncEnumerable<StoredAuditEntry> ReadAsync(SqliteConnection connection, SqliteTransaction? transaction, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -356,47 +239,15 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     }
 
     /// <inheritdoc />
-    public async Task<AuditCheckpoint?> CheckpointAsync(CancellationToken cancellationToken)
-    {
-        if (_signer is null)
-        {
-            return null;
-        }
-
-        if (_writer is null)
-        {
-            throw new InvalidOperationException("The audit log is not initialized.");
-        }
-
-        var pending = new PendingAppend(PendingKind.Checkpoint, null, []);
-        if (!_queue.Writer.TryWrite(pending))
-        {
-            throw new ObjectDisposedException(nameof(SqliteAuditLog));
-        }
-
-        await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return pending.Checkpoint;
-    }
+    public async Task<AuditCheckpoint?> CheckpointAsync(CancellationToken cancellationToken) =>
+        _signer is null ? null : await _writer.RequestAsync(ChainedAuditWriter.RequestKind.Checkpoint, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Has the writer write the index rows of every committed entry (from any process); readers that query the
     /// document, subject or answer index tables call it first.</summary>
     /// <param name="cancellationToken">The cancellation token.</param>
     /// <returns>A task that completes when every entry committed before the call is indexed.</returns>
-    public async Task EnsureIndexedAsync(CancellationToken cancellationToken)
-    {
-        if (_writer is null)
-        {
-            throw new InvalidOperationException("The audit log is not initialized.");
-        }
-
-        var pending = new PendingAppend(PendingKind.Index, null, []);
-        if (!_queue.Writer.TryWrite(pending))
-        {
-            throw new ObjectDisposedException(nameof(SqliteAuditLog));
-        }
-
-        await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task EnsureIndexedAsync(CancellationToken cancellationToken) =>
+        _writer.RequestAsync(ChainedAuditWriter.RequestKind.Index, cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
@@ -413,12 +264,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         }
 
         _stopWalCheckpoints.Dispose();
-        _queue.Writer.TryComplete();
-        if (_writer is { } writer)
-        {
-            await writer.ConfigureAwait(false);
-        }
-
+        await _writer.DisposeAsync().ConfigureAwait(false);
         _pending.Dispose();
     }
 
@@ -429,7 +275,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
     private async Task WalCheckpointLoopAsync()
     {
         var period = TimeSpan.FromMilliseconds(Math.Min(_options.IndexDelay.TotalMilliseconds, Math.Min(_options.CheckpointInterval.TotalMilliseconds, WalCheckpointPeriod.TotalMilliseconds)));
-        var checkpointed = Interlocked.Read(ref _commits);
+        var checkpointed = _writer.Commits;
         var seen = checkpointed;
         var lastWalCheckpoint = _time.GetUtcNow();
         var lastCommitSeen = lastWalCheckpoint;
@@ -438,7 +284,7 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         {
             while (await timer.WaitForNextTickAsync(_stopWalCheckpoints.Token).ConfigureAwait(false))
             {
-                var commits = Interlocked.Read(ref _commits);
+                var commits = _writer.Commits;
                 var now = _time.GetUtcNow();
                 var idle = commits == seen;
                 if (!idle)
@@ -448,15 +294,11 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
                 }
 
                 // The writer owns the pending rows and the state; this only reads their size and time.
-                var anchor = idle && CheckpointDue() <= now;
+                var anchor = idle && _writer.CheckpointDue <= now;
                 if (anchor || (idle && _pending.Count > 0 && now - lastCommitSeen >= _options.IndexDelay))
                 {
                     // A failure is the writer's to report to appenders; the next quiet tick asks again.
-                    var request = new PendingAppend(anchor ? PendingKind.Checkpoint : PendingKind.Index, null, []);
-                    if (_queue.Writer.TryWrite(request))
-                    {
-                        await ((Task)request.Completion.Task).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                    }
+                    await _writer.RequestQuietlyAsync(anchor ? ChainedAuditWriter.RequestKind.Checkpoint : ChainedAuditWriter.RequestKind.Index).ConfigureAwait(false);
                 }
 
                 if (commits == checkpointed || now - lastWalCheckpoint < WalCheckpointPeriod)
@@ -484,190 +326,6 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         }
     }
 
-    private async Task WriteLoopAsync()
-    {
-        Statements? connection = null;
-        var batch = new List<PendingAppend>(_options.MaxBatchSize);
-        try
-        {
-            while (true)
-            {
-                // The quiet-time work (indexing, anchoring the tail) is requested by the background loop, so waiting for the
-                // next append arms no timer here.
-                if (!await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
-                {
-                    break;
-                }
-
-                while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var pending))
-                {
-                    batch.Add(pending);
-                }
-
-                connection = await CommitAsync(connection, batch).ConfigureAwait(false);
-                batch.Clear();
-            }
-
-            // Clean shutdown: index every entry, and anchor the tail so it does not stay protected by the chain alone.
-            if ((_signer is not null && _state is { } last && last.Head > last.CheckpointSize) || _pending.Count > 0)
-            {
-                batch.Add(new PendingAppend(_signer is null ? PendingKind.Index : PendingKind.Checkpoint, null, []));
-                connection = await CommitAsync(connection, batch).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            if (connection is not null)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                await connection.Connection.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>When the unanchored tail should be checkpointed; <see langword="null"/> when every entry is anchored.</summary>
-    private DateTimeOffset? CheckpointDue() =>
-        _signer is not null && _state is { } state && state.Head > state.CheckpointSize ? state.CheckpointTime + _options.CheckpointInterval : null;
-
-    /// <summary>Commits one batch; completes every waiter with its entry, or fails every waiter with the error.</summary>
-    /// <remarks>The writer keeps one connection and its prepared statements across commits, so a commit of one record does
-    /// not parse and plan its statements again.</remarks>
-    private async Task<Statements?> CommitAsync(Statements? statements, List<PendingAppend> batch)
-    {
-        var entries = new AuditEntry?[batch.Count];
-        AuditCheckpoint? checkpoint = null;
-        try
-        {
-            statements ??= new Statements(await OpenAsync(CancellationToken.None).ConfigureAwait(false));
-            var connection = statements.Connection;
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(CancellationToken.None).ConfigureAwait(false);
-            var state = await LoadStateAsync(statements, transaction).ConfigureAwait(false);
-            await using var chain = new ChainAppender(statements, transaction, state);
-            var recordIds = new HashSet<string>(StringComparer.Ordinal);
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var pending = batch[i];
-                if (pending.Record is not { } record)
-                {
-                    continue;
-                }
-
-                if (!recordIds.Add(record.RecordId))
-                {
-                    throw new InvalidOperationException($"Record id {record.RecordId} appears twice in one batch.");
-                }
-
-                entries[i] = await chain.AppendAsync(record, pending.Payload).ConfigureAwait(false);
-                _pending.Add(chain.Head, record);
-            }
-
-            // Index rows are written every IndexEvery entries (and when a reader asks, or the log is quiet), not in every
-            // commit: a retrieval's rows touch as many index pages as it has documents, which dominated a one-record commit.
-            var indexNow = _pending.Count >= _options.IndexEvery || batch.Exists(static p => p.Kind != PendingKind.Append);
-            if (indexNow)
-            {
-                await CatchUpIndexesAsync(statements, transaction, chain.Head, _pending).ConfigureAwait(false);
-            }
-
-            var now = _time.GetUtcNow();
-            var checkpointSize = state.CheckpointSize;
-            var checkpointTime = state.CheckpointTime;
-            var wantsCheckpoint = batch.Exists(static p => p.Kind == PendingKind.Checkpoint)
-                || chain.Head - state.CheckpointSize >= _options.CheckpointEvery
-                || now - state.CheckpointTime >= _options.CheckpointInterval;
-            if (_signer is not null && chain.Head > state.CheckpointSize && wantsCheckpoint)
-            {
-                checkpoint = await chain.CheckpointAsync(_signer, now).ConfigureAwait(false);
-                checkpointSize = chain.Head;
-                checkpointTime = now;
-            }
-
-            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
-            Interlocked.Increment(ref _commits);
-            if (indexNow)
-            {
-                _pending.Clear();
-            }
-
-            _state = new WriterState(chain.Head, chain.Hash, chain.Frontier, checkpointSize, checkpointTime);
-        }
-        catch (Exception exception)
-        {
-            // Nothing of this batch is durable: fail every waiter, and drop the connection, its statements and cached state.
-            // The pending rows may describe entries that were not committed: drop them; the next catch-up reads the log.
-            _state = null;
-            _pending.Clear();
-            if (statements is not null)
-            {
-                await statements.DisposeAsync().ConfigureAwait(false);
-                await statements.Connection.DisposeAsync().ConfigureAwait(false);
-            }
-
-            foreach (var pending in batch)
-            {
-                pending.Completion.TrySetException(exception);
-            }
-
-            return null;
-        }
-
-        for (var i = 0; i < batch.Count; i++)
-        {
-            batch[i].Checkpoint = checkpoint;
-            batch[i].Completion.TrySetResult(entries[i]);
-        }
-
-        return statements;
-    }
-
-    /// <summary>Reads the head and the last checkpoint inside the write transaction, reusing the cached Merkle frontier when
-    /// no other process has appended since.</summary>
-    private async Task<WriterState> LoadStateAsync(Statements statements, SqliteTransaction transaction)
-    {
-        long head = 0;
-        var headHash = AuditChain.Genesis;
-        var connection = statements.Connection;
-        await using (var reader = await statements.Get(transaction, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").ExecuteReaderAsync().ConfigureAwait(false))
-        {
-            if (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                head = reader.GetInt64(0);
-                headHash = reader.GetString(1);
-            }
-        }
-
-        long checkpointSize = 0;
-        DateTimeOffset? checkpointTime = null;
-        byte[]? saved = null;
-        await using (var reader = await statements.Get(transaction, "SELECT tree_size, time, frontier FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1").ExecuteReaderAsync().ConfigureAwait(false))
-        {
-            if (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                checkpointSize = reader.GetInt64(0);
-                checkpointTime = DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
-                saved = (byte[])reader.GetValue(2);
-            }
-        }
-
-        if (_state is { } cached && cached.Head == head && cached.HeadHash == headHash && cached.CheckpointSize == checkpointSize)
-        {
-            return cached;
-        }
-
-        // Another process appended, or this writer is starting: rebuild the frontier from the last checkpoint.
-        var frontier = saved is null || checkpointSize > head ? new MerkleFrontier() : MerkleFrontier.Load(saved);
-        await using (var command = Command(connection, transaction, "SELECT payload, leaf_hash FROM audit_log WHERE seq > $seq ORDER BY seq", "$seq"))
-        {
-            command.Parameters["$seq"].Value = frontier.Size;
-            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
-            {
-                frontier.Append(reader.IsDBNull(1) ? AuditMerkle.LeafHash((byte[])reader.GetValue(0)) : Convert.FromHexString(reader.GetString(1)));
-            }
-        }
-
-        return new WriterState(head, headHash, frontier, checkpointSize, checkpointTime ?? _time.GetUtcNow());
-    }
 
     /// <summary>Writes the index rows of every entry after the index mark up to <paramref name="head"/> and moves the mark,
     /// inside the caller's write transaction. The writer's pending rows are used when they cover exactly those entries;
@@ -924,62 +582,257 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
         return connection;
     }
 
-    /// <summary>Appends records to the chain inside one write transaction: row, chain hash, Merkle frontier and index rows,
-    /// and signs checkpoints over the result.</summary>
-    private sealed class ChainAppender : IAsyncDisposable
+    /// <summary>The SQLite SQL under the shared <see cref="ChainedAuditWriter"/>. The writer's transactions reuse one
+    /// connection and its prepared statements across commits, so a commit of one record does not parse and plan its
+    /// statements again; <c>BEGIN IMMEDIATE</c> serializes writers of every process.</summary>
+    private sealed class Backend(SqliteAuditLog log) : IAuditBackend
     {
-        private readonly Statements _statements;
-        private readonly SqliteTransaction _transaction;
-        private readonly SqliteCommand _insert;
+        private Statements? _statements;
 
-        public ChainAppender(Statements statements, SqliteTransaction transaction, WriterState state)
+        public bool HasDeferredWork => log._pending.Count > 0;
+
+        public async Task<IAuditWriteTransaction> BeginAsync(CancellationToken cancellationToken)
         {
-            _statements = statements;
-            _transaction = transaction;
-            _insert = statements.Get(transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
-            Head = state.Head;
-            Hash = state.HeadHash;
-            Frontier = state.Frontier.Clone();
+            _statements ??= new Statements(await log.OpenAsync(cancellationToken).ConfigureAwait(false));
+            return await WriteTransaction.BeginAsync(_statements, log._pending, log._options.IndexEvery, ownsConnection: false, cancellationToken).ConfigureAwait(false);
         }
 
-        public long Head { get; private set; }
-
-        public string Hash { get; private set; }
-
-        public MerkleFrontier Frontier { get; }
-
-        public async Task<AuditEntry> AppendAsync(AuditRecord record, byte[] payload)
+        public async Task<IAuditWriteTransaction> BeginRetentionAsync(CancellationToken cancellationToken)
         {
-            Head++;
-            Hash = AuditChain.Link(Hash, Head, payload);
-            Frontier.Append(AuditMerkle.LeafHash(payload));
-            _insert.Parameters["$seq"].Value = Head;
-            _insert.Parameters["$id"].Value = record.RecordId;
-            _insert.Parameters["$time"].Value = record.Time.ToString("O", CultureInfo.InvariantCulture);
-            _insert.Parameters["$subject"].Value = record.SubjectId;
-            _insert.Parameters["$payload"].Value = payload;
-            _insert.Parameters["$hash"].Value = Hash;
-            await _insert.ExecuteNonQueryAsync().ConfigureAwait(false);
-            return new AuditEntry(Head, Hash, record);
+            var statements = new Statements(await log.OpenAsync(cancellationToken).ConfigureAwait(false));
+            return await WriteTransaction.BeginAsync(statements, null, 1, ownsConnection: true, cancellationToken).ConfigureAwait(false);
         }
 
-        public async Task<AuditCheckpoint> CheckpointAsync(IAuditSigner signer, DateTimeOffset now)
+        /// <summary>Drops the connection and its statements; the pending rows may describe entries that were not
+        /// committed, so they go too and the next catch-up reads the log.</summary>
+        public async ValueTask ResetAsync()
         {
-            var checkpoint = AuditCheckpoint.Create(Head, now, Hash, Convert.ToHexStringLower(Frontier.Root()), signer);
-            var command = _statements.Get(_transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
+            log._pending.Clear();
+            await DisposeAsync().ConfigureAwait(false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_statements is { } statements)
+            {
+                _statements = null;
+                await statements.DisposeAsync().ConfigureAwait(false);
+                await statements.Connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        public async Task<long> ScanCheckpointedAsync(Action<long, string, byte[]> visit, CancellationToken cancellationToken)
+        {
+            await using var connection = await log.OpenAsync(cancellationToken).ConfigureAwait(false);
+            long covered;
+            await using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT coalesce(max(tree_size), 0) FROM audit_checkpoints";
+                covered = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+            }
+
+            await using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT seq, record_id, payload FROM audit_log WHERE seq <= $covered AND leaf_hash IS NULL ORDER BY seq";
+                command.Parameters.AddWithValue("$covered", covered);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    visit(reader.GetInt64(0), reader.GetString(1), (byte[])reader.GetValue(2));
+                }
+            }
+
+            return covered;
+        }
+    }
+
+    /// <summary>One write transaction: rows, checkpoints, index rows behind the appends, retention's tombstones.</summary>
+    private sealed class WriteTransaction(Statements statements, SqliteTransaction transaction, AuditStoredHead head, PendingIndex? pending, int indexEvery, bool ownsConnection) : IAuditWriteTransaction
+    {
+        private bool _indexed;
+        private bool _ended;
+
+        public AuditStoredHead Head { get; } = head;
+
+        /// <summary>Begins the transaction (<c>BEGIN IMMEDIATE</c>: the write lock first) and reads the head and the last checkpoint.</summary>
+        /// <param name="statements">The connection's statements.</param>
+        /// <param name="pending">The writer's rows not indexed yet; <see langword="null"/> outside the writer (the rows then come from the log).</param>
+        /// <param name="indexEvery">How many pending entries are indexed in one commit.</param>
+        /// <param name="ownsConnection">Whether disposing the transaction also closes the connection.</param>
+        /// <param name="cancellationToken">The cancellation token.</param>
+        public static async Task<WriteTransaction> BeginAsync(Statements statements, PendingIndex? pending, int indexEvery, bool ownsConnection, CancellationToken cancellationToken)
+        {
+            SqliteTransaction? transaction = null;
+            var stored = AuditStoredHead.Empty;
+            try
+            {
+                transaction = (SqliteTransaction)await statements.Connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                await using (var reader = await statements.Get(transaction, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        stored = stored with { Head = reader.GetInt64(0), HeadHash = reader.GetString(1) };
+                    }
+                }
+
+                await using (var reader = await statements.Get(transaction, "SELECT tree_size, time, frontier FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1").ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        stored = stored with
+                        {
+                            CheckpointSize = reader.GetInt64(0),
+                            CheckpointTime = DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
+                            Frontier = (byte[])reader.GetValue(2),
+                        };
+                    }
+                }
+            }
+            catch (Exception)
+            {
+                if (transaction is not null)
+                {
+                    await transaction.DisposeAsync().ConfigureAwait(false);
+                }
+
+                if (ownsConnection)
+                {
+                    await statements.DisposeAsync().ConfigureAwait(false);
+                    await statements.Connection.DisposeAsync().ConfigureAwait(false);
+                }
+
+                throw;
+            }
+
+            return new WriteTransaction(statements, transaction, stored, pending, indexEvery, ownsConnection);
+        }
+
+        public async Task ReadLeavesAsync(MerkleFrontier frontier)
+        {
+            var command = statements.Get(transaction, "SELECT payload, leaf_hash FROM audit_log WHERE seq > $seq ORDER BY seq", "$seq");
+            command.Parameters["$seq"].Value = frontier.Size;
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                frontier.Append(reader.IsDBNull(1) ? AuditMerkle.LeafHash((byte[])reader.GetValue(0)) : Convert.FromHexString(reader.GetString(1)));
+            }
+        }
+
+        public async ValueTask AddEntryAsync(AuditChainedRow row)
+        {
+            var insert = statements.Get(transaction, "INSERT INTO audit_log (seq, record_id, time, subject_id, payload, hash) VALUES ($seq, $id, $time, $subject, $payload, $hash)", "$seq", "$id", "$time", "$subject", "$payload", "$hash");
+            insert.Parameters["$seq"].Value = row.Sequence;
+            insert.Parameters["$id"].Value = row.Record.RecordId;
+            insert.Parameters["$time"].Value = row.Record.Time.ToString("O", CultureInfo.InvariantCulture);
+            insert.Parameters["$subject"].Value = row.Record.SubjectId;
+            insert.Parameters["$payload"].Value = row.Payload;
+            insert.Parameters["$hash"].Value = row.Hash;
+            await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+            pending?.Add(row.Sequence, row.Record);
+        }
+
+        /// <summary>Index rows are written every <see cref="SqliteAuditLogOptions.IndexEvery"/> entries (and when a reader
+        /// asks, or the log is quiet), not in every commit: a retrieval's rows touch as many index pages as it has
+        /// documents, which dominated a one-record commit.</summary>
+        public async Task IndexAsync(long head, bool complete)
+        {
+            if (complete || (pending is not null && pending.Count >= indexEvery))
+            {
+                await CatchUpIndexesAsync(statements, transaction, head, pending).ConfigureAwait(false);
+                _indexed = true;
+            }
+        }
+
+        public async Task AddCheckpointAsync(AuditCheckpoint checkpoint, MerkleFrontier frontier)
+        {
+            var command = statements.Get(transaction, "INSERT INTO audit_checkpoints (tree_size, time, chain_head, merkle_root, key_id, signature, frontier) VALUES ($seq, $a, $b, $c, $d, $e, $f)", "$seq", "$a", "$b", "$c", "$d", "$e", "$f");
             command.Parameters["$seq"].Value = checkpoint.TreeSize;
             command.Parameters["$a"].Value = checkpoint.Time.ToString("O", CultureInfo.InvariantCulture);
             command.Parameters["$b"].Value = checkpoint.ChainHead;
             command.Parameters["$c"].Value = checkpoint.MerkleRoot;
             command.Parameters["$d"].Value = checkpoint.KeyId;
             command.Parameters["$e"].Value = checkpoint.Signature;
-            command.Parameters["$f"].Value = Frontier.Save();
+            command.Parameters["$f"].Value = frontier.Save();
             await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-            return checkpoint;
         }
 
-        /// <summary>Nothing to release: the statements belong to <see cref="Statements"/>.</summary>
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        public async Task<Dictionary<long, (string RecordId, byte[] Payload)>> ReadLiveAsync(IReadOnlyList<long> sequences, long covered, CancellationToken cancellationToken)
+        {
+            var live = new Dictionary<long, (string RecordId, byte[] Payload)>(sequences.Count);
+            var read = statements.Get(transaction, "SELECT record_id, payload FROM audit_log WHERE seq = $seq AND seq <= $covered AND leaf_hash IS NULL", "$seq", "$covered");
+            read.Parameters["$covered"].Value = covered;
+            foreach (var sequence in sequences)
+            {
+                read.Parameters["$seq"].Value = sequence;
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    live[sequence] = (reader.GetString(0), (byte[])reader.GetValue(1));
+                }
+            }
+
+            return live;
+        }
+
+        /// <summary>The row keeps its time (activity counts stay where they were); the principal column is cleared to the runner.</summary>
+        public async Task ExpireAsync(IReadOnlyList<AuditTombstoneRow> tombstones, string subjectId, CancellationToken cancellationToken)
+        {
+            var update = statements.Get(transaction, "UPDATE audit_log SET payload = $payload, leaf_hash = $leaf, subject_id = $subject WHERE seq = $seq", "$seq", "$payload", "$leaf", "$subject");
+            update.Parameters["$subject"].Value = subjectId;
+            foreach (var tombstone in tombstones)
+            {
+                update.Parameters["$seq"].Value = tombstone.Sequence;
+                update.Parameters["$payload"].Value = tombstone.Payload;
+                update.Parameters["$leaf"].Value = tombstone.LeafHash;
+                await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var delete = statements.Get(transaction, """
+                DELETE FROM audit_documents WHERE seq IN (SELECT value FROM json_each($seqs));
+                DELETE FROM audit_subjects WHERE seq IN (SELECT value FROM json_each($seqs));
+                DELETE FROM audit_answers WHERE seq IN (SELECT value FROM json_each($seqs));
+                """, "$seqs");
+            delete.Parameters["$seqs"].Value = "[" + string.Join(',', tombstones.Select(static e => e.Sequence.ToString(CultureInfo.InvariantCulture))) + "]";
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public async Task CommitAsync()
+        {
+            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            _ended = true;
+            if (_indexed)
+            {
+                pending?.Clear();
+            }
+        }
+
+        public async Task RollbackAsync()
+        {
+            if (_ended)
+            {
+                return;
+            }
+
+            _ended = true;
+            try
+            {
+                await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception exception) when (exception is SqliteException or InvalidOperationException)
+            {
+                // Already rolled back by SQLite, or the connection is broken: nothing to roll back.
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            if (ownsConnection)
+            {
+                await statements.DisposeAsync().ConfigureAwait(false);
+                await statements.Connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>The prepared statements of one connection, reused across transactions; the connection is the caller's.</summary>
@@ -1165,35 +1018,6 @@ public sealed class SqliteAuditLog : IAuditStore, IAuditRetention
 
         public void Dispose() => _writer.Dispose();
     }
-
-    /// <summary>What a queued request asks the writer for.</summary>
-    private enum PendingKind
-    {
-        /// <summary>Append the record.</summary>
-        Append,
-
-        /// <summary>Write a checkpoint (and index every entry).</summary>
-        Checkpoint,
-
-        /// <summary>Index every committed entry, for a reader of the indexes.</summary>
-        Index,
-    }
-
-    private sealed class PendingAppend(PendingKind kind, AuditRecord? record, byte[] payload)
-    {
-        public PendingKind Kind { get; } = kind;
-
-        /// <summary>Gets the record, or <see langword="null"/> for a checkpoint or index request.</summary>
-        public AuditRecord? Record { get; } = record;
-
-        public byte[] Payload { get; } = payload;
-
-        public TaskCompletionSource<AuditEntry?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public AuditCheckpoint? Checkpoint { get; set; }
-    }
-
-    private sealed record WriterState(long Head, string HeadHash, MerkleFrontier Frontier, long CheckpointSize, DateTimeOffset CheckpointTime);
 }
 
 /// <summary>Settings of <see cref="SqliteAuditLog"/>.</summary>
