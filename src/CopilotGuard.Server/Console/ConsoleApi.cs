@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
+using CopilotGuard;
 using CopilotGuard.Audit;
 using CopilotGuard.Retrieval;
 using CopilotGuard.Server.Audit;
