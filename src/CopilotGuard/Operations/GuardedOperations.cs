@@ -38,8 +38,7 @@ public sealed partial class GuardedOperations
         Callers = callers ?? throw new ArgumentNullException(nameof(callers));
         Policy = policy ?? throw new ArgumentNullException(nameof(policy));
         _audit = audit ?? throw new ArgumentNullException(nameof(audit));
-        ArgumentException.ThrowIfNullOrEmpty(tenant);
-        Tenant = tenant;
+        Tenant = tenant ?? throw new ArgumentNullException(nameof(tenant));
         _gates = gates?.ToArray() ?? [];
         Time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
