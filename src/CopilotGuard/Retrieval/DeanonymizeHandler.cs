@@ -8,17 +8,12 @@ namespace CopilotGuard.Retrieval;
 
 /// <summary>Restores pseudonymized values for the caller's own conversation, through the guarded path; every
 /// attempt, granted or refused, is audited with the number of values restored (never the values).</summary>
-public sealed class DeanonymizeHandler
+/// <param name="guard">The guarded-operation path.</param>
+/// <param name="releaser">The releaser whose anonymizer pseudonymized the values.</param>
+public sealed class DeanonymizeHandler(GuardedOperations guard, ChunkReleaser releaser)
 {
-    private readonly GuardedOperations _guard;
-    private readonly ChunkReleaser _releaser;
-
-    /// <summary>Creates the handler over the releaser whose anonymizer pseudonymized the values.</summary>
-    public DeanonymizeHandler(GuardedOperations guard, ChunkReleaser releaser)
-    {
-        _guard = guard ?? throw new ArgumentNullException(nameof(guard));
-        _releaser = releaser ?? throw new ArgumentNullException(nameof(releaser));
-    }
+    private readonly GuardedOperations _guard = guard ?? throw new ArgumentNullException(nameof(guard));
+    private readonly ChunkReleaser _releaser = releaser ?? throw new ArgumentNullException(nameof(releaser));
 
     /// <summary>Restores pseudonymized values in a text (e.g. a model's answer) for the caller's own conversation.</summary>
     /// <remarks>Allowed only when a de-anonymization grant of the policy matches the caller (both principals, when an

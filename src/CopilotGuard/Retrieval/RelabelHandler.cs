@@ -6,17 +6,12 @@ namespace CopilotGuard.Retrieval;
 
 /// <summary>Changes the label of a document for the data owner of its source, through the guarded path; audited with
 /// the old and new label before the change, so no change is ever unaudited.</summary>
-public sealed class RelabelHandler
+/// <param name="guard">The guarded-operation path.</param>
+/// <param name="store">The store whose documents it relabels.</param>
+public sealed class RelabelHandler(GuardedOperations guard, IChunkStore store)
 {
-    private readonly GuardedOperations _guard;
-    private readonly IChunkStore _store;
-
-    /// <summary>Creates the handler over the store whose documents it relabels.</summary>
-    public RelabelHandler(GuardedOperations guard, IChunkStore store)
-    {
-        _guard = guard ?? throw new ArgumentNullException(nameof(guard));
-        _store = store ?? throw new ArgumentNullException(nameof(store));
-    }
+    private readonly GuardedOperations _guard = guard ?? throw new ArgumentNullException(nameof(guard));
+    private readonly IChunkStore _store = store ?? throw new ArgumentNullException(nameof(store));
 
     /// <summary>Changes the label of a document.</summary>
     /// <remarks>The caller must be the document's owner (its <c>owner</c> attribute, set per source) or hold the
