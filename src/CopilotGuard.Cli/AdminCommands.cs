@@ -148,7 +148,7 @@ internal static class AdminCommands
             var isAdmin = admin.Subject.Attributes.TryGet("roles", out var roles) && roles.Any(static r => r.Kind == AttributeKind.String && r.Text == AdminApi.SecurityAdminRole);
             if (!isAdmin || admin.Subject.Kind != PrincipalKind.User)
             {
-                throw new RetrievalException(RetrievalErrorKind.Forbidden, $"'{admin.Subject.Id}' does not hold the {AdminApi.SecurityAdminRole} role.");
+                throw new GuardException(GuardErrorKind.Forbidden, $"'{admin.Subject.Id}' does not hold the {AdminApi.SecurityAdminRole} role.");
             }
 
             await runtime.Verification.SuspensionGate.CheckAsync(admin, new AccessRequest("admin", null, "internal"), cancellationToken).ConfigureAwait(false);

@@ -187,7 +187,7 @@ public static class CliApp
                     Top = parse.GetValue(top),
                     Mode = RetrievalModes.TryParse(parse.GetValue(mode), out var parsedMode)
                         ? parsedMode
-                        : throw new RetrievalException(RetrievalErrorKind.InvalidRequest, RetrievalModes.UnknownModeMessage),
+                        : throw new GuardException(GuardErrorKind.InvalidRequest, RetrievalModes.UnknownModeMessage),
                     Purpose = parse.GetValue(purpose),
                     Destination = parse.GetValue(destination),
                     ClientAddress = "cli",
@@ -235,10 +235,10 @@ public static class CliApp
         {
             return await action().ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or Typing.StoredAttributeTypeException or RetrievalException or Anonymization.AnonymizationConfigurationException or FileNotFoundException or DirectoryNotFoundException or OptionsValidationException or System.Data.Common.DbException)
+        catch (Exception exception) when (exception is PolicyValidationException or IngestionException or Typing.StoredAttributeTypeException or GuardException or Anonymization.AnonymizationConfigurationException or FileNotFoundException or DirectoryNotFoundException or OptionsValidationException or System.Data.Common.DbException)
         {
             await Console.Error.WriteLineAsync($"copilotguard: {exception.Message}").ConfigureAwait(false);
-            return exception is RetrievalException { Kind: RetrievalErrorKind.Forbidden } ? 3 : 2;
+            return exception is GuardException { Kind: GuardErrorKind.Forbidden } ? 3 : 2;
         }
     }
 }

@@ -64,7 +64,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     public IAuditStore Audit { get; }
 
     /// <summary>Gets answer registration and the compliance queries over the audit log.</summary>
-    public AuditService AuditService => _auditService ??= new AuditService(AuditLog, Audit, Broker, gates: Broker.Gates);
+    public AuditService AuditService => _auditService ??= new AuditService(AuditLog, Audit, Broker.Operations);
 
     /// <summary>Gets the log every part of the runtime appends through (<see cref="Audit"/>, counting the appends of
     /// each HTTP request so that a refused request leaves exactly one record).</summary>
@@ -98,7 +98,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     public AttributeSchema AttributeSchema { get; private init; } = AttributeSchema.BuiltIn;
 
     /// <summary>Creates a policy test runner that resolves principals and destinations exactly as <see cref="Broker"/> does.</summary>
-    public PolicyTestRunner CreatePolicyTestRunner() => new(Broker);
+    public PolicyTestRunner CreatePolicyTestRunner() => Broker.CreatePolicyTestRunner();
 
     /// <summary>Gets the label taxonomy.</summary>
     public static LabelTaxonomy Labels => LabelTaxonomy.Default;

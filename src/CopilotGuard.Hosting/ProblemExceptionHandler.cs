@@ -14,11 +14,11 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
     {
         var (status, title, detail) = exception switch
         {
-            RetrievalException { Kind: RetrievalErrorKind.InvalidRequest } e => (StatusCodes.Status400BadRequest, "Invalid request", e.Message),
-            RetrievalException { Kind: RetrievalErrorKind.Forbidden } e => (StatusCodes.Status403Forbidden, "Forbidden", e.Message),
-            RetrievalException { Kind: RetrievalErrorKind.NotFound } e => (StatusCodes.Status404NotFound, "Not found", e.Message),
-            RetrievalException { Kind: RetrievalErrorKind.RateLimited } e => (StatusCodes.Status429TooManyRequests, "Too many requests", e.Message),
-            RetrievalException e => (StatusCodes.Status503ServiceUnavailable, "No data was released", e.Message),
+            GuardException { Kind: GuardErrorKind.InvalidRequest } e => (StatusCodes.Status400BadRequest, "Invalid request", e.Message),
+            GuardException { Kind: GuardErrorKind.Forbidden } e => (StatusCodes.Status403Forbidden, "Forbidden", e.Message),
+            GuardException { Kind: GuardErrorKind.NotFound } e => (StatusCodes.Status404NotFound, "Not found", e.Message),
+            GuardException { Kind: GuardErrorKind.RateLimited } e => (StatusCodes.Status429TooManyRequests, "Too many requests", e.Message),
+            GuardException e => (StatusCodes.Status503ServiceUnavailable, "No data was released", e.Message),
             BadHttpRequestException e => (e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Invalid request", Describe(e, httpContext)),
             ComplianceConsole.ConsoleViewUnavailableException e => (StatusCodes.Status501NotImplemented, "Not available with this store", e.Message),
 
@@ -40,7 +40,7 @@ internal sealed partial class ProblemExceptionHandler(IProblemDetailsService pro
         }
 
         httpContext.Response.StatusCode = status;
-        if (exception is RetrievalException { RetryAfter: { } retryAfter })
+        if (exception is GuardException { RetryAfter: { } retryAfter })
         {
             httpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Xml.Linq;
 
 namespace CopilotGuard.Architecture.Tests;
@@ -5,7 +6,7 @@ namespace CopilotGuard.Architecture.Tests;
 /// <summary>Asserts the dependency direction of the architecture (README, "Layout") by reading every project file of the repository:
 /// the contracts depend on nothing of ours, the engine only on the contracts, each connector only on the contracts
 /// and its own SDK, and only the composition roots (server, CLI, tests, benchmarks) put engine and connectors together.</summary>
-public sealed class DependencyDirectionTests
+public sealed partial class DependencyDirectionTests
 {
     private static readonly string Root = FindRoot();
 
@@ -65,6 +66,30 @@ public sealed class DependencyDirectionTests
         }
     }
 
+    [Theory]
+    [InlineData("Policy")]
+    [InlineData("Audit")]
+    [InlineData("Identity")]
+    [InlineData("Operations")]
+    public void EngineNamespace_DoesNotReferenceRetrieval(string folder)
+    {
+        // Issue 17: retrieval is one consumer of policy, audit, identity and the guarded-operation path, never their
+        // dependency. The contracts' CopilotGuard.Retrieval namespace (Chunk, IChunkStore) is another assembly and stays
+        // usable by its qualified name; the engine's retrieval types and a using of the namespace are not.
+        var retrievalTypes = Directory.EnumerateFiles(Path.Combine(Root, "src/CopilotGuard/Retrieval"), "*.cs")
+            .SelectMany(static path => DeclaredType().Matches(File.ReadAllText(path)).Select(static m => m.Groups[1].Value))
+            .ToHashSet(StringComparer.Ordinal);
+        Assert.Contains("RetrievalBroker", retrievalTypes);
+        foreach (var path in Directory.EnumerateFiles(Path.Combine(Root, "src/CopilotGuard", folder), "*.cs", SearchOption.AllDirectories))
+        {
+            var text = File.ReadAllText(path);
+            var name = Path.GetRelativePath(Root, path);
+            Assert.False(text.Contains("using CopilotGuard.Retrieval;", StringComparison.Ordinal), $"{name} uses the CopilotGuard.Retrieval namespace.");
+            var used = Identifier().Matches(text).Select(static m => m.Value).FirstOrDefault(retrievalTypes.Contains);
+            Assert.True(used is null, $"{name} references the retrieval type {used}.");
+        }
+    }
+
     [Fact]
     public void SourceFolders_AreNamedForConceptsNotLayers()
     {
@@ -75,6 +100,12 @@ public sealed class DependencyDirectionTests
             Assert.DoesNotContain(Path.GetFileName(directory), layers);
         }
     }
+
+    [GeneratedRegex(@"^\s*public\s+(?:sealed\s+|static\s+|abstract\s+|partial\s+)*(?:class|record|interface|enum|struct)\s+(\w+)", RegexOptions.Multiline)]
+    private static partial Regex DeclaredType();
+
+    [GeneratedRegex(@"\b[A-Z]\w*\b")]
+    private static partial Regex Identifier();
 
     private static XDocument Load(string relative) => XDocument.Load(Path.Combine(Root, relative));
 

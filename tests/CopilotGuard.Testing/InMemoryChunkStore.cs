@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using CopilotGuard.Filtering;
+using CopilotGuard.Labels;
 using CopilotGuard.Retrieval;
 
 namespace CopilotGuard.Testing;
@@ -84,6 +85,30 @@ public sealed class InMemoryChunkStore(FilterCapabilities capabilities = FilterC
         lock (_lock)
         {
             return Task.FromResult(_chunks.TryGetValue(chunkId, out var chunk) ? chunk.Chunk : null);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Chunk>> GetDocumentAsync(string documentId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult<IReadOnlyList<Chunk>>([.. _chunks.Values.Select(static stored => stored.Chunk).Where(chunk => chunk.DocumentId == documentId).OrderBy(static chunk => chunk.Id, StringComparer.Ordinal)]);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<int> SetDocumentLabelAsync(string documentId, SensitivityLabel label, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var relabelled = _chunks.Values.Where(stored => stored.Chunk.DocumentId == documentId).Select(stored => stored with { Chunk = stored.Chunk with { Label = label } }).ToList();
+            foreach (var stored in relabelled)
+            {
+                _chunks[stored.Chunk.Id] = stored;
+            }
+
+            return Task.FromResult(relabelled.Count);
         }
     }
 

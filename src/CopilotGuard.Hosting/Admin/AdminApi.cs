@@ -84,10 +84,10 @@ public static class AdminApi
     private static async Task<string> AuthorizeAsync(HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
     {
         var identity = DevelopmentIssuer.ReadCaller(context.User)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, "The token does not name a caller.");
+            ?? throw new GuardException(GuardErrorKind.Forbidden, "The token does not name a caller.");
         if (identity.ActorId is not null)
         {
-            throw new RetrievalException(RetrievalErrorKind.Forbidden, "Administrative actions need the administrator's own token, not an agent acting for them.");
+            throw new GuardException(GuardErrorKind.Forbidden, "Administrative actions need the administrator's own token, not an agent acting for them.");
         }
 
         var caller = await runtime.Broker.ResolveCallerAsync(identity, cancellationToken).ConfigureAwait(false);
@@ -97,7 +97,7 @@ public static class AdminApi
             && roles.Any(static r => r.Kind == AttributeKind.String && r.Text == SecurityAdminRole);
         return isAdmin
             ? caller.Subject.Id
-            : throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Only principals with the {SecurityAdminRole} role may suspend or resume principals.");
+            : throw new GuardException(GuardErrorKind.Forbidden, $"Only principals with the {SecurityAdminRole} role may suspend or resume principals.");
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
+using CopilotGuard;
 using CopilotGuard.Audit;
 using CopilotGuard.Retrieval;
 using CopilotGuard.Hosting.Audit;
@@ -127,7 +128,7 @@ public static class ConsoleApi
         var current = (await model.GetDocumentsAsync([documentId], cancellationToken).ConfigureAwait(false)).FirstOrDefault();
         if (owned is not null && (current is null || !owned.Contains(current.Source)))
         {
-            throw new RetrievalException(RetrievalErrorKind.NotFound, $"No document '{documentId}' of a source you own was found.");
+            throw new GuardException(GuardErrorKind.NotFound, $"No document '{documentId}' of a source you own was found.");
         }
 
         var (changes, next) = await model.GetLabelHistoryAsync(documentId, size, after, cancellationToken).ConfigureAwait(false);
@@ -287,7 +288,7 @@ public static class ConsoleApi
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(runtime);
         var caller = DevelopmentIssuer.ReadCaller(context.User)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
+            ?? throw new GuardException(GuardErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
         var requester = AuditRequester.Remote(caller, context.Connection.RemoteIpAddress?.ToString());
         TraceAnswer? answer = null;
         IReadOnlyList<AuditEntry> receipts;
@@ -336,7 +337,7 @@ public static class ConsoleApi
     private static async Task<JsonHttpResult<ConsoleVerification>> VerifyAsync(HttpContext context, CopilotGuardRuntime runtime, LastVerification verifications, CancellationToken cancellationToken)
     {
         var caller = DevelopmentIssuer.ReadCaller(context.User)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
+            ?? throw new GuardException(GuardErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
         var result = await runtime.AuditService.VerifyAsync(AuditRequester.Remote(caller, context.Connection.RemoteIpAddress?.ToString()), cancellationToken).ConfigureAwait(false);
         var verification = new ConsoleVerification(DateTimeOffset.UtcNow, caller.SubjectId, VerifyResponse.From(result));
         verifications.Current = verification;

@@ -3,50 +3,48 @@ using System.Security.Cryptography;
 using System.Text;
 using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
-using CopilotGuard.Retrieval;
+using CopilotGuard.Operations;
 
 namespace CopilotGuard.Audit;
 
 /// <summary>Registers answers against receipts and answers compliance questions over the audit log.</summary>
 /// <remarks>Only principals with a compliance role (or the local operator of the data folder) may query; every query,
-/// allowed or denied, is itself appended to the log before any data is read (fail closed). Answers are bound by hash:
-/// their text is never stored.</remarks>
+/// allowed or denied, is itself appended to the log before any data is read (fail closed). Callers are admitted, and
+/// records stamped and appended, through the same <see cref="GuardedOperations"/> path as retrieval. Answers are bound
+/// by hash: their text is never stored.</remarks>
 public sealed class AuditService
 {
+    private const string AuditFailure = "The audit record could not be written, so the request was refused.";
+
     private readonly IAuditLog _log;
     private readonly IAuditReader _reader;
-    private readonly RetrievalBroker _broker;
+    private readonly GuardedOperations _guard;
     private readonly AuditServiceOptions _options;
-    private readonly TimeProvider _time;
-    private readonly IAccessGate[] _gates;
 
     /// <summary>Creates the service over a log.</summary>
-    /// <param name="log">The log to append answers and query records to.</param>
+    /// <param name="log">The log that receipts, answers and retention are read from.</param>
     /// <param name="reader">The same log's query side.</param>
-    /// <param name="broker">Resolves callers and names the policy version in the records written.</param>
+    /// <param name="guard">The guarded-operation path: resolves callers, runs the gates, and stamps and appends the
+    /// answer and query records.</param>
     /// <param name="options">Roles and limits; the defaults when <see langword="null"/>.</param>
-    /// <param name="time">The clock for record times.</param>
-    /// <param name="gates">Checks (kill switch, rate limits) every network caller passes first.</param>
-    public AuditService(IAuditLog log, IAuditReader reader, RetrievalBroker broker, AuditServiceOptions? options = null, TimeProvider? time = null, IEnumerable<IAccessGate>? gates = null)
+    public AuditService(IAuditLog log, IAuditReader reader, GuardedOperations guard, AuditServiceOptions? options = null)
     {
         _log = log ?? throw new ArgumentNullException(nameof(log));
         _reader = reader ?? throw new ArgumentNullException(nameof(reader));
-        _broker = broker ?? throw new ArgumentNullException(nameof(broker));
+        _guard = guard ?? throw new ArgumentNullException(nameof(guard));
         _options = options ?? new AuditServiceOptions();
-        _time = time ?? TimeProvider.System;
-        _gates = gates?.ToArray() ?? [];
     }
 
     /// <summary>Binds an answer (by hash) to the receipts that grounded it, as a hash-chained <c>answer</c> record.</summary>
-    /// <exception cref="RetrievalException">The request is invalid, the caller is refused, or the record could not be written.</exception>
+    /// <exception cref="GuardException">The request is invalid, the caller is refused, or the record could not be written.</exception>
     /// <exception cref="AuditNotFoundException">A receipt does not exist or is not the caller's.</exception>
     public async Task<RegisteredAnswer> RegisterAnswerAsync(CallerIdentity caller, AnswerRegistration registration, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(registration);
         var sha256 = ValidateAnswer(registration);
-        var principals = await _broker.ResolveCallerAsync(caller, cancellationToken).ConfigureAwait(false);
-        await CheckGatesAsync(principals, "answer-register", cancellationToken).ConfigureAwait(false);
+        // Registering an answer is not a data access for a purpose; only audit queries are done "for compliance".
+        var principals = await _guard.AdmitAsync(caller, new AccessRequest("answer-register", null, "internal"), cancellationToken).ConfigureAwait(false);
         var compliance = IsCompliance(principals);
         var returned = new HashSet<string>(StringComparer.Ordinal);
         foreach (var receiptId in registration.ReceiptIds)
@@ -71,7 +69,7 @@ public sealed class AuditService
         var uncited = registration.CitedChunkIds.FirstOrDefault(id => !returned.Contains(id));
         if (uncited is not null)
         {
-            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"Cited chunk '{uncited}' was not returned by any of the receipts.");
+            throw new GuardException(GuardErrorKind.InvalidRequest, $"Cited chunk '{uncited}' was not returned by any of the receipts.");
         }
 
         var record = NewRecord(AuditRecordKinds.Answer, "ans_", principals, registration.ClientAddress, "registered") with
@@ -90,7 +88,7 @@ public sealed class AuditService
 
     /// <summary>Lists the receipts and exact chunks behind an answer.</summary>
     /// <returns>The trace, or <see langword="null"/> when no answer has this id.</returns>
-    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is not a compliance officer, or the query could not be audited.</exception>
     public async Task<AnswerTrace?> TraceAnswerAsync(AuditRequester requester, string answerId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(answerId);
@@ -123,7 +121,7 @@ public sealed class AuditService
 
     /// <summary>Gets one retrieval's record and the answers bound to it.</summary>
     /// <returns>The record, or <see langword="null"/> when no record has this id.</returns>
-    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is not a compliance officer, or the query could not be audited.</exception>
     public async Task<ReceiptTrace?> GetReceiptAsync(AuditRequester requester, string receiptId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(receiptId);
@@ -133,7 +131,7 @@ public sealed class AuditService
     }
 
     /// <summary>Lists the retrievals that returned a chunk of a document, one page at a time.</summary>
-    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is not a compliance officer, or the query could not be audited.</exception>
     public async Task<AuditPage> GetDocumentAccessesAsync(AuditRequester requester, string documentId, AuditPageRequest page, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(documentId);
@@ -143,7 +141,7 @@ public sealed class AuditService
     }
 
     /// <summary>Lists the retrievals that returned data about a data subject (the data-subject access report), one page at a time.</summary>
-    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is not a compliance officer, or the query could not be audited.</exception>
     public async Task<AuditPage> GetSubjectAccessesAsync(AuditRequester requester, string subjectId, AuditPageRequest page, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(subjectId);
@@ -153,7 +151,7 @@ public sealed class AuditService
     }
 
     /// <summary>Verifies the whole log: chain, checkpoints and indexes.</summary>
-    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is not a compliance officer, or the query could not be audited.</exception>
     public async Task<AuditVerification> VerifyAsync(AuditRequester requester, CancellationToken cancellationToken)
     {
         await AuthorizeAsync(requester, "verify", cancellationToken).ConfigureAwait(false);
@@ -161,7 +159,7 @@ public sealed class AuditService
     }
 
     /// <summary>Opens every entry for export, oldest first.</summary>
-    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is not a compliance officer, or the query could not be audited.</exception>
     public async Task<IAsyncEnumerable<StoredAuditEntry>> ExportAsync(AuditRequester requester, CancellationToken cancellationToken)
     {
         await AuthorizeAsync(requester, "export", cancellationToken).ConfigureAwait(false);
@@ -170,7 +168,7 @@ public sealed class AuditService
 
     /// <summary>Builds an offline-checkable proof that a record is in the log, against the first signed checkpoint that covers it.</summary>
     /// <returns>The proof, or <see langword="null"/> when no record has this id.</returns>
-    /// <exception cref="RetrievalException">The requester is not a compliance officer, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is not a compliance officer, or the query could not be audited.</exception>
     /// <exception cref="InvalidOperationException">No checkpoint covers the record yet.</exception>
     public async Task<AuditInclusionProof?> ProveAsync(AuditRequester requester, string recordId, CancellationToken cancellationToken)
     {
@@ -189,7 +187,7 @@ public sealed class AuditService
     }
 
     /// <summary>Applies (or, for a dry run, only reports) a retention policy to the log, on behalf of a compliance officer or the local operator.</summary>
-    /// <exception cref="RetrievalException">The requester is refused, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is refused, or the query could not be audited.</exception>
     /// <exception cref="InvalidOperationException">The audit log does not support retention, or cannot sign checkpoints.</exception>
     public async Task<AuditRetentionReport> ApplyRetentionAsync(AuditRequester requester, AuditRetentionPolicy policy, bool dryRun, CancellationToken cancellationToken)
     {
@@ -225,7 +223,7 @@ public sealed class AuditService
 
     /// <summary>Audits and authorizes one compliance query about <paramref name="target"/>: the record is written first,
     /// and only compliance officers acting without an agent pass. Other read models (the console) share this one check.</summary>
-    /// <exception cref="RetrievalException">The requester is refused, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is refused, or the query could not be audited.</exception>
     public Task AuthorizeAsync(AuditRequester requester, string target, CancellationToken cancellationToken) =>
         AuthorizeAsync(requester, target, alsoAllowed: null, cancellationToken);
 
@@ -233,7 +231,7 @@ public sealed class AuditService
     /// compliance officers (for example data owners reading their own sources' labels).</summary>
     /// <returns>True when the requester is a compliance officer (or the local operator); false when only
     /// <paramref name="alsoAllowed"/> admitted it, so the caller must narrow what it returns.</returns>
-    /// <exception cref="RetrievalException">The requester is refused, or the query could not be audited.</exception>
+    /// <exception cref="GuardException">The requester is refused, or the query could not be audited.</exception>
     public async Task<bool> AuthorizeAsync(AuditRequester requester, string target, Func<CallerPrincipals, bool>? alsoAllowed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requester);
@@ -248,23 +246,13 @@ public sealed class AuditService
             return true;
         }
 
-        var principals = await _broker.ResolveCallerAsync(requester.Caller, cancellationToken).ConfigureAwait(false);
-        await CheckGatesAsync(principals, "audit-query", cancellationToken).ConfigureAwait(false);
+        var principals = await _guard.AdmitAsync(requester.Caller, new AccessRequest(AuditRecordKinds.AuditQuery, "compliance", "internal"), cancellationToken).ConfigureAwait(false);
         var compliance = IsCompliance(principals);
         var allowed = compliance || (principals.Actor is null && alsoAllowed?.Invoke(principals) == true);
         await AppendAsync(NewRecord(AuditRecordKinds.AuditQuery, "aq_", principals, requester.ClientAddress, allowed ? "allowed" : "denied") with { Target = target }, cancellationToken).ConfigureAwait(false);
         return allowed
             ? compliance
-            : throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ComplianceRoles)}, acting without an agent, may query the audit log{(alsoAllowed is null ? string.Empty : " (data owners: only the labels of their own sources)")}.");
-    }
-
-    private async ValueTask CheckGatesAsync(CallerPrincipals caller, string operation, CancellationToken cancellationToken)
-    {
-        foreach (var gate in _gates)
-        {
-            // Registering an answer is not a data access for a purpose; only audit queries are done "for compliance".
-            await gate.CheckAsync(caller, new AccessRequest(operation, operation == "audit-query" ? "compliance" : null, "internal"), cancellationToken).ConfigureAwait(false);
-        }
+            : throw new GuardException(GuardErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ComplianceRoles)}, acting without an agent, may query the audit log{(alsoAllowed is null ? string.Empty : " (data owners: only the labels of their own sources)")}.");
     }
 
     private bool IsCompliance(CallerPrincipals principals) =>
@@ -275,31 +263,15 @@ public sealed class AuditService
     private AuditRecord NewRecord(string kind, string prefix, CallerPrincipals principals, string? clientAddress, string decision) =>
         NewRecord(kind, prefix, principals.Subject.Id, principals.Actor?.Id, clientAddress, decision);
 
-    private AuditRecord NewRecord(string kind, string prefix, string subjectId, string? actorId, string? clientAddress, string decision) => new()
-    {
-        RecordId = prefix + Guid.CreateVersion7().ToString("N"),
-        Kind = kind,
-        Time = _time.GetUtcNow(),
-        SubjectId = subjectId,
-        ActorId = actorId,
-        ClientAddress = clientAddress,
-        Purpose = kind == AuditRecordKinds.AuditQuery ? "compliance" : null,
-        PolicyVersion = _broker.Policy.Version,
-        PolicyHash = _broker.Policy.Sha256,
-        Decision = decision,
-    };
+    private AuditRecord NewRecord(string kind, string prefix, string subjectId, string? actorId, string? clientAddress, string decision) =>
+        _guard.NewRecord(kind, subjectId, actorId, decision, prefix) with
+        {
+            ClientAddress = clientAddress,
+            Purpose = kind == AuditRecordKinds.AuditQuery ? "compliance" : null,
+        };
 
-    private async Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _log.AppendAsync(record, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            throw new RetrievalException(RetrievalErrorKind.AuditUnavailable, "The audit record could not be written, so the request was refused.", exception);
-        }
-    }
+    private Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken cancellationToken) =>
+        _guard.AppendAsync(record, AuditFailure, cancellationToken);
 
     private string ValidateAnswer(AnswerRegistration registration)
     {
@@ -349,7 +321,7 @@ public sealed class AuditService
             ? computed
             : throw Invalid("answerSha256 is not the SHA-256 of answer.");
 
-        static RetrievalException Invalid(string message) => new(RetrievalErrorKind.InvalidRequest, message);
+        static GuardException Invalid(string message) => new(GuardErrorKind.InvalidRequest, message);
     }
 
     private static void ValidatePage(AuditPageRequest page)
@@ -357,7 +329,7 @@ public sealed class AuditService
         ArgumentNullException.ThrowIfNull(page);
         if (page.Limit < 1 || page.Limit > AuditPageRequest.MaxLimit || page.AfterSequence < 0)
         {
-            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"limit must be between 1 and {AuditPageRequest.MaxLimit}, and the cursor must come from a previous page.");
+            throw new GuardException(GuardErrorKind.InvalidRequest, $"limit must be between 1 and {AuditPageRequest.MaxLimit}, and the cursor must come from a previous page.");
         }
     }
 }

@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using System.Collections.Immutable;
 using CopilotGuard.Filtering;
 using CopilotGuard.Policy;
-using CopilotGuard.Retrieval;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -214,7 +213,7 @@ public sealed class AgentRegistryGate : IAccessGate
     {
         ArgumentNullException.ThrowIfNull(request);
         return Refusal(caller, request.Purpose, request.Destination) is { } refusal
-            ? throw new RetrievalException(RetrievalErrorKind.Forbidden, refusal)
+            ? throw new GuardException(GuardErrorKind.Forbidden, refusal)
             : ValueTask.CompletedTask;
     }
 

@@ -4,7 +4,6 @@ using System.Diagnostics.Metrics;
 using CopilotGuard.Audit;
 using CopilotGuard.Filtering;
 using CopilotGuard.Policy;
-using CopilotGuard.Retrieval;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -66,7 +65,7 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
     }
 
     /// <summary>Creates a source lookup that asks the chunk store once per document and remembers the answer.</summary>
-    public static Func<AuditedChunk, CancellationToken, ValueTask<string?>> StoreSourceLookup(IChunkStore store)
+    public static Func<AuditedChunk, CancellationToken, ValueTask<string?>> StoreSourceLookup(Retrieval.IChunkStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
         var sources = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
@@ -166,7 +165,7 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
             {
                 if (until > now)
                 {
-                    throw new RetrievalException(RetrievalErrorKind.RateLimited, $"'{principal.Id}' is throttled after unusual retrieval activity until {until:O}.") { RetryAfter = until - now };
+                    throw new GuardException(GuardErrorKind.RateLimited, $"'{principal.Id}' is throttled after unusual retrieval activity until {until:O}.") { RetryAfter = until - now };
                 }
 
                 _throttledUntil.TryRemove(new KeyValuePair<string, DateTimeOffset>(principal.Id, until));
@@ -180,7 +179,7 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
                 }
                 else if (string.IsNullOrWhiteSpace(request.Purpose) || _detector.Options.BroadPurposes.Contains(request.Purpose, StringComparer.OrdinalIgnoreCase))
                 {
-                    throw new RetrievalException(RetrievalErrorKind.Forbidden, $"After unusual retrieval activity, '{principal.Id}' must declare a specific purpose until {narrow:O}.");
+                    throw new GuardException(GuardErrorKind.Forbidden, $"After unusual retrieval activity, '{principal.Id}' must declare a specific purpose until {narrow:O}.");
                 }
             }
         }

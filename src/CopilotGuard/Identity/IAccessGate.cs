@@ -1,8 +1,8 @@
 namespace CopilotGuard.Identity;
 
 /// <summary>A check every request passes before any data is touched: kill switch, rate limits, anomaly responses.</summary>
-/// <remarks>A gate refuses by throwing <see cref="Retrieval.RetrievalException"/> (<c>Forbidden</c> for a suspended
-/// principal, <c>RateLimited</c> with <see cref="Retrieval.RetrievalException.RetryAfter"/>); it must fail closed when
+/// <remarks>A gate refuses by throwing <see cref="GuardException"/> (<c>Forbidden</c> for a suspended
+/// principal, <c>RateLimited</c> with <see cref="GuardException.RetryAfter"/>); it must fail closed when
 /// its own state cannot be read.</remarks>
 public interface IAccessGate
 {

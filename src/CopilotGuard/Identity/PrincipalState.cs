@@ -1,6 +1,5 @@
 using CopilotGuard.Audit;
 using CopilotGuard.Policy;
-using CopilotGuard.Retrieval;
 
 namespace CopilotGuard.Identity;
 
@@ -63,13 +62,13 @@ public sealed class SuspensionGate : IAccessGate
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            throw new RetrievalException(RetrievalErrorKind.EntitlementsUnavailable, "The suspension state could not be read, so no data was released.", exception);
+            throw new GuardException(GuardErrorKind.EntitlementsUnavailable, "The suspension state could not be read, so no data was released.", exception);
         }
 
         if (suspension is not null)
         {
             var kind = principal.Kind == PrincipalKind.Agent ? "Agent" : "Principal";
-            throw new RetrievalException(RetrievalErrorKind.Forbidden, $"{kind} '{principal.Id}' is suspended since {suspension.Since:O}: {suspension.Reason}");
+            throw new GuardException(GuardErrorKind.Forbidden, $"{kind} '{principal.Id}' is suspended since {suspension.Since:O}: {suspension.Reason}");
         }
     }
 }
@@ -105,7 +104,7 @@ public sealed class KillSwitch
         !string.IsNullOrWhiteSpace(principalId) && principalId.Length <= 256 && !principalId.Any(char.IsControl);
 
     /// <summary>Suspends a principal after auditing the change, and returns the suspension and its audit receipt.</summary>
-    /// <exception cref="RetrievalException">The audit record or the state could not be written.</exception>
+    /// <exception cref="GuardException">The audit record or the state could not be written.</exception>
     public async Task<(PrincipalSuspension Suspension, string ReceiptId)> SuspendAsync(string principalId, string? reason, string suspendedBy, CancellationToken cancellationToken)
     {
         var target = Validate(principalId);
@@ -117,7 +116,7 @@ public sealed class KillSwitch
     }
 
     /// <summary>Resumes a principal after auditing the change, and returns whether it was suspended and the audit receipt.</summary>
-    /// <exception cref="RetrievalException">The audit record or the state could not be written.</exception>
+    /// <exception cref="GuardException">The audit record or the state could not be written.</exception>
     public async Task<(bool WasSuspended, string ReceiptId)> ResumeAsync(string principalId, string resumedBy, CancellationToken cancellationToken)
     {
         var target = Validate(principalId);
@@ -131,7 +130,7 @@ public sealed class KillSwitch
     private static string Validate(string principalId) =>
         IsValidPrincipalId(principalId)
             ? principalId
-            : throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "The principal id must be 1-256 characters without control characters.");
+            : throw new GuardException(GuardErrorKind.InvalidRequest, "The principal id must be 1-256 characters without control characters.");
 
     private static async Task WriteAsync(Func<Task> write)
     {
@@ -139,9 +138,9 @@ public sealed class KillSwitch
         {
             await write().ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException and not RetrievalException)
+        catch (Exception exception) when (exception is not OperationCanceledException and not GuardException)
         {
-            throw new RetrievalException(RetrievalErrorKind.EntitlementsUnavailable, "The principal state could not be written; the change was audited but is not in effect. Retry.", exception);
+            throw new GuardException(GuardErrorKind.EntitlementsUnavailable, "The principal state could not be written; the change was audited but is not in effect. Retry.", exception);
         }
     }
 
@@ -164,7 +163,7 @@ public sealed class KillSwitch
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            throw new RetrievalException(RetrievalErrorKind.AuditUnavailable, "The audit record could not be written, so the principal state was not changed.", exception);
+            throw new GuardException(GuardErrorKind.AuditUnavailable, "The audit record could not be written, so the principal state was not changed.", exception);
         }
 
         return record.RecordId;

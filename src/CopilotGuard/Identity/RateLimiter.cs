@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using CopilotGuard.Audit;
-using CopilotGuard.Retrieval;
 using Microsoft.Extensions.Options;
 
 namespace CopilotGuard.Identity;
@@ -111,7 +110,7 @@ public sealed class RateLimitOptionsValidator : IValidateOptions<RateLimitOption
 }
 
 /// <summary>Enforces <see cref="RateLimitOptions"/>: counts requests at the gate and returned chunk weight from audit records.</summary>
-/// <remarks>Refuses with <see cref="RetrievalErrorKind.RateLimited"/> and the time left in the window as Retry-After.
+/// <remarks>Refuses with <see cref="GuardErrorKind.RateLimited"/> and the time left in the window as Retry-After.
 /// A delegated request counts for both the user and the agent.</remarks>
 public sealed class RateLimiter : IAccessGate, IRetrievalObserver
 {
@@ -197,8 +196,8 @@ public sealed class RateLimiter : IAccessGate, IRetrievalObserver
         return ValueTask.CompletedTask;
     }
 
-    private static RetrievalException Refuse(Principal principal, string what, TimeSpan retryAfter) => new(
-        RetrievalErrorKind.RateLimited,
+    private static GuardException Refuse(Principal principal, string what, TimeSpan retryAfter) => new(
+        GuardErrorKind.RateLimited,
         $"{(principal.Kind == PrincipalKind.Agent ? "Agent" : "Principal")} '{principal.Id}' reached its limit of {what} per window; retry after {Math.Ceiling(retryAfter.TotalSeconds)} s.")
     {
         RetryAfter = retryAfter,

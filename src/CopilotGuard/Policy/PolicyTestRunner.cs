@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
 using CopilotGuard.Labels;
-using CopilotGuard.Retrieval;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -34,20 +33,10 @@ public sealed class PolicyTestRunner
     private readonly AgentRegistryGate[] _registrations;
     private readonly ExpressionParser _parser;
 
-    /// <summary>Creates a runner that decides as a broker does: its bundle, caller resolver, destinations and agent registry.</summary>
-    public PolicyTestRunner(RetrievalBroker broker)
-        : this(
-            (broker ?? throw new ArgumentNullException(nameof(broker))).Policy,
-            broker.Callers,
-            broker.Destinations,
-            broker.Gates.OfType<AgentRegistryGate>())
-    {
-    }
-
     /// <summary>Creates a runner for a bundle, the resolver its cases' principals are resolved with, the registered
     /// destinations and the agent registry checks.</summary>
     /// <param name="bundle">The policy bundle.</param>
-    /// <param name="callers">The caller resolver (the broker's, so that cases resolve principals as retrieval does).</param>
+    /// <param name="callers">The caller resolver (the guarded operations', so that cases resolve principals as retrieval does).</param>
     /// <param name="destinations">The registered destinations; <see cref="DestinationRegistry.BuiltIn"/> when <see langword="null"/>.</param>
     /// <param name="registrations">The agent registry checks retrieval runs; none when <see langword="null"/>.</param>
     public PolicyTestRunner(PolicyBundle bundle, CallerResolver callers, DestinationRegistry? destinations = null, IEnumerable<AgentRegistryGate>? registrations = null)
@@ -136,7 +125,7 @@ public sealed class PolicyTestRunner
         var requestMap = testCase.Children.TryGetValue(new YamlScalarNode("request"), out var requestNode) ? requestNode as YamlMappingNode : null;
         var purpose = requestMap is null ? null : Scalar(requestMap, "purpose");
         var destination = _destinations.Resolve(requestMap is null ? null : Scalar(requestMap, "destination"));
-        var request = RetrievalBroker.RequestAttributes(purpose, destination.Id);
+        var request = PolicyRequest.Attributes(purpose, destination.Id);
 
         // The subject alone must resolve (a misspelt principal is an error in the test, not a denial); with the agent,
         // a refusal (unknown or unregistered agent, or one the registry refuses for this purpose or destination) is
@@ -147,7 +136,7 @@ public sealed class PolicyTestRunner
         {
             await _callers.ResolveAsync(new CallerIdentity(principalId), cancellationToken).ConfigureAwait(false);
         }
-        catch (RetrievalException exception) when (exception.Kind == RetrievalErrorKind.Forbidden)
+        catch (GuardException exception) when (exception.Kind == GuardErrorKind.Forbidden)
         {
             throw new KeyNotFoundException($"principal '{principalId}' is not in the directory");
         }
@@ -157,7 +146,7 @@ public sealed class PolicyTestRunner
             caller = await _callers.ResolveAsync(new CallerIdentity(principalId, agentId), cancellationToken).ConfigureAwait(false);
             refusal = _registrations.Select(gate => gate.Refusal(caller, purpose, destination.Id)).FirstOrDefault(static r => r is not null);
         }
-        catch (RetrievalException exception) when (exception.Kind == RetrievalErrorKind.Forbidden)
+        catch (GuardException exception) when (exception.Kind == GuardErrorKind.Forbidden)
         {
             refusal = exception.Message;
         }

@@ -67,7 +67,7 @@ public static class RetrievalTelemetry
     }
 
     /// <summary>Records a refused retrieval (no data released).</summary>
-    public static void Refused(Activity? activity, RetrievalErrorKind kind)
+    public static void Refused(Activity? activity, GuardErrorKind kind)
     {
         Retrievals.Add(1, new TagList { { "decision", "refused" }, { "outcome", kind.ToString() } });
         activity?.SetTag("copilotguard.refusal", kind.ToString());

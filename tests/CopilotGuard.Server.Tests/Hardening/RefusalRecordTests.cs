@@ -108,9 +108,13 @@ public sealed class RefusalRecordTests(ServerFixture server)
         {
             foreach (var path in new[] { "/v1/audit/verify", "/v1/console/integrity", "/v1/console/activity" })
             {
-                var record = await SingleRefusalAsync(HttpMethod.Get, path, server.Token("cora"), null, 403);
-                Assert.Equal("cora", record.SubjectId);
-                Assert.Contains("suspended", record.Target, StringComparison.OrdinalIgnoreCase);
+                // Issue 17: audit and console queries take the guarded path, which records the gate's refusal itself
+                // (so the refusal gate adds none), stamped with the tenant like every record.
+                var (status, text, records) = await _audit.SendAsync(AuditProbe.Request(HttpMethod.Get, path, server.Token("cora")));
+                Assert.True(status == 403, $"{status}: {text}");
+                var record = Assert.Single(records).Record;
+                Assert.Equal(("refused", "forbidden", "cora"), (record.Kind, record.Decision, record.SubjectId));
+                Assert.Equal(("operation:audit-query gate:SuspensionGate", server.Runtime.Broker.Tenant), (record.Target, record.Tenant));
             }
         }
         finally

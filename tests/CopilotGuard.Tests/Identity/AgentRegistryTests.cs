@@ -104,8 +104,8 @@ public sealed class AgentRegistryTests
             return;
         }
 
-        var exception = await Assert.ThrowsAsync<RetrievalException>(check);
-        Assert.Equal(RetrievalErrorKind.Forbidden, exception.Kind);
+        var exception = await Assert.ThrowsAsync<GuardException>(check);
+        Assert.Equal(GuardErrorKind.Forbidden, exception.Kind);
         Assert.Contains(refusal, exception.Message, StringComparison.Ordinal);
     }
 

@@ -121,8 +121,8 @@ public sealed class AnomalyDetectorTests
         var erin = new CallerPrincipals(People.User("erin", "Finance"));
         await responder.OnRecordedAsync(RateLimiterTests.Record("erin", "Highly Confidential", 150, Start, "a"), erin, CancellationToken.None);
 
-        var narrow = await Assert.ThrowsAsync<RetrievalException>(async () => await responder.CheckAsync(erin, new AccessRequest("retrieve", null, "internal"), CancellationToken.None));
-        Assert.Equal(RetrievalErrorKind.Forbidden, narrow.Kind);
+        var narrow = await Assert.ThrowsAsync<GuardException>(async () => await responder.CheckAsync(erin, new AccessRequest("retrieve", null, "internal"), CancellationToken.None));
+        Assert.Equal(GuardErrorKind.Forbidden, narrow.Kind);
         await responder.CheckAsync(erin, new AccessRequest("retrieve", "fraud-case-4411", "internal"), CancellationToken.None);
 
         for (var i = 0; i < 4; i++)
@@ -130,8 +130,8 @@ public sealed class AnomalyDetectorTests
             await responder.OnRecordedAsync(RateLimiterTests.Record("erin", "Highly Confidential", 50, Start, $"b{i}"), erin, CancellationToken.None);
         }
 
-        var throttled = await Assert.ThrowsAsync<RetrievalException>(async () => await responder.CheckAsync(erin, new AccessRequest("retrieve", "fraud-case-4411", "internal"), CancellationToken.None));
-        Assert.Equal((RetrievalErrorKind.RateLimited, TimeSpan.FromMinutes(15)), (throttled.Kind, throttled.RetryAfter));
+        var throttled = await Assert.ThrowsAsync<GuardException>(async () => await responder.CheckAsync(erin, new AccessRequest("retrieve", "fraud-case-4411", "internal"), CancellationToken.None));
+        Assert.Equal((GuardErrorKind.RateLimited, TimeSpan.FromMinutes(15)), (throttled.Kind, throttled.RetryAfter));
         clock.Advance(TimeSpan.FromHours(2));
         await responder.CheckAsync(erin, new AccessRequest("retrieve", null, "internal"), CancellationToken.None);
     }
@@ -155,8 +155,8 @@ public sealed class AnomalyDetectorTests
             }
         }
 
-        var throttled = await Assert.ThrowsAsync<RetrievalException>(async () => await responder.CheckAsync(mallory, new AccessRequest("retrieve", "x", "internal"), CancellationToken.None));
-        Assert.Equal(RetrievalErrorKind.RateLimited, throttled.Kind);
+        var throttled = await Assert.ThrowsAsync<GuardException>(async () => await responder.CheckAsync(mallory, new AccessRequest("retrieve", "x", "internal"), CancellationToken.None));
+        Assert.Equal(GuardErrorKind.RateLimited, throttled.Kind);
     }
 
     private static (AnomalyResponder Responder, InMemoryPrincipalStateStore Store, InMemoryAuditLog Audit) CreateResponder(AnomalyOptions options, TimeProvider? clock = null)

@@ -22,8 +22,8 @@ public sealed class KillSwitchTests
         var record = Assert.Single(_audit.Entries).Record;
         Assert.Equal((KillSwitch.SuspendKind, "sam", "principal:ticket-agent", receipt), (record.Kind, record.SubjectId, record.Target, record.RecordId));
         Assert.Equal("compromised prompt", suspension.Reason);
-        var delegated = await Assert.ThrowsAsync<RetrievalException>(async () => await gate.CheckAsync(new CallerPrincipals(bob, agent), new AccessRequest("retrieve", null, "internal"), CancellationToken.None));
-        Assert.Equal(RetrievalErrorKind.Forbidden, delegated.Kind);
+        var delegated = await Assert.ThrowsAsync<GuardException>(async () => await gate.CheckAsync(new CallerPrincipals(bob, agent), new AccessRequest("retrieve", null, "internal"), CancellationToken.None));
+        Assert.Equal(GuardErrorKind.Forbidden, delegated.Kind);
         Assert.Contains("compromised prompt", delegated.Message, StringComparison.Ordinal);
         await gate.CheckAsync(new CallerPrincipals(bob), new AccessRequest("retrieve", null, "internal"), CancellationToken.None);
     }
@@ -47,9 +47,9 @@ public sealed class KillSwitchTests
         var killSwitch = new KillSwitch(_store, _audit, People.Policy);
         _audit.Fail = true;
 
-        var exception = await Assert.ThrowsAsync<RetrievalException>(() => killSwitch.SuspendAsync("carol", null, "sam", CancellationToken.None));
+        var exception = await Assert.ThrowsAsync<GuardException>(() => killSwitch.SuspendAsync("carol", null, "sam", CancellationToken.None));
 
-        Assert.Equal(RetrievalErrorKind.AuditUnavailable, exception.Kind);
+        Assert.Equal(GuardErrorKind.AuditUnavailable, exception.Kind);
         Assert.Null(await _store.GetSuspensionAsync("carol", CancellationToken.None));
     }
 
@@ -59,8 +59,8 @@ public sealed class KillSwitchTests
     public async Task SuspendAsync_InvalidId_IsInvalidRequest(string id)
     {
         var killSwitch = new KillSwitch(_store, _audit, People.Policy);
-        var exception = await Assert.ThrowsAsync<RetrievalException>(() => killSwitch.SuspendAsync(id, null, "sam", CancellationToken.None));
-        Assert.Equal(RetrievalErrorKind.InvalidRequest, exception.Kind);
+        var exception = await Assert.ThrowsAsync<GuardException>(() => killSwitch.SuspendAsync(id, null, "sam", CancellationToken.None));
+        Assert.Equal(GuardErrorKind.InvalidRequest, exception.Kind);
         Assert.Empty(_audit.Entries);
     }
 
@@ -68,8 +68,8 @@ public sealed class KillSwitchTests
     public async Task SuspensionGate_StoreUnreadable_FailsClosed()
     {
         _store.Fail = true;
-        var exception = await Assert.ThrowsAsync<RetrievalException>(async () =>
+        var exception = await Assert.ThrowsAsync<GuardException>(async () =>
             await new SuspensionGate(_store).CheckAsync(new CallerPrincipals(People.User("bob")), new AccessRequest("retrieve", null, "internal"), CancellationToken.None));
-        Assert.Equal(RetrievalErrorKind.EntitlementsUnavailable, exception.Kind);
+        Assert.Equal(GuardErrorKind.EntitlementsUnavailable, exception.Kind);
     }
 }

@@ -31,9 +31,9 @@ public sealed class RateLimiterTests
         }
 
         _clock.Advance(TimeSpan.FromSeconds(20));
-        var exception = await Assert.ThrowsAsync<RetrievalException>(async () => await limiter.CheckAsync(bob, Request, CancellationToken.None));
+        var exception = await Assert.ThrowsAsync<GuardException>(async () => await limiter.CheckAsync(bob, Request, CancellationToken.None));
 
-        Assert.Equal(RetrievalErrorKind.RateLimited, exception.Kind);
+        Assert.Equal(GuardErrorKind.RateLimited, exception.Kind);
         Assert.Equal(TimeSpan.FromSeconds(40), exception.RetryAfter);
         await limiter.CheckAsync(new CallerPrincipals(People.User("carol")), Request, CancellationToken.None);
         _clock.Advance(TimeSpan.FromSeconds(40));
@@ -49,7 +49,7 @@ public sealed class RateLimiterTests
         await limiter.OnRecordedAsync(Record("alice", "Highly Confidential", 3), alice, CancellationToken.None);
         await limiter.OnRecordedAsync(Record("carol", "Public", 3), carol, CancellationToken.None);
 
-        var exception = await Assert.ThrowsAsync<RetrievalException>(async () => await limiter.CheckAsync(alice, Request, CancellationToken.None));
+        var exception = await Assert.ThrowsAsync<GuardException>(async () => await limiter.CheckAsync(alice, Request, CancellationToken.None));
 
         Assert.Contains("label-weighted volume", exception.Message, StringComparison.Ordinal);
         await limiter.CheckAsync(carol, Request, CancellationToken.None);
@@ -63,7 +63,7 @@ public sealed class RateLimiterTests
         await limiter.CheckAsync(new CallerPrincipals(People.User("bob"), agent), Request, CancellationToken.None);
         await limiter.CheckAsync(new CallerPrincipals(People.User("carol"), agent), Request, CancellationToken.None);
 
-        var exception = await Assert.ThrowsAsync<RetrievalException>(async () =>
+        var exception = await Assert.ThrowsAsync<GuardException>(async () =>
             await limiter.CheckAsync(new CallerPrincipals(People.User("dana"), agent), Request, CancellationToken.None));
 
         Assert.Contains("Agent 'ticket-agent'", exception.Message, StringComparison.Ordinal);

@@ -94,7 +94,7 @@ public sealed class ResolutionPathTests
             var result = await broker.RetrieveAsync(new RetrievalRequest { Caller = caller, Query = "anything", Top = 50, Destination = destination, Purpose = purpose }, CancellationToken.None);
             return [.. result.Chunks.Select(static c => c.Chunk.Id).Order(StringComparer.Ordinal)];
         }
-        catch (RetrievalException refusal) when (refusal.Kind == RetrievalErrorKind.Forbidden)
+        catch (GuardException refusal) when (refusal.Kind == GuardErrorKind.Forbidden)
         {
             return [];
         }
@@ -206,7 +206,7 @@ public sealed class ResolutionPathTests
             """;
 
         Assert.DoesNotContain(ticket.Id, await VisibleAsync(broker, new CallerIdentity("bob", "ticket-agent")));
-        var runner = new PolicyTestRunner(broker);
+        var runner = broker.CreatePolicyTestRunner();
         Assert.True((await runner.RunAsync("t.yaml", Case.Replace("{0}", "deny", StringComparison.Ordinal), CancellationToken.None)).Single().Passed);
         Assert.False((await runner.RunAsync("t.yaml", Case.Replace("{0}", "allow", StringComparison.Ordinal), CancellationToken.None)).Single().Passed);
 
@@ -219,7 +219,7 @@ public sealed class ResolutionPathTests
     public async Task PolicyTest_AgentNotRegisteredForTheDestinationOrPurpose_IsDenied()
     {
         var broker = await BrokerAsync(DirectoryWithAgentSources("[kb]"), [Make("kb", "General")]);
-        var results = await new PolicyTestRunner(broker).RunAsync("t.yaml", """
+        var results = await broker.CreatePolicyTestRunner().RunAsync("t.yaml", """
             apiVersion: copilotguard/v1
             tests:
               - name: registered for internal only
@@ -256,7 +256,7 @@ public sealed class ResolutionPathTests
         var directory = DirectoryWithAgentSources("[kb, support, hr]");
         var chunks = World();
         var broker = await BrokerAsync(directory, chunks);
-        var runner = new PolicyTestRunner(broker);
+        var runner = broker.CreatePolicyTestRunner();
         var subjects = directory.Principals.Select(static p => p.Id).Order(StringComparer.Ordinal).ToList();
         string?[] destinations = ["internal", "external", "azure-openai-eu", "some-vendor", null];
         string?[] purposes = [null, "ticket-resolution", "payroll-run"];

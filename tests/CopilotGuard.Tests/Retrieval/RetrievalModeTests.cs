@@ -104,9 +104,9 @@ public sealed class RetrievalModeTests
         await store.UpsertAsync([new StoredChunk(Chunk("a-kb", "kb"), DeterministicEmbedder.VectorFor("x"))], CancellationToken.None);
         var broker = CreateBroker(store);
 
-        var error = await Assert.ThrowsAsync<RetrievalException>(() => broker.RetrieveAsync(Request("vpn", mode), CancellationToken.None));
+        var error = await Assert.ThrowsAsync<GuardException>(() => broker.RetrieveAsync(Request("vpn", mode), CancellationToken.None));
 
-        Assert.Equal(RetrievalErrorKind.InvalidRequest, error.Kind);
+        Assert.Equal(GuardErrorKind.InvalidRequest, error.Kind);
         Assert.Equal($"mode '{RetrievalModes.Name(mode)}' is not supported by the memory store, which supports: vector.", error.Message);
         Assert.Empty(store.ReceivedFilters);
         Assert.Equal(0, _embedder.Calls);
@@ -118,9 +118,9 @@ public sealed class RetrievalModeTests
     {
         var store = new LeakyStore(Chunk("a-kb", "kb"));
 
-        var error = await Assert.ThrowsAsync<RetrievalException>(() => CreateBroker(store).RetrieveAsync(Request("vpn", (RetrievalMode)7), CancellationToken.None));
+        var error = await Assert.ThrowsAsync<GuardException>(() => CreateBroker(store).RetrieveAsync(Request("vpn", (RetrievalMode)7), CancellationToken.None));
 
-        Assert.Equal(RetrievalErrorKind.InvalidRequest, error.Kind);
+        Assert.Equal(GuardErrorKind.InvalidRequest, error.Kind);
         Assert.Equal("mode must be one of: vector, keyword, hybrid.", error.Message);
         Assert.Empty(store.Queries);
         Assert.Empty(_audit.Entries);

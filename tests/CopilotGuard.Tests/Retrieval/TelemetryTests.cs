@@ -37,7 +37,7 @@ public sealed class TelemetryTests
         var broker = new RetrievalBroker(new OneUser(user), policy, store, new DeterministicEmbedder(), new InMemoryAuditLog(), new QueryHasher(new byte[32]), destinations: TestDestinations.Standard(policy.Labels));
 
         var result = await broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity("u1"), Query = "who is Jane Doe", Destination = "internal" }, CancellationToken.None);
-        await Assert.ThrowsAsync<RetrievalException>(() => broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity("nobody"), Query = "q" }, CancellationToken.None));
+        await Assert.ThrowsAsync<GuardException>(() => broker.RetrieveAsync(new RetrievalRequest { Caller = new CallerIdentity("nobody"), Query = "q" }, CancellationToken.None));
 
         var span = spans.First(s => Equals(s.GetTagItem("copilotguard.receipt_id"), result.ReceiptId));
         Assert.Equal("retrieval", span.GetTagItem("gen_ai.operation.name"));

@@ -24,7 +24,7 @@ public sealed class PolicyTestRunnerTypingTests
             """)]);
         var directory = await DirectoryFile.LoadAsync(Path.Combine(root, "samples", "directory.yaml"), LabelTaxonomy.Default, CancellationToken.None);
 
-        var results = await new PolicyTestRunner(bundle, new CopilotGuard.Retrieval.CallerResolver(directory)).RunAsync("t.test.yaml", """
+        var results = await new PolicyTestRunner(bundle, new CopilotGuard.Identity.CallerResolver(directory)).RunAsync("t.test.yaml", """
             apiVersion: copilotguard/v1
             tests:
               - name: a boolean denies

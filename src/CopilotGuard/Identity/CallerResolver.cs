@@ -1,7 +1,6 @@
 using CopilotGuard.Filtering;
-using CopilotGuard.Identity;
 
-namespace CopilotGuard.Retrieval;
+namespace CopilotGuard.Identity;
 
 /// <summary>Turns a caller's identity (a token's subject, actor and claims) into the principals the policy evaluates:
 /// the one resolution path shared by retrieval, <c>policy explain</c> and <c>policy test</c>.</summary>
@@ -32,17 +31,17 @@ public sealed class CallerResolver
     public IReadOnlyList<string> ClaimAttributes => _claimAttributes;
 
     /// <summary>Resolves the caller's principals, failing closed on unknown principals or unreachable entitlements.</summary>
-    /// <exception cref="RetrievalException">The caller or its agent is unknown (<see cref="RetrievalErrorKind.Forbidden"/>),
-    /// or entitlements are unavailable (<see cref="RetrievalErrorKind.EntitlementsUnavailable"/>).</exception>
+    /// <exception cref="GuardException">The caller or its agent is unknown (<see cref="GuardErrorKind.Forbidden"/>),
+    /// or entitlements are unavailable (<see cref="GuardErrorKind.EntitlementsUnavailable"/>).</exception>
     public async Task<CallerPrincipals> ResolveAsync(CallerIdentity caller, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
         var subject = await ResolveAsync(caller.SubjectId, cancellationToken).ConfigureAwait(false)
-            ?? throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Principal '{caller.SubjectId}' is not in the directory.");
+            ?? throw new GuardException(GuardErrorKind.Forbidden, $"Principal '{caller.SubjectId}' is not in the directory.");
         subject = WithTokenClaims(subject, caller.SubjectClaims);
         if (subject.Kind == PrincipalKind.Agent && caller.ActorId is not null)
         {
-            throw new RetrievalException(RetrievalErrorKind.Forbidden, "An agent cannot be the subject of a delegated request.");
+            throw new GuardException(GuardErrorKind.Forbidden, "An agent cannot be the subject of a delegated request.");
         }
 
         if (caller.ActorId is null)
@@ -53,7 +52,7 @@ public sealed class CallerResolver
         var actor = await ResolveAsync(caller.ActorId, cancellationToken).ConfigureAwait(false);
         if (actor is not { Kind: PrincipalKind.Agent })
         {
-            throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Agent '{caller.ActorId}' is not a registered agent.");
+            throw new GuardException(GuardErrorKind.Forbidden, $"Agent '{caller.ActorId}' is not a registered agent.");
         }
 
         return new CallerPrincipals(subject, actor);
@@ -93,7 +92,7 @@ public sealed class CallerResolver
         }
         catch (EntitlementUnavailableException exception)
         {
-            throw new RetrievalException(RetrievalErrorKind.EntitlementsUnavailable, $"Entitlements for '{id}' could not be resolved, so no data was released.", exception);
+            throw new GuardException(GuardErrorKind.EntitlementsUnavailable, $"Entitlements for '{id}' could not be resolved, so no data was released.", exception);
         }
     }
 }

@@ -1,7 +1,6 @@
 using CopilotGuard.Audit;
-using CopilotGuard.Identity;
 
-namespace CopilotGuard.Retrieval;
+namespace CopilotGuard.Identity;
 
 /// <summary>Sees every audit record after it is durably written: anomaly detection, metrics, rate-limit accounting.</summary>
 /// <remarks>Observers run after the data decision; an observer that throws is logged and does not fail the request.</remarks>
