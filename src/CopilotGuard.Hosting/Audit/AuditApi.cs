@@ -54,11 +54,11 @@ public static class AuditApi
     public static async Task<Results<Created<AnswerCreated>, ProblemHttpResult>> RegisterAnswerAsync(
         AnswerBody body,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        AuditService audit,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(audit);
         var caller = DevelopmentIssuer.ReadCaller(context.User);
         if (caller is null)
         {
@@ -72,7 +72,7 @@ public static class AuditApi
 
         try
         {
-            var answer = await runtime.AuditService.RegisterAnswerAsync(
+            var answer = await audit.RegisterAnswerAsync(
                 caller,
                 new AnswerRegistration
                 {
@@ -93,9 +93,9 @@ public static class AuditApi
     }
 
     /// <summary>Handles <c>GET /v1/audit/answers/{answerId}</c>.</summary>
-    public static async Task<Results<Ok<AnswerTraceResponse>, ProblemHttpResult>> TraceAnswerAsync(string answerId, HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<AnswerTraceResponse>, ProblemHttpResult>> TraceAnswerAsync(string answerId, HttpContext context, AuditService audit, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(audit);
         if (Requester(context) is not { } requester)
         {
             return Unauthorized();
@@ -103,7 +103,7 @@ public static class AuditApi
 
         try
         {
-            var trace = await runtime.AuditService.TraceAnswerAsync(requester, answerId, cancellationToken).ConfigureAwait(false);
+            var trace = await audit.TraceAnswerAsync(requester, answerId, cancellationToken).ConfigureAwait(false);
             return trace is null ? NotFound($"No answer has the id '{answerId}'.") : TypedResults.Ok(AnswerTraceResponse.From(trace));
         }
         catch (AuditRecordExpiredException exception)
@@ -113,9 +113,9 @@ public static class AuditApi
     }
 
     /// <summary>Handles <c>GET /v1/audit/receipts/{receiptId}</c>.</summary>
-    public static async Task<Results<Ok<ReceiptResponse>, ProblemHttpResult>> GetReceiptAsync(string receiptId, HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<ReceiptResponse>, ProblemHttpResult>> GetReceiptAsync(string receiptId, HttpContext context, AuditService audit, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(audit);
         if (Requester(context) is not { } requester)
         {
             return Unauthorized();
@@ -123,7 +123,7 @@ public static class AuditApi
 
         try
         {
-            var trace = await runtime.AuditService.GetReceiptAsync(requester, receiptId, cancellationToken).ConfigureAwait(false);
+            var trace = await audit.GetReceiptAsync(requester, receiptId, cancellationToken).ConfigureAwait(false);
             return trace is null
                 ? NotFound($"No record has the id '{receiptId}'.")
                 : TypedResults.Ok(new ReceiptResponse(trace.Receipt.Sequence, trace.Receipt.Hash, trace.Receipt.Record, [.. trace.Answers.Select(static a => a.Record.RecordId)]));
@@ -140,10 +140,10 @@ public static class AuditApi
         int? limit,
         string? cursor,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        AuditService audit,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(audit);
         if (Requester(context) is not { } requester)
         {
             return Unauthorized();
@@ -154,7 +154,7 @@ public static class AuditApi
             return BadPage();
         }
 
-        var result = await runtime.AuditService.GetDocumentAccessesAsync(requester, documentId, page, cancellationToken).ConfigureAwait(false);
+        var result = await audit.GetDocumentAccessesAsync(requester, documentId, page, cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(new DocumentAccessesResponse(
             documentId,
             [.. result.Entries.Select(e => Access.From(e, c => c.DocumentId == documentId))],
@@ -167,10 +167,10 @@ public static class AuditApi
         int? limit,
         string? cursor,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        AuditService audit,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(audit);
         if (Requester(context) is not { } requester)
         {
             return Unauthorized();
@@ -181,7 +181,7 @@ public static class AuditApi
             return BadPage();
         }
 
-        var result = await runtime.AuditService.GetSubjectAccessesAsync(requester, subjectId, page, cancellationToken).ConfigureAwait(false);
+        var result = await audit.GetSubjectAccessesAsync(requester, subjectId, page, cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(new SubjectAccessesResponse(
             subjectId,
             [.. result.Entries.Select(e => Access.From(e, c => c.Subjects.Contains(subjectId)))],
@@ -189,15 +189,15 @@ public static class AuditApi
     }
 
     /// <summary>Handles <c>GET /v1/audit/verify</c>.</summary>
-    public static async Task<Results<Ok<VerifyResponse>, ProblemHttpResult>> VerifyAsync(HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<VerifyResponse>, ProblemHttpResult>> VerifyAsync(HttpContext context, AuditService audit, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(audit);
         if (Requester(context) is not { } requester)
         {
             return Unauthorized();
         }
 
-        return TypedResults.Ok(VerifyResponse.From(await runtime.AuditService.VerifyAsync(requester, cancellationToken).ConfigureAwait(false)));
+        return TypedResults.Ok(VerifyResponse.From(await audit.VerifyAsync(requester, cancellationToken).ConfigureAwait(false)));
     }
 
     private static AuditRequester? Requester(HttpContext context)
