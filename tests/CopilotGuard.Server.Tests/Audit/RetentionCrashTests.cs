@@ -17,12 +17,12 @@ namespace CopilotGuard.Server.Tests.Audit;
 public sealed class RetentionCrashTests(ServerFixture server, ITestOutputHelper output) : IDisposable
 {
     /// <summary>Expiring entries: enough that the run's write transaction lasts well beyond the WAL polling interval. A
-    /// complete run over 15,000 writes about 14 MB of WAL, the last 9 MB (about a second here) after the kill threshold.</summary>
-    private const int Expiring = 15_000;
+    /// complete run over 15,000 wrote about 14 MB of WAL here (in about 1.5 s), so one over 10,000 writes about 9 MB.</summary>
+    private const int Expiring = 10_000;
 
-    /// <summary>How much the WAL grows before the child is killed: far more than the other writer's appends need between
-    /// two passive checkpoints, and about a third of what the run writes before it commits.</summary>
-    private const long KillAtWalGrowth = 5 << 20;
+    /// <summary>How much the WAL grows before the child is killed: several times what the other writer's appends need
+    /// between two passive checkpoints, and about a third of what the run writes before it commits.</summary>
+    private const long KillAtWalGrowth = 3 << 20;
 
     private readonly string _data = Directory.CreateTempSubdirectory("copilotguard-retention-crash-").FullName;
 
@@ -100,26 +100,41 @@ public sealed class RetentionCrashTests(ServerFixture server, ITestOutputHelper 
         var baseline = File.Exists(walPath) ? new FileInfo(walPath).Length : 0;
         var errors = new ConcurrentQueue<string>();
         var started = clock.Elapsed;
-        using var child = ChildProcess.Start("CopilotGuard.Cli", errors, "audit", "retention", "--json", "--data", _data);
-
-        // The run's write transaction spills its tombstones into the WAL long before it commits: once the WAL has grown
-        // by megabytes more than the other writer's small appends ever need, the run is inside its transaction.
         long wal = baseline;
         TimeSpan? growing = null;
-        while (!child.HasExited && (wal = File.Exists(walPath) ? new FileInfo(walPath).Length : 0) < baseline + KillAtWalGrowth)
+        var killedAt = TimeSpan.Zero;
+        using var child = ChildProcess.Start("CopilotGuard.Cli", errors, "audit", "retention", "--json", "--data", _data);
+        try
         {
-            growing ??= wal > baseline + (1 << 20) ? clock.Elapsed : null;
-            await Task.Delay(5);
+            // The run's write transaction spills its tombstones into the WAL long before it commits: once the WAL has grown
+            // by megabytes more than the other writer's small appends ever need, the run is inside its transaction.
+            while (!child.HasExited && (wal = File.Exists(walPath) ? new FileInfo(walPath).Length : 0) < baseline + KillAtWalGrowth)
+            {
+                growing ??= wal > baseline + (1 << 20) ? clock.Elapsed : null;
+                await Task.Delay(5);
+            }
+
+            Assert.False(child.HasExited, $"the retention run ended before it could be killed (exit {(child.HasExited ? child.ExitCode : 0)}): {string.Join('\n', errors.TakeLast(20))}");
+            child.Kill(); // SIGKILL on Unix: the transaction is neither committed nor rolled back by the process.
+            await child.WaitForExitAsync();
+            killedAt = clock.Elapsed;
+            killed.SetResult();
+            await appending.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            // Whatever failed, nothing outlives the test: the writer stops, the child is dead.
+            await stopWriting.CancelAsync();
+            if (!child.HasExited)
+            {
+                child.Kill();
+            }
+
+            await appending.ContinueWith(static _ => { }, TaskScheduler.Default);
+            await writer.DisposeAsync();
+            await signerOfWriter.DisposeAsync();
         }
 
-        Assert.False(child.HasExited, $"the retention run ended before it could be killed (exit {(child.HasExited ? child.ExitCode : 0)}): {string.Join('\n', errors.TakeLast(20))}");
-        child.Kill(); // SIGKILL on Unix: the transaction is neither committed nor rolled back by the process.
-        await child.WaitForExitAsync();
-        var killedAt = clock.Elapsed;
-        killed.SetResult();
-        await appending.WaitAsync(TimeSpan.FromSeconds(60));
-        await writer.DisposeAsync();
-        await signerOfWriter.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         output.WriteLine($"{Expiring + 400} entries seeded ({Expiring} expiring) in {seeded.TotalSeconds:0.0} s; retention child killed " +
             $"{(killedAt - started).TotalSeconds:0.00} s after its start ({((growing ?? killedAt) - started).TotalSeconds:0.00} s to a 1 MB WAL) with the WAL at {wal >> 20} MB (baseline {baseline >> 10} KB); {acknowledged.Count - 400} entries appended alongside");
