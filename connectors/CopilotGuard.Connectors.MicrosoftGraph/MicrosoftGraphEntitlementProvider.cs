@@ -55,11 +55,17 @@ public sealed class MicrosoftGraphEntitlementProvider : IEntitlementProvider
     /// <param name="authentication">Authenticates requests (e.g. Azure.Identity through <c>AzureIdentityAuthenticationProvider</c>).</param>
     /// <param name="finalHandler">The transport; the default is the platform's.</param>
     /// <param name="baseUrl">The Graph endpoint. The default is <c>https://graph.microsoft.com/v1.0</c>.</param>
-    public static GraphServiceClient CreateClient(IAuthenticationProvider authentication, HttpMessageHandler? finalHandler = null, string? baseUrl = null)
+    /// <param name="timeout">How long one call may take before it fails as a timeout; the default is the HTTP client's (100 s).</param>
+    public static GraphServiceClient CreateClient(IAuthenticationProvider authentication, HttpMessageHandler? finalHandler = null, string? baseUrl = null, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(authentication);
         var handlers = GraphClientFactory.CreateDefaultHandlers().Where(static handler => handler is not RetryHandler).ToList();
         var httpClient = GraphClientFactory.Create(handlers, finalHandler: finalHandler);
+        if (timeout is { } limit)
+        {
+            httpClient.Timeout = limit;
+        }
+
         return new GraphServiceClient(httpClient, authentication, baseUrl);
     }
 

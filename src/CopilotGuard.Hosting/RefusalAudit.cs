@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Security.Claims;
 using CopilotGuard.Audit;
 using CopilotGuard.Hosting.Identity;
@@ -71,6 +72,12 @@ internal static partial class RefusalAudit
     /// <summary>The most characters of a problem detail the record keeps.</summary>
     public const int MaxReason = 300;
 
+    /// <summary>The counter of refusal records that could not be written (meter <see cref="RetrievalTelemetry.Name"/>).</summary>
+    public const string RecordFailuresCounter = "copilotguard.audit.refusal_record_failures";
+
+    private static readonly Meter Meter = new(RetrievalTelemetry.Name);
+    private static readonly Counter<long> RecordFailures = Meter.CreateCounter<long>(RecordFailuresCounter, description: "Refusals answered without their audit record, because the audit log could not be written.");
+
     /// <summary>Adds the gate; it must be the outermost middleware so it sees the final status of every request, errors included.</summary>
     public static IApplicationBuilder UseRefusalAudit(this IApplicationBuilder app) => app.Use(static async (context, next) =>
     {
@@ -117,7 +124,8 @@ internal static partial class RefusalAudit
         catch (Exception exception)
         {
             // The answer is a refusal already (no data leaves); what is lost is the evidence, which operators must see.
-            LogRecordFailure(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RefusalAudit)), exception, operation, status);
+            RecordFailures.Add(1, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("status", status));
+            LogRecordFailure(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RefusalAudit)), exception, operation, status, Cut(reason));
         }
     }
 
@@ -155,6 +163,6 @@ internal static partial class RefusalAudit
         return DevelopmentIssuer.ReadActor(acts[0].Value) is { } actor ? Bounded(actor) : "(malformed actor)";
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The refusal record of {Operation} ({Status}) could not be written.")]
-    private static partial void LogRecordFailure(ILogger logger, Exception exception, string operation, int status);
+    [LoggerMessage(Level = LogLevel.Error, Message = "The refusal record of {Operation} ({Status}: {Reason}) could not be written; the caller was refused, but the audit log lacks the evidence.")]
+    private static partial void LogRecordFailure(ILogger logger, Exception exception, string operation, int status, string reason);
 }

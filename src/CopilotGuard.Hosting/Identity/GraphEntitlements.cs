@@ -38,6 +38,10 @@ public sealed class GraphEntitlementSettings
     /// <summary>Gets or sets which principal ids Graph is asked about. The default matches Entra object ids (GUIDs).</summary>
     public string PrincipalIdPattern { get; set; } = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
+    /// <summary>Gets or sets how long one Graph call may take; a call that has not answered by then fails the lookup, which
+    /// fails closed (503, nothing released) unless the cache may serve. The default is 10 seconds.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Gets or sets the provider settings (paging, throttling, custom security attribute mapping).</summary>
     public MicrosoftGraphEntitlementOptions Provider { get; set; } = new();
 
@@ -68,6 +72,11 @@ public sealed class GraphEntitlementSettings
             errors.Add($"Graph:PrincipalIdPattern is not a valid regular expression: {exception.Message}");
         }
 
+        if (settings.Timeout < TimeSpan.FromSeconds(1) || settings.Timeout > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"Graph:Timeout must be between 1 second and 5 minutes (it is {settings.Timeout}).");
+        }
+
         if (!Uri.TryCreate(settings.BaseUrl, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme != Uri.UriSchemeHttps)
         {
             errors.Add("Graph:BaseUrl must be an absolute https URL.");
@@ -83,7 +92,7 @@ public sealed class GraphEntitlementSettings
             new DefaultAzureCredential(new DefaultAzureCredentialOptions { TenantId = settings.TenantId }),
             allowedHosts: [baseUrl!.Host],
             scopes: [$"{baseUrl.GetLeftPart(UriPartial.Authority)}/.default"]);
-        var client = MicrosoftGraphEntitlementProvider.CreateClient(authentication, transport?.Transport, settings.BaseUrl);
+        var client = MicrosoftGraphEntitlementProvider.CreateClient(authentication, transport?.Transport, settings.BaseUrl, settings.Timeout);
         return new EntitlementSource(
             new MicrosoftGraphEntitlementProvider(client, settings.Provider, labels),
             EntitlementSourceRole.Authoritative,

@@ -5,7 +5,6 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
-using CopilotGuard.Audit;
 using CopilotGuard.Connectors.Sqlite;
 
 namespace CopilotGuard.Server.Tests.Audit;
@@ -26,22 +25,12 @@ public sealed class AuditCrashTests(ServerFixture server) : IDisposable
     [Fact]
     public async Task Server_KilledDuringLoad_EveryAcknowledgedReceiptIsInTheLogAndTheLogVerifies()
     {
-        CopySeededFolder(server.DataPath, _data);
+        ChildProcess.CopySeededFolder(server.DataPath, _data);
         var token = server.Token("bob");
 
         var port = FreePort();
-        using var child = Process.Start(new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "CopilotGuard.Hosting.exe" : "CopilotGuard.Server"))
-        {
-            ArgumentList = { "--data", _data, "--urls", $"http://127.0.0.1:{port}", "--Logging:LogLevel:Default=Warning", "--CopilotGuard:Identity:AllowDevelopmentIssuer=true" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        })!;
-        child.OutputDataReceived += static (_, _) => { };
         var errors = new ConcurrentQueue<string>();
-        child.ErrorDataReceived += (_, e) => errors.Enqueue(e.Data ?? string.Empty);
-        child.BeginOutputReadLine();
-        child.BeginErrorReadLine();
+        using var child = ChildProcess.Start("CopilotGuard.Server", errors, "--data", _data, "--urls", $"http://127.0.0.1:{port}", "--Logging:LogLevel:Default=Warning", "--CopilotGuard:Identity:AllowDevelopmentIssuer=true");
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
         await WaitForHealthAsync(client, child, errors);
 
@@ -81,7 +70,7 @@ public sealed class AuditCrashTests(ServerFixture server) : IDisposable
         await Task.WhenAll(workers);
         await child.WaitForExitAsync();
 
-        await using var signer = new SignerHolder(Path.Combine(_data, "keys", "audit-checkpoint.pem"));
+        await using var signer = SignerHolder.Of(_data);
         await using var log = new SqliteAuditLog(Path.Combine(_data, "audit.db"), signer: signer.Signer);
         await log.InitializeAsync(CancellationToken.None);
         var verification = await log.VerifyAsync(CancellationToken.None);
@@ -119,38 +108,10 @@ public sealed class AuditCrashTests(ServerFixture server) : IDisposable
         Assert.Fail("the server did not start within a minute");
     }
 
-    private static void CopySeededFolder(string from, string to)
-    {
-        // The fixture only reads its store after seeding, so its files (WAL included) are a consistent copy.
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var relative = Path.GetRelativePath(from, file);
-            if (relative.StartsWith("audit.db", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var target = Path.Combine(to, relative);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-    }
-
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private sealed class SignerHolder(string path) : IAsyncDisposable
-    {
-        public EcdsaAuditSigner Signer { get; } = EcdsaAuditSigner.LoadOrCreate(path);
-
-        public ValueTask DisposeAsync()
-        {
-            Signer.Dispose();
-            return ValueTask.CompletedTask;
-        }
     }
 }

@@ -68,7 +68,7 @@ public sealed class GraphServerFixture : IAsyncLifetime
         return Client.SendAsync(request);
     }
 
-    private sealed class StaticToken : IAuthenticationProvider
+    internal sealed class StaticToken : IAuthenticationProvider
     {
         public Task AuthenticateRequestAsync(RequestInformation request, Dictionary<string, object>? additionalAuthenticationContext = null, CancellationToken cancellationToken = default)
         {
