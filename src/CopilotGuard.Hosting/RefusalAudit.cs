@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Security.Claims;
 using CopilotGuard.Audit;
 using CopilotGuard.Hosting.Identity;
+using CopilotGuard.Retrieval;
 
 namespace CopilotGuard.Hosting;
 
