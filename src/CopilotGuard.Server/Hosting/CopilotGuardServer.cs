@@ -63,6 +63,7 @@ public static class CopilotGuardServer
         // background work (audit retention) stopped, without blocking a thread on the async close.
         builder.Services.AddHostedService(_ => new RuntimeShutdown(runtime));
         builder.Services.AddSingleton(runtime.Broker);
+        builder.Services.AddPolicyReload(runtime, builder.Configuration); // Live policy reloads (PolicyReloadApi.cs).
         builder.WebHost.ConfigureKestrel(static kestrel =>
         {
             // Ceilings for every route; each route's own body limit (InputLimits.BodyBytes) is lower.
@@ -121,6 +122,7 @@ public static class CopilotGuardServer
         api.MapPolicyApi();
         api.MapDocumentsApi();
         api.MapAdminApi();
+        api.MapPolicyReloadApi();
         api.MapAuditApi();
         api.MapConsole();
         return app;

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using CopilotGuard.Filtering;
 using CopilotGuard.Identity;
+using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
 
 namespace CopilotGuard.Audit;
@@ -275,7 +276,10 @@ public sealed class AuditService
     private AuditRecord NewRecord(string kind, string prefix, CallerPrincipals principals, string? clientAddress, string decision) =>
         NewRecord(kind, prefix, principals.Subject.Id, principals.Actor?.Id, clientAddress, decision);
 
-    private AuditRecord NewRecord(string kind, string prefix, string subjectId, string? actorId, string? clientAddress, string decision) => new()
+    private AuditRecord NewRecord(string kind, string prefix, string subjectId, string? actorId, string? clientAddress, string decision) =>
+        NewRecord(_broker.PolicyHolder.Current, kind, prefix, subjectId, actorId, clientAddress, decision);
+
+    private AuditRecord NewRecord(PolicySnapshot snapshot, string kind, string prefix, string subjectId, string? actorId, string? clientAddress, string decision) => new()
     {
         RecordId = prefix + Guid.CreateVersion7().ToString("N"),
         Kind = kind,
@@ -284,8 +288,8 @@ public sealed class AuditService
         ActorId = actorId,
         ClientAddress = clientAddress,
         Purpose = kind == AuditRecordKinds.AuditQuery ? "compliance" : null,
-        PolicyVersion = _broker.Policy.Version,
-        PolicyHash = _broker.Policy.Sha256,
+        PolicyVersion = snapshot.Version,
+        PolicyHash = snapshot.Hash,
         Decision = decision,
     };
 

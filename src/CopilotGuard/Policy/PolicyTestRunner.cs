@@ -35,12 +35,19 @@ public sealed class PolicyTestRunner
     private readonly ExpressionParser _parser;
 
     /// <summary>Creates a runner that decides as a broker does: its bundle, caller resolver, destinations and agent registry.</summary>
+    /// <remarks>The runner keeps the broker's policy snapshot of the moment it is created, so all its cases run on one
+    /// version even if the policy is reloaded meanwhile.</remarks>
     public PolicyTestRunner(RetrievalBroker broker)
+        : this((broker ?? throw new ArgumentNullException(nameof(broker))).PolicyHolder.Current, broker)
+    {
+    }
+
+    private PolicyTestRunner(PolicySnapshot snapshot, RetrievalBroker broker)
         : this(
-            (broker ?? throw new ArgumentNullException(nameof(broker))).Policy,
-            broker.Callers,
-            broker.Destinations,
-            broker.Gates.OfType<AgentRegistryGate>())
+            snapshot.Policy,
+            new CallerResolver(snapshot.Entitlements, broker.Callers.ClaimAttributes),
+            snapshot.Destinations,
+            snapshot.Agents is { } agents ? [new AgentRegistryGate(agents)] : broker.Gates.OfType<AgentRegistryGate>())
     {
     }
 

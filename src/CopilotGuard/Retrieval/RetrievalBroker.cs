@@ -18,9 +18,8 @@ public sealed partial class RetrievalBroker
     /// <summary>The destination assumed when a request does not declare one.</summary>
     public const string DefaultDestination = "external";
 
-    private readonly CallerResolver _callers;
-    private readonly DestinationRegistry _destinations;
-    private readonly PolicyBundle _policy;
+    private readonly PolicySnapshotHolder _holder;
+    private volatile PolicyView? _view;
     private readonly IChunkStore _store;
     private readonly IEmbeddingGenerator<string, Embedding<float>> _embedder;
     private readonly IAuditLog _audit;
@@ -34,7 +33,7 @@ public sealed partial class RetrievalBroker
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Purpose, string Destination), AttributeSet> _requestAttributes = new();
     private const int MaxCachedRequestAttributes = 1024;
 
-    /// <summary>Creates a broker from its parts.</summary>
+    /// <summary>Creates a broker from its parts, deciding with one fixed policy bundle.</summary>
     public RetrievalBroker(
         IEntitlementProvider entitlements,
         PolicyBundle policy,
@@ -49,26 +48,46 @@ public sealed partial class RetrievalBroker
         IEnumerable<IRetrievalObserver>? observers = null,
         ChunkReleaser? releaser = null,
         DestinationRegistry? destinations = null)
+        : this(
+            PolicySnapshotHolder.Fixed(policy ?? throw new ArgumentNullException(nameof(policy)), entitlements ?? throw new ArgumentNullException(nameof(entitlements)), destinations),
+            store, embedder, audit, queryHasher, options, time, logger, gates, observers, releaser)
+    {
+    }
+
+    /// <summary>Creates a broker that decides each request with the policy snapshot current when the request starts
+    /// (bundle, entitlements, destinations, agent registry), so a reload swapped into the holder applies to the next request.</summary>
+    public RetrievalBroker(
+        PolicySnapshotHolder policy,
+        IChunkStore store,
+        IEmbeddingGenerator<string, Embedding<float>> embedder,
+        IAuditLog audit,
+        QueryHasher queryHasher,
+        IOptions<RetrievalBrokerOptions>? options = null,
+        TimeProvider? time = null,
+        ILogger<RetrievalBroker>? logger = null,
+        IEnumerable<IAccessGate>? gates = null,
+        IEnumerable<IRetrievalObserver>? observers = null,
+        ChunkReleaser? releaser = null)
     {
         // Without an anonymizer, field labels and obligations still apply; only entity anonymization is skipped.
         _releaser = releaser ?? new ChunkReleaser(null, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         _gates = gates?.ToArray() ?? [];
         _observers = observers?.ToArray() ?? [];
-        ArgumentNullException.ThrowIfNull(entitlements);
-        _policy = policy ?? throw new ArgumentNullException(nameof(policy));
+        _holder = policy ?? throw new ArgumentNullException(nameof(policy));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _embedder = embedder ?? throw new ArgumentNullException(nameof(embedder));
         _audit = audit ?? throw new ArgumentNullException(nameof(audit));
         _queryHasher = queryHasher ?? throw new ArgumentNullException(nameof(queryHasher));
         _options = options?.Value ?? new RetrievalBrokerOptions();
-        _callers = new CallerResolver(entitlements, _options.ClaimAttributes);
-        _destinations = destinations ?? DestinationRegistry.BuiltIn(policy.Labels);
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger<RetrievalBroker>.Instance;
     }
 
-    /// <summary>Gets the policy bundle the broker decides with.</summary>
-    public PolicyBundle Policy => _policy;
+    /// <summary>Gets the policy bundle the broker decides with now (the current snapshot's).</summary>
+    public PolicyBundle Policy => _holder.Current.Policy;
+
+    /// <summary>Gets the holder of the policy snapshot; each operation reads it once, at its start.</summary>
+    public PolicySnapshotHolder PolicyHolder => _holder;
 
     /// <summary>Gets the checks every request passes first (kill switch, rate limits, anomaly responses), for other services to share.</summary>
     public IReadOnlyList<IAccessGate> Gates => _gates;
@@ -78,16 +97,37 @@ public sealed partial class RetrievalBroker
 
     /// <summary>Gets the resolver every operation resolves callers with (directory, agent registry, token claims,
     /// Microsoft Graph where configured); <c>policy test</c> uses the same one.</summary>
-    public CallerResolver Callers => _callers;
+    public CallerResolver Callers => Begin().Callers;
 
     /// <summary>Gets the registered destinations; a request naming none, or one that is not registered, is treated as
     /// <see cref="DestinationRegistry.MostRestrictive"/>.</summary>
-    public DestinationRegistry Destinations => _destinations;
+    public DestinationRegistry Destinations => _holder.Current.Destinations;
 
     /// <summary>Resolves the caller's principals, failing closed on unknown principals or unreachable entitlements.</summary>
     /// <exception cref="RetrievalException">The caller or its agent is unknown, or entitlements are unavailable.</exception>
     public Task<CallerPrincipals> ResolveCallerAsync(CallerIdentity caller, CancellationToken cancellationToken) =>
-        _callers.ResolveAsync(caller, cancellationToken);
+        Begin().Callers.ResolveAsync(caller, cancellationToken);
+
+    /// <summary>Reads the current policy snapshot once, for one operation, with the caller resolver over its entitlements
+    /// (made once per snapshot).</summary>
+    private PolicyView Begin()
+    {
+        var snapshot = _holder.Current;
+        var view = _view;
+        if (view is null || !ReferenceEquals(view.Snapshot, snapshot))
+        {
+            view = new PolicyView(snapshot, new CallerResolver(snapshot.Entitlements, _options.ClaimAttributes));
+            _view = view;
+        }
+
+        return view;
+    }
+
+    /// <summary>The policy snapshot one operation decides with, and the resolver over its entitlements.</summary>
+    private sealed record PolicyView(PolicySnapshot Snapshot, CallerResolver Callers)
+    {
+        public PolicyBundle Policy => Snapshot.Policy;
+    }
 
     /// <summary>Builds the <c>request.*</c> attributes of a request.</summary>
     public static AttributeSet RequestAttributes(string? purpose, string? destination)
@@ -143,15 +183,17 @@ public sealed partial class RetrievalBroker
     private async Task<RetrievalResult> RetrieveCoreAsync(RetrievalRequest request, long started, CancellationToken cancellationToken)
     {
         Validate(request);
-        var caller = await ResolveCallerAsync(request.Caller, cancellationToken).ConfigureAwait(false);
-        var target = _destinations.Resolve(request.Destination);
+        var view = Begin();
+        var policy = view.Policy;
+        var caller = await view.Callers.ResolveAsync(request.Caller, cancellationToken).ConfigureAwait(false);
+        var target = view.Snapshot.Destinations.Resolve(request.Destination);
         var destination = target.Id;
-        await CheckGatesAsync(caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
+        await CheckGatesAsync(view.Snapshot, caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
         var resolved = _time.GetTimestamp();
         var requestAttributes = CachedRequestAttributes(request.Purpose, destination);
 
         // The destination's ceiling holds whatever the bundle says: it is part of the pushed filter and of the re-check.
-        var residual = target.Constrain(_policy.Decide(caller, requestAttributes, out var decidingRules), _policy.Labels);
+        var residual = target.Constrain(policy.Decide(caller, requestAttributes, out var decidingRules), policy.Labels);
         var (pushed, exact, isExact) = Filters.Split(residual, _store.Capabilities);
         var decided = _time.GetTimestamp();
         long embedded = decided, storeTicks = 0, postFilterTicks = 0;
@@ -212,7 +254,7 @@ public sealed partial class RetrievalBroker
 
         var recordId = "rcpt_" + Guid.CreateVersion7().ToString("N");
         var beforeRelease = _time.GetTimestamp();
-        var plan = _releaser.Plan(_policy, caller, requestAttributes, residual, ConversationKey(caller, request.ConversationId ?? recordId), target);
+        var plan = _releaser.Plan(policy, caller, requestAttributes, residual, ConversationKey(caller, request.ConversationId ?? recordId), target);
         var acceptedChunks = new Chunk[accepted.Count];
         for (var i = 0; i < acceptedChunks.Length; i++)
         {
@@ -244,8 +286,8 @@ public sealed partial class RetrievalBroker
             ClientAddress = request.ClientAddress,
             ConversationId = request.ConversationId,
             QueryHash = _queryHasher.Hash(request.Query),
-            PolicyVersion = _policy.Version,
-            PolicyHash = _policy.Sha256,
+            PolicyVersion = policy.Version,
+            PolicyHash = policy.Sha256,
             Decision = residual switch
             {
                 ConstantFilter { Value: false } => "none",
@@ -296,9 +338,11 @@ public sealed partial class RetrievalBroker
             throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "chunkId is required and at most 512 characters long.");
         }
 
-        var requester = await ResolveCallerAsync(request.Requester, cancellationToken).ConfigureAwait(false);
-        var target = _destinations.Resolve(request.Destination);
-        await CheckGatesAsync(requester, new AccessRequest("policy-explain", request.Purpose, target.Id), cancellationToken).ConfigureAwait(false);
+        var view = Begin();
+        var policy = view.Policy;
+        var requester = await view.Callers.ResolveAsync(request.Requester, cancellationToken).ConfigureAwait(false);
+        var target = view.Snapshot.Destinations.Resolve(request.Destination);
+        await CheckGatesAsync(view.Snapshot, requester, new AccessRequest("policy-explain", request.Purpose, target.Id), cancellationToken).ConfigureAwait(false);
         var privileged = HasExplainRole(requester.Subject) && requester.Actor is null;
         var subjectIdentity = request.Subject ?? request.Requester;
         if (!subjectIdentity.SamePrincipalsAs(request.Requester) && !privileged)
@@ -306,12 +350,12 @@ public sealed partial class RetrievalBroker
             throw new RetrievalException(RetrievalErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ExplainRoles)} may explain another principal's view.");
         }
 
-        var caller = subjectIdentity.SamePrincipalsAs(request.Requester) ? requester : await ResolveCallerAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
+        var caller = subjectIdentity.SamePrincipalsAs(request.Requester) ? requester : await view.Callers.ResolveAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
         var requestAttributes = RequestAttributes(request.Purpose, target.Id);
 
         // An agent the registry refuses for this purpose or destination gets nothing from retrieval, so nothing is visible.
-        var refusal = _gates.OfType<AgentRegistryGate>().Select(gate => gate.Refusal(caller, request.Purpose, target.Id)).FirstOrDefault(static r => r is not null);
-        var residual = refusal is not null ? FilterNode.False : target.Constrain(_policy.Decide(caller, requestAttributes), _policy.Labels);
+        var refusal = _gates.OfType<AgentRegistryGate>().Select(gate => gate.Refusal(caller, request.Purpose, target.Id, view.Snapshot)).FirstOrDefault(static r => r is not null);
+        var residual = refusal is not null ? FilterNode.False : target.Constrain(policy.Decide(caller, requestAttributes), policy.Labels);
         var (pushed, _, _) = Filters.Split(residual, _store.Capabilities);
         var filters = ImmutableDictionary.CreateRange(StringComparer.Ordinal, [
             new KeyValuePair<string, string>("policy", FilterFormatter.Format(residual)),
@@ -319,7 +363,7 @@ public sealed partial class RetrievalBroker
         ]);
 
         var chunk = await _store.GetAsync(request.ChunkId, cancellationToken).ConfigureAwait(false);
-        var explanation = chunk is null ? null : target.Constrain(_policy.Explain(caller, requestAttributes, chunk.ResourceAttributes), chunk.ResourceAttributes, _policy.Labels);
+        var explanation = chunk is null ? null : target.Constrain(policy.Explain(caller, requestAttributes, chunk.ResourceAttributes), chunk.ResourceAttributes, policy.Labels);
         if (explanation is not null && refusal is not null)
         {
             explanation = explanation with { Visible = false, Reason = "refused: " + refusal, Residual = residual };
@@ -327,10 +371,10 @@ public sealed partial class RetrievalBroker
 
         var visible = explanation?.Visible == true;
         ChunkExplanation result = privileged || visible
-            ? new ChunkExplanation(request.ChunkId, visible, explanation?.Reason ?? "No chunk has this id.", _policy.Version, explanation, filters, privileged ? chunk : null)
-            : new ChunkExplanation(request.ChunkId, false, "The chunk does not exist or is not visible to you.", _policy.Version, null, filters, null);
+            ? new ChunkExplanation(request.ChunkId, visible, explanation?.Reason ?? "No chunk has this id.", policy.Version, explanation, filters, privileged ? chunk : null)
+            : new ChunkExplanation(request.ChunkId, false, "The chunk does not exist or is not visible to you.", policy.Version, null, filters, null);
 
-        await AppendAsync(NewRecord("policy-explain", requester, visible ? "visible" : "hidden") with
+        await AppendAsync(NewRecord(view.Snapshot, "policy-explain", requester, visible ? "visible" : "hidden") with
         {
             Purpose = request.Purpose,
             Destination = target.Id,
@@ -341,8 +385,9 @@ public sealed partial class RetrievalBroker
     }
 
     /// <summary>Runs every gate; a refusal is itself audited (kind <c>refused</c>) before it reaches the caller.</summary>
-    private async ValueTask CheckGatesAsync(CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken)
+    private async ValueTask CheckGatesAsync(PolicySnapshot snapshot, CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken)
     {
+        request = request with { Snapshot = snapshot };
         foreach (var gate in _gates)
         {
             try
@@ -351,7 +396,7 @@ public sealed partial class RetrievalBroker
             }
             catch (RetrievalException refusal) when (refusal.Kind is RetrievalErrorKind.Forbidden or RetrievalErrorKind.RateLimited)
             {
-                await AppendAsync(NewRecord("refused", caller, refusal.Kind == RetrievalErrorKind.RateLimited ? "rate-limited" : "forbidden") with
+                await AppendAsync(NewRecord(snapshot, "refused", caller, refusal.Kind == RetrievalErrorKind.RateLimited ? "rate-limited" : "forbidden") with
                 {
                     Purpose = request.Purpose,
                     Destination = request.Destination,
@@ -397,9 +442,10 @@ public sealed partial class RetrievalBroker
             throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "text is required and at most 1,000,000 characters long.");
         }
 
-        var caller = await ResolveCallerAsync(request.Caller, cancellationToken).ConfigureAwait(false);
-        await CheckGatesAsync(caller, new AccessRequest("deanonymize", null, "internal"), cancellationToken).ConfigureAwait(false);
-        var grant = _policy.DeanonymizationGrant(caller, RequestAttributes(null, "internal"));
+        var view = Begin();
+        var caller = await view.Callers.ResolveAsync(request.Caller, cancellationToken).ConfigureAwait(false);
+        await CheckGatesAsync(view.Snapshot, caller, new AccessRequest("deanonymize", null, "internal"), cancellationToken).ConfigureAwait(false);
+        var grant = view.Policy.DeanonymizationGrant(caller, RequestAttributes(null, "internal"));
         var anonymizer = _releaser.Anonymizer;
         var restored = 0;
         string? text = null;
@@ -409,7 +455,7 @@ public sealed partial class RetrievalBroker
             (text, restored) = (result.Text, result.Restored);
         }
 
-        await AppendAsync(NewRecord("deanonymize", caller, text is null ? "refused" : $"restored:{restored}") with
+        await AppendAsync(NewRecord(view.Snapshot, "deanonymize", caller, text is null ? "refused" : $"restored:{restored}") with
         {
             Destination = "internal",
             ConversationId = request.ConversationId,
@@ -435,18 +481,19 @@ public sealed partial class RetrievalBroker
             throw new RetrievalException(RetrievalErrorKind.InvalidRequest, "The document id is required and at most 512 characters long.");
         }
 
-        if (!_policy.Labels.TryGet(labelName ?? string.Empty, out var label))
+        var view = Begin();
+        if (!view.Policy.Labels.TryGet(labelName ?? string.Empty, out var label))
         {
-            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"Unknown sensitivity label '{labelName}'. Known labels: {string.Join(", ", _policy.Labels.Labels)}.");
+            throw new RetrievalException(RetrievalErrorKind.InvalidRequest, $"Unknown sensitivity label '{labelName}'. Known labels: {string.Join(", ", view.Policy.Labels.Labels)}.");
         }
 
-        var caller = await ResolveCallerAsync(identity, cancellationToken).ConfigureAwait(false);
+        var caller = await view.Callers.ResolveAsync(identity, cancellationToken).ConfigureAwait(false);
         if (caller.Actor is not null)
         {
             throw new RetrievalException(RetrievalErrorKind.Forbidden, "Labels are changed by data owners themselves, not by agents acting for them.");
         }
 
-        await CheckGatesAsync(caller, new AccessRequest("label-change", null, "internal"), cancellationToken).ConfigureAwait(false);
+        await CheckGatesAsync(view.Snapshot, caller, new AccessRequest("label-change", null, "internal"), cancellationToken).ConfigureAwait(false);
         var chunks = await _store.GetDocumentAsync(documentId, cancellationToken).ConfigureAwait(false);
         if (chunks.Count == 0 || !chunks.All(chunk => OwnsSource(caller.Subject, chunk)))
         {
@@ -454,7 +501,7 @@ public sealed partial class RetrievalBroker
         }
 
         var previous = chunks.Select(static c => c.Label.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        await AppendAsync(NewRecord("label-change", caller, $"{string.Join("|", previous)} -> {label.Name}") with
+        await AppendAsync(NewRecord(view.Snapshot, "label-change", caller, $"{string.Join("|", previous)} -> {label.Name}") with
         {
             Store = _store.Name,
             Target = $"document:{documentId}",
@@ -468,8 +515,8 @@ public sealed partial class RetrievalBroker
         || (principal.Attributes.TryGet("roles", out var roles) && roles.Any(static r => r.Text == "data-owner")
             && principal.Attributes.TryGet("ownedSources", out var sources) && sources.Any(s => s.Text == chunk.Source));
 
-    /// <summary>Starts an audit record of a kind for a caller under the current policy; callers add what is specific.</summary>
-    private AuditRecord NewRecord(string kind, CallerPrincipals caller, string decision) => new()
+    /// <summary>Starts an audit record of a kind for a caller under the operation's policy snapshot; callers add what is specific.</summary>
+    private AuditRecord NewRecord(PolicySnapshot snapshot, string kind, CallerPrincipals caller, string decision) => new()
     {
         RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
         Kind = kind,
@@ -477,8 +524,8 @@ public sealed partial class RetrievalBroker
         Time = _time.GetUtcNow(),
         SubjectId = caller.Subject.Id,
         ActorId = caller.Actor?.Id,
-        PolicyVersion = _policy.Version,
-        PolicyHash = _policy.Sha256,
+        PolicyVersion = snapshot.Version,
+        PolicyHash = snapshot.Hash,
         Decision = decision,
     };
 
