@@ -5,64 +5,25 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using CopilotGuard.Audit;
 using CopilotGuard.Server.Hosting;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CopilotGuard.Server.Tests.Policy;
 
-/// <summary>Runs the real server over its own data folder with the policy file watcher on (short debounce), so the
+/// <summary>The embedded default over its own data folder with the policy file watcher on (short debounce), so the
 /// tests can change the policy files under it.</summary>
-public sealed class ReloadServerFixture : IAsyncLifetime
+public sealed class ReloadServerFixture : StoreServerFixture
 {
-    private WebApplication? _app;
+    public override string StoreName => "sqlite";
 
-    public string DataPath { get; } = Directory.CreateTempSubdirectory("copilotguard-reload-").FullName;
-
-    public HttpClient Client { get; private set; } = null!;
-
-    public CopilotGuardRuntime Runtime { get; private set; } = null!;
-
-    public PolicyReloadStatus Status { get; private set; } = null!;
+    public PolicyReloadStatus Status => Services.GetRequiredService<PolicyReloadStatus>();
 
     public DataFolder Data => Runtime.Data;
 
-    public async Task InitializeAsync()
-    {
-        _app = await CopilotGuardServer.BuildAsync([
-            "--data", DataPath,
-            "--urls", "http://127.0.0.1:0",
-            "--Logging:LogLevel:Default=Warning",
-            "--CopilotGuard:Identity:AllowDevelopmentIssuer=true",
-            "--CopilotGuard:Anomaly:Enabled=false",
-            "--CopilotGuard:RateLimits:Enabled=false",
-            "--CopilotGuard:PolicyReload:DebounceMilliseconds=100",
-        ]);
-        await _app.StartAsync();
-        Runtime = _app.Services.GetRequiredService<CopilotGuardRuntime>();
-        Status = _app.Services.GetRequiredService<PolicyReloadStatus>();
-        var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        Client = new HttpClient { BaseAddress = new Uri(address) };
-    }
-
-    public async Task DisposeAsync()
-    {
-        Client.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(DataPath, recursive: true);
-    }
+    protected override Task<string[]> StartProvidersAsync() => Task.FromResult<string[]>(["--CopilotGuard:PolicyReload:DebounceMilliseconds=100"]);
 
     public string PolicyPath => Path.Combine(Data.PoliciesPath, "contoso.yaml");
 
-    /// <summary>Replaces a file in one step (written beside the data folder, then moved over it), as deployment tools do.</summary>
+    /// <summary>Replaces a file in one step (written to a temporary file, then moved over it), as deployment tools do.</summary>
     public static void Replace(string path, string text)
     {
         var staging = Path.Combine(Path.GetTempPath(), "copilotguard-reload-" + Guid.NewGuid().ToString("N") + ".tmp");

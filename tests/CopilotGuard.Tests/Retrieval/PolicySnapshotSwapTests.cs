@@ -93,12 +93,17 @@ public sealed class PolicySnapshotSwapTests
         var allowed = await RetrieveAsync(broker, agentCaller);
         Assert.Equal("v1", allowed.Record.PolicyVersion);
 
-        holder.Swap(Snapshot(V2, AgentRegistry.Empty));
+        // Still registered (so it resolves), but no longer for the internal destination: only the gate can refuse it,
+        // and only if it reads the registry of the snapshot the request runs on.
+        var externalOnly = AgentRegistry.Parse("agents.yaml", File.ReadAllText(Path.Combine(Samples, "agents.yaml")).Replace("destinations: [internal]", "destinations: [external]", StringComparison.Ordinal));
+        Assert.True(externalOnly.TryGet("ticket-agent", out var registration) && !registration.Destinations.Contains("internal"));
+        holder.Swap(Snapshot(V2, externalOnly));
         var refusal = await Assert.ThrowsAsync<RetrievalException>(() => RetrieveAsync(broker, agentCaller));
 
         Assert.Equal(RetrievalErrorKind.Forbidden, refusal.Kind);
         var refused = audit.Entries[^1].Record;
         Assert.Equal("refused", refused.Kind);
+        Assert.Contains("AgentRegistryGate", refused.Target, StringComparison.Ordinal);
         Assert.Equal(("v2", V2.Sha256), (refused.PolicyVersion, refused.PolicyHash));
     }
 
@@ -118,16 +123,18 @@ public sealed class PolicySnapshotSwapTests
                 results.Add(await RetrieveAsync(broker, new CallerIdentity("carol")));
             }
         })).ToList();
-        for (var i = 1; i <= 200; i++)
+        // Swap back and forth until many requests ran and both versions decided some (bounded: fails rather than hangs).
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        for (var i = 1; results.Count < 200 || results.Select(static r => r.Record.PolicyVersion).Distinct().Count() < 2; i++)
         {
+            Assert.True(DateTime.UtcNow < deadline, $"Only {results.Count} requests completed.");
+            Assert.DoesNotContain(clients, static c => c.IsFaulted);
             holder.Swap(snapshots[i % 2]);
-            await Task.Yield();
+            await Task.Delay(1);
         }
 
         await stop.CancelAsync();
         await Task.WhenAll(clients);
-
-        Assert.NotEmpty(results);
         foreach (var result in results)
         {
             var bundle = result.Record.PolicyVersion == "v1" ? V1 : V2;
