@@ -7,6 +7,7 @@ using CopilotGuard.Policy;
 using CopilotGuard.Retrieval;
 using CopilotGuard.Testing;
 using CopilotGuard.Tests.Policy;
+using Microsoft.Extensions.AI;
 
 namespace CopilotGuard.Tests.Retrieval;
 
@@ -55,7 +56,7 @@ public sealed class PolicySnapshotSwapTests
 
         await store.UpsertAsync([.. chunks.Select(static c => new StoredChunk(c, DeterministicEmbedder.VectorFor(c.Id)))], CancellationToken.None);
         var audit = new InMemoryAuditLog();
-        var broker = new RetrievalBroker(holder, store, new DeterministicEmbedder(), audit, new QueryHasher(new byte[32]), gates: [new AgentRegistryGate(holder)]);
+        var broker = new RetrievalBroker(holder, store, new SlowEmbedder(new DeterministicEmbedder()), audit, new QueryHasher(new byte[32]), gates: [new AgentRegistryGate(holder)]);
         return (broker, audit);
     }
 
@@ -151,5 +152,16 @@ public sealed class PolicySnapshotSwapTests
         }
 
         Assert.All(audit.Entries, static e => Assert.True(e.Record.PolicyVersion is "v1" or "v2"));
+    }
+
+    /// <summary>Takes a moment to embed, so that swaps land between a request's decision and its audit record: a broker
+    /// that read the holder twice would stamp a version that did not decide the request.</summary>
+    private sealed class SlowEmbedder(IEmbeddingGenerator<string, Embedding<float>> inner) : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
+    {
+        public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(1, cancellationToken);
+            return await base.GenerateAsync(values, options, cancellationToken);
+        }
     }
 }
