@@ -53,7 +53,15 @@ public sealed partial class PolicyReloader : BackgroundService
         _watch = watch;
         _debounce = debounce ?? TimeSpan.FromMilliseconds(500);
         _time = time ?? TimeProvider.System;
-        _fingerprint = Fingerprint(runtime.Data);
+        try
+        {
+            _fingerprint = Fingerprint(runtime.Data);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Unreadable now: the first reload loads the files whatever they hold.
+            _fingerprint = string.Empty;
+        }
     }
 
     /// <summary>Gets the status the reloader reports to.</summary>
@@ -118,16 +126,17 @@ public sealed partial class PolicyReloader : BackgroundService
     {
         var now = _time.GetUtcNow();
         var previous = _runtime.PolicyHolder.Current;
-        var fingerprint = Fingerprint(_runtime.Data);
-        if (string.Equals(fingerprint, _fingerprint, StringComparison.Ordinal))
-        {
-            _status.Unchanged(now);
-            return new PolicyReloadResult(PolicyReloadOutcome.Unchanged, previous.Version, previous.Hash, null, null);
-        }
-
+        string fingerprint;
         PolicySnapshot next;
         try
         {
+            fingerprint = Fingerprint(_runtime.Data);
+            if (string.Equals(fingerprint, _fingerprint, StringComparison.Ordinal))
+            {
+                _status.Unchanged(now);
+                return new PolicyReloadResult(PolicyReloadOutcome.Unchanged, previous.Version, previous.Hash, null, null);
+            }
+
             next = await PolicySnapshotLoader.LoadAsync(_runtime.Data, seed: false, _runtime.VerificationSettings, TimeProvider.System, cancellationToken).ConfigureAwait(false);
             if (!next.Labels.Labels.SequenceEqual(_runtime.StoreLabels.Labels))
             {
@@ -246,7 +255,7 @@ public sealed partial class PolicyReloader : BackgroundService
             {
                 hash.AppendData(File.Exists(path) ? File.ReadAllBytes(path) : "(none)"u8);
             }
-            catch (IOException)
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
             {
                 // Being written: a fingerprint that matches nothing, so the load decides.
                 hash.AppendData(Guid.NewGuid().ToByteArray());
