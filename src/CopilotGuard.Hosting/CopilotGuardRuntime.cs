@@ -32,8 +32,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         IAuditStore audit,
         IEmbeddingGenerator<string, Embedding<float>> embedder,
         IEmbeddingGenerator<string, Embedding<float>> queryEmbedder,
-        DirectoryFile directory,
-        PolicyBundle policy,
+        PolicySnapshotHolder policy,
         DevelopmentIssuer issuer,
         RetrievalBroker broker,
         OwnedResources owned)
@@ -44,8 +43,7 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
         Audit = audit;
         Embedder = embedder;
         QueryEmbedder = queryEmbedder;
-        Directory = directory;
-        Policy = policy;
+        PolicyHolder = policy;
         Issuer = issuer;
         Broker = broker;
         _owned = owned;
@@ -79,11 +77,24 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <see cref="CachingQueryEmbeddingGenerator"/> when <c>CopilotGuard:Embeddings:QueryCacheSize</c> is above 0.</summary>
     public IEmbeddingGenerator<string, Embedding<float>> QueryEmbedder { get; }
 
-    /// <summary>Gets the directory of principals.</summary>
-    public DirectoryFile Directory { get; }
+    /// <summary>Gets the directory of principals of the current policy snapshot.</summary>
+    public DirectoryFile Directory => PolicyHolder.Current.Directory!;
 
-    /// <summary>Gets the policy bundle.</summary>
-    public PolicyBundle Policy { get; }
+    /// <summary>Gets the policy bundle of the current policy snapshot.</summary>
+    public PolicyBundle Policy => PolicyHolder.Current.Policy;
+
+    /// <summary>Gets the holder of everything policy-like (bundle, directory, labels, agents, destinations, schema);
+    /// <see cref="PolicyReloader"/> swaps its snapshot when the files change.</summary>
+    public PolicySnapshotHolder PolicyHolder { get; }
+
+    /// <summary>Gets the label taxonomy the stores were opened with; a reload that changes it is refused.</summary>
+    public LabelTaxonomy StoreLabels { get; private init; } = LabelTaxonomy.Default;
+
+    /// <summary>Gets the settings the entitlements were composed with, for reloads to compose them the same way.</summary>
+    internal ContinuousVerificationSettings? VerificationSettings { get; private init; }
+
+    /// <summary>Gets whether the stored attribute types are checked against the schema (at start-up and on reloads).</summary>
+    internal bool CheckStoredAttributeTypes { get; private init; } = true;
 
     /// <summary>Gets the development token issuer.</summary>
     public DevelopmentIssuer Issuer { get; }
@@ -94,8 +105,8 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
     /// <summary>Gets the retrieval broker.</summary>
     public RetrievalBroker Broker { get; }
 
-    /// <summary>Gets the attribute schema the policy bundle was checked against.</summary>
-    public AttributeSchema AttributeSchema { get; private init; } = AttributeSchema.BuiltIn;
+    /// <summary>Gets the attribute schema the current policy bundle was checked against.</summary>
+    public AttributeSchema AttributeSchema => PolicyHolder.Current.Schema;
 
     /// <summary>Creates a policy test runner that resolves principals and destinations exactly as <see cref="Broker"/> does.</summary>
     public PolicyTestRunner CreatePolicyTestRunner() => Broker.CreatePolicyTestRunner();
@@ -159,11 +170,10 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
             CopySamples(data);
         }
 
-        var labeling = await LoadLabelingAsync(data, cancellationToken).ConfigureAwait(false);
-        var labels = labeling.Taxonomy;
-        var (directory, schema) = await LoadDirectoryAndSchemaAsync(data, labels, corpus: null, cancellationToken).ConfigureAwait(false);
-        var policy = await new PolicyLoader(labels, schema).LoadDirectoryAsync(data.PoliciesPath, cancellationToken).ConfigureAwait(false);
-        var destinations = await DestinationRegistry.LoadAsync(data.DestinationsPath, labels, cancellationToken).ConfigureAwait(false);
+        // Everything policy-like, loaded and validated exactly as a live reload does (PolicyReloader).
+        var snapshot = await PolicySnapshotLoader.LoadAsync(data, seed, verificationSettings, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        var (labeling, labels, schema, directory) = (snapshot.Labeling, snapshot.Labels, snapshot.Schema, snapshot.Directory!);
+        var holder = new PolicySnapshotHolder(snapshot);
         var owned = new OwnedResources();
         IChunkStore? store = null;
         IAuditStore? audit = null;
@@ -193,10 +203,9 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
 
             var releaser = await CreateReleaserAsync(data, directory, owned, cancellationToken).ConfigureAwait(false);
             var tracked = RequestTrackingAuditLog.Wrap(audit);
-            var verification = await ContinuousVerification.OpenAsync(data, directory, policy, store, tracked, verificationSettings, seed, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            var verification = await ContinuousVerification.OpenAsync(data, holder, store, tracked, verificationSettings, loggerFactory, TimeProvider.System, cancellationToken).ConfigureAwait(false);
             var broker = new RetrievalBroker(
-                verification.Entitlements,
-                policy,
+                holder,
                 store,
                 queryEmbedder,
                 options?.DecorateBrokerAudit?.Invoke(tracked) ?? tracked,
@@ -206,9 +215,15 @@ public sealed class CopilotGuardRuntime : IAsyncDisposable
                 loggerFactory?.CreateLogger<RetrievalBroker>(),
                 releaser: releaser,
                 gates: verification.Gates,
-                observers: verification.Observers,
-                destinations: destinations);
-            return new CopilotGuardRuntime(data, providers, store, audit, embedder, queryEmbedder, directory, policy, DevelopmentIssuer.LoadOrCreate(data), broker, owned) { Verification = verification, AttributeSchema = schema, AuditLog = tracked };
+                observers: verification.Observers);
+            return new CopilotGuardRuntime(data, providers, store, audit, embedder, queryEmbedder, holder, DevelopmentIssuer.LoadOrCreate(data), broker, owned)
+            {
+                Verification = verification,
+                AuditLog = tracked,
+                StoreLabels = labels,
+                VerificationSettings = verificationSettings,
+                CheckStoredAttributeTypes = options?.CheckStoredAttributeTypes ?? true,
+            };
         }
         catch
         {

@@ -62,6 +62,8 @@ public static class CopilotGuardServiceCollectionExtensions
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().AuditService);
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().Verification);
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().Issuer);
+        // Live policy reloads (PolicyReloadApi.cs): after the runtime host, so the reloader starts once the runtime is open.
+        services.AddPolicyReload(configuration);
 
         services.AddProblemDetails(static options => options.CustomizeProblemDetails = static problem =>
         {
@@ -156,6 +158,7 @@ public static class CopilotGuardEndpointRouteBuilderExtensions
         api.MapPolicyApi();
         api.MapDocumentsApi();
         api.MapAdminApi();
+        api.MapPolicyReloadApi();
         api.MapAuditApi();
         api.MapConsole();
         return api;

@@ -104,6 +104,7 @@ internal static partial class RefusalAudit
         var operation = EdgeValidation.Operation(context) ?? "unmatched";
         var reason = context.Items[EdgeValidation.ProblemItem] as string ?? ReasonPhrase(status);
         var ignored = context.Items[TokenRoles.IgnoredItem] as string;
+        var policy = runtime.PolicyHolder.Current;
         var record = new AuditRecord
         {
             RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
@@ -113,8 +114,8 @@ internal static partial class RefusalAudit
             SubjectId = Bounded(context.User.FindFirst("sub")?.Value) ?? "(no subject)",
             ActorId = Actor(context.User),
             ClientAddress = context.Connection.RemoteIpAddress?.ToString(),
-            PolicyVersion = runtime.Broker.Policy.Version,
-            PolicyHash = runtime.Broker.Policy.Sha256,
+            PolicyVersion = policy.Version,
+            PolicyHash = policy.Hash,
             Decision = Decision(status),
             Target = $"operation:{operation} status:{status} reason:{Cut(reason)}{(ignored is null ? string.Empty : " ignored-token-roles:" + ignored)}",
         };

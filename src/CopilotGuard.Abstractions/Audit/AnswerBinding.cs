@@ -39,4 +39,7 @@ public static class AuditRecordKinds
 
     /// <summary>The tombstone left in place of an entry that expired under retention (only its hashes are kept).</summary>
     public const string Expired = "expired";
+
+    /// <summary>A live reload of the policy files: the record carries the new policy version and hash, its target the old ones.</summary>
+    public const string PolicyReload = "policy-reload";
 }

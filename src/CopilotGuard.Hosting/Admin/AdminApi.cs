@@ -81,7 +81,8 @@ public static class AdminApi
         return TypedResults.Ok(suspensions.Select(static s => new PrincipalStateResponse(s.PrincipalId, true, s.Reason, s.SuspendedBy, s.Since, null)).ToImmutableArray());
     }
 
-    private static async Task<string> AuthorizeAsync(HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
+    /// <summary>Checks that the caller is a security administrator calling directly and not suspended, and returns its id.</summary>
+    internal static async Task<string> AuthorizeAsync(HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
     {
         var identity = DevelopmentIssuer.ReadCaller(context.User)
             ?? throw new GuardException(GuardErrorKind.Forbidden, "The token does not name a caller.");
@@ -97,7 +98,7 @@ public static class AdminApi
             && roles.Any(static r => r.Kind == AttributeKind.String && r.Text == SecurityAdminRole);
         return isAdmin
             ? caller.Subject.Id
-            : throw new GuardException(GuardErrorKind.Forbidden, $"Only principals with the {SecurityAdminRole} role may suspend or resume principals.");
+            : throw new GuardException(GuardErrorKind.Forbidden, $"Only principals with the {SecurityAdminRole} role may use the admin API.");
     }
 }
 

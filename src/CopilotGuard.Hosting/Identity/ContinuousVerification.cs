@@ -71,29 +71,29 @@ public sealed class ContinuousVerification : IDisposable
     /// <summary>The principal state database file name in the data folder.</summary>
     public const string StateFileName = "principals.db";
 
+    private readonly PolicySnapshotHolder _policy;
+
     private ContinuousVerification(
-        AgentRegistry agents,
+        PolicySnapshotHolder policy,
         SqlitePrincipalStateStore state,
         KillSwitch killSwitch,
-        IEntitlementProvider entitlements,
         RateLimiter rateLimiter,
         AnomalyDetector detector,
         AnomalyResponder anomalies)
     {
-        Agents = agents;
+        _policy = policy;
         State = state;
         KillSwitch = killSwitch;
-        Entitlements = entitlements;
         RateLimiter = rateLimiter;
         Detector = detector;
         Anomalies = anomalies;
         SuspensionGate = new SuspensionGate(state);
-        Gates = [SuspensionGate, new AgentRegistryGate(agents), anomalies, rateLimiter];
+        Gates = [SuspensionGate, new AgentRegistryGate(policy), anomalies, rateLimiter];
         Observers = [rateLimiter, anomalies];
     }
 
-    /// <summary>Gets the agent registry.</summary>
-    public AgentRegistry Agents { get; }
+    /// <summary>Gets the agent registry of the current policy snapshot.</summary>
+    public AgentRegistry Agents => _policy.Current.Agents ?? AgentRegistry.Empty;
 
     /// <summary>Gets the principal state store (suspensions).</summary>
     public SqlitePrincipalStateStore State { get; }
@@ -104,8 +104,9 @@ public sealed class ContinuousVerification : IDisposable
     /// <summary>Gets the suspension gate.</summary>
     public SuspensionGate SuspensionGate { get; }
 
-    /// <summary>Gets the entitlement provider the broker resolves principals with (directory narrowed by the agent registry).</summary>
-    public IEntitlementProvider Entitlements { get; }
+    /// <summary>Gets the entitlement provider the broker resolves principals with (directory narrowed by the agent
+    /// registry) in the current policy snapshot.</summary>
+    public IEntitlementProvider Entitlements => _policy.Current.Entitlements;
 
     /// <summary>Gets the rate limiter.</summary>
     public RateLimiter RateLimiter { get; }
@@ -122,52 +123,40 @@ public sealed class ContinuousVerification : IDisposable
     /// <summary>Gets the observers of audit records.</summary>
     public IReadOnlyList<IRetrievalObserver> Observers { get; }
 
-    /// <summary>Creates the parts over a data folder, copying the sample agent registry into a seeded folder.</summary>
+    /// <summary>Creates the parts over a data folder and the holder of the policy snapshot (whose agent registry,
+    /// entitlements and version they read per request; see <see cref="LoadAgentsAsync"/> and <see cref="ComposeEntitlements"/>).</summary>
     /// <param name="data">The data folder.</param>
-    /// <param name="directory">The directory of principals.</param>
-    /// <param name="policy">The policy bundle.</param>
+    /// <param name="policy">The holder of the current policy snapshot.</param>
     /// <param name="store">The chunk store (to learn returned chunks' sources).</param>
     /// <param name="audit">The audit log.</param>
     /// <param name="settings">The settings, or the defaults.</param>
-    /// <param name="seed">Whether to copy the sample registry when the folder has none.</param>
     /// <param name="loggerFactory">Creates loggers.</param>
     /// <param name="time">The clock.</param>
     /// <param name="cancellationToken">Cancels opening.</param>
-    /// <exception cref="PolicyValidationException">The agent registry is invalid.</exception>
     public static async Task<ContinuousVerification> OpenAsync(
         DataFolder data,
-        IEntitlementProvider directory,
-        PolicyBundle policy,
+        PolicySnapshotHolder policy,
         IChunkStore store,
         IAuditLog audit,
         ContinuousVerificationSettings? settings = null,
-        bool seed = true,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? time = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(policy);
         settings ??= new ContinuousVerificationSettings();
         settings.Validate();
         time ??= TimeProvider.System;
-        var agentsPath = Path.Combine(data.Root, AgentsFileName);
-        var sample = Path.Combine(DataFolder.SamplesPath, AgentsFileName);
-        if (seed && !File.Exists(agentsPath) && File.Exists(sample))
-        {
-            File.Copy(sample, agentsPath);
-        }
-
-        var agents = File.Exists(agentsPath) ? await AgentRegistry.LoadAsync(agentsPath, cancellationToken).ConfigureAwait(false) : AgentRegistry.Empty;
         var state = new SqlitePrincipalStateStore(Path.Combine(data.Root, StateFileName));
         await state.InitializeAsync(cancellationToken).ConfigureAwait(false);
         var killSwitch = new KillSwitch(state, audit, policy, time);
         var detector = new AnomalyDetector(settings.Anomaly);
         var anomalies = new AnomalyResponder(detector, killSwitch, audit, policy, AnomalyResponder.StoreSourceLookup(store), time, loggerFactory?.CreateLogger<AnomalyResponder>());
         return new ContinuousVerification(
-            agents,
+            policy,
             state,
             killSwitch,
-            new RegisteredAgentEntitlementProvider(Compose(directory, policy, settings, time), agents),
             new RateLimiter(Options.Create(settings.RateLimits), time),
             detector,
             anomalies);
@@ -178,6 +167,32 @@ public sealed class ContinuousVerification : IDisposable
     {
         Anomalies.Dispose();
         State.Dispose();
+    }
+
+    /// <summary>Reads the data folder's agent registry, copying the sample registry into a seeded folder that has none;
+    /// a folder without one registers no agent.</summary>
+    /// <exception cref="PolicyValidationException">The agent registry is invalid.</exception>
+    public static async Task<AgentRegistry> LoadAgentsAsync(DataFolder data, bool seed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var agentsPath = Path.Combine(data.Root, AgentsFileName);
+        var sample = Path.Combine(DataFolder.SamplesPath, AgentsFileName);
+        if (seed && !File.Exists(agentsPath) && File.Exists(sample))
+        {
+            File.Copy(sample, agentsPath);
+        }
+
+        return File.Exists(agentsPath) ? await AgentRegistry.LoadAsync(agentsPath, cancellationToken).ConfigureAwait(false) : AgentRegistry.Empty;
+    }
+
+    /// <summary>Composes the entitlements a policy snapshot resolves principals with: the directory (and the remote
+    /// source behind its cache, when configured), with agents narrowed to, and only when in, the agent registry.</summary>
+    public static IEntitlementProvider ComposeEntitlements(IEntitlementProvider directory, PolicyBundle policy, AgentRegistry agents, ContinuousVerificationSettings? settings, TimeProvider? time)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(agents);
+        return new RegisteredAgentEntitlementProvider(Compose(directory, policy, settings ?? new ContinuousVerificationSettings(), time ?? TimeProvider.System), agents);
     }
 
     private static IEntitlementProvider Compose(IEntitlementProvider directory, PolicyBundle policy, ContinuousVerificationSettings settings, TimeProvider time) =>

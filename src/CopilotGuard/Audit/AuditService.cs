@@ -44,7 +44,9 @@ public sealed class AuditService
         ArgumentNullException.ThrowIfNull(registration);
         var sha256 = ValidateAnswer(registration);
         // Registering an answer is not a data access for a purpose; only audit queries are done "for compliance".
-        var principals = await _guard.AdmitAsync(caller, new AccessRequest("answer-register", null, "internal"), cancellationToken).ConfigureAwait(false);
+        // The policy snapshot is read once: the caller, the gates and the answer record use the same version.
+        var operation = _guard.Begin();
+        var principals = await operation.AdmitAsync(caller, new AccessRequest("answer-register", null, "internal"), cancellationToken).ConfigureAwait(false);
         var compliance = IsCompliance(principals);
         var returned = new HashSet<string>(StringComparer.Ordinal);
         foreach (var receiptId in registration.ReceiptIds)
@@ -72,7 +74,7 @@ public sealed class AuditService
             throw new GuardException(GuardErrorKind.InvalidRequest, $"Cited chunk '{uncited}' was not returned by any of the receipts.");
         }
 
-        var record = NewRecord(AuditRecordKinds.Answer, "ans_", principals, registration.ClientAddress, "registered") with
+        var record = NewRecord(operation, AuditRecordKinds.Answer, "ans_", principals, registration.ClientAddress, "registered") with
         {
             Answer = new AnswerBinding
             {
@@ -82,7 +84,7 @@ public sealed class AuditService
                 CitedChunkIds = registration.CitedChunkIds,
             },
         };
-        var appended = await AppendAsync(record, cancellationToken).ConfigureAwait(false);
+        var appended = await AppendAsync(operation, record, cancellationToken).ConfigureAwait(false);
         return new RegisteredAnswer(record.RecordId, sha256, appended.Sequence);
     }
 
@@ -242,14 +244,17 @@ public sealed class AuditService
                 throw new ArgumentException("A requester is either a caller or the local operator.", nameof(requester));
             }
 
-            await AppendAsync(NewRecord(AuditRecordKinds.AuditQuery, "aq_", requester.LocalOperator, null, requester.ClientAddress, "allowed") with { Target = target }, cancellationToken).ConfigureAwait(false);
+            var local = _guard.Begin();
+            await AppendAsync(local, NewRecord(local, AuditRecordKinds.AuditQuery, "aq_", requester.LocalOperator, null, requester.ClientAddress, "allowed") with { Target = target }, cancellationToken).ConfigureAwait(false);
             return true;
         }
 
-        var principals = await _guard.AdmitAsync(requester.Caller, new AccessRequest(AuditRecordKinds.AuditQuery, "compliance", "internal"), cancellationToken).ConfigureAwait(false);
+        // The policy snapshot is read once: the caller, the gates and the audit-query record use the same version.
+        var operation = _guard.Begin();
+        var principals = await operation.AdmitAsync(requester.Caller, new AccessRequest(AuditRecordKinds.AuditQuery, "compliance", "internal"), cancellationToken).ConfigureAwait(false);
         var compliance = IsCompliance(principals);
         var allowed = compliance || (principals.Actor is null && alsoAllowed?.Invoke(principals) == true);
-        await AppendAsync(NewRecord(AuditRecordKinds.AuditQuery, "aq_", principals, requester.ClientAddress, allowed ? "allowed" : "denied") with { Target = target }, cancellationToken).ConfigureAwait(false);
+        await AppendAsync(operation, NewRecord(operation, AuditRecordKinds.AuditQuery, "aq_", principals, requester.ClientAddress, allowed ? "allowed" : "denied") with { Target = target }, cancellationToken).ConfigureAwait(false);
         return allowed
             ? compliance
             : throw new GuardException(GuardErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _options.ComplianceRoles)}, acting without an agent, may query the audit log{(alsoAllowed is null ? string.Empty : " (data owners: only the labels of their own sources)")}.");
@@ -260,18 +265,18 @@ public sealed class AuditService
         && principals.Subject.Attributes.TryGet("roles", out var roles)
         && roles.Any(role => role.Kind == AttributeKind.String && _options.ComplianceRoles.Contains(role.Text, StringComparer.Ordinal));
 
-    private AuditRecord NewRecord(string kind, string prefix, CallerPrincipals principals, string? clientAddress, string decision) =>
-        NewRecord(kind, prefix, principals.Subject.Id, principals.Actor?.Id, clientAddress, decision);
+    private static AuditRecord NewRecord(GuardedOperation operation, string kind, string prefix, CallerPrincipals principals, string? clientAddress, string decision) =>
+        NewRecord(operation, kind, prefix, principals.Subject.Id, principals.Actor?.Id, clientAddress, decision);
 
-    private AuditRecord NewRecord(string kind, string prefix, string subjectId, string? actorId, string? clientAddress, string decision) =>
-        _guard.NewRecord(kind, subjectId, actorId, decision, prefix) with
+    private static AuditRecord NewRecord(GuardedOperation operation, string kind, string prefix, string subjectId, string? actorId, string? clientAddress, string decision) =>
+        operation.NewRecord(kind, subjectId, actorId, decision, prefix) with
         {
             ClientAddress = clientAddress,
             Purpose = kind == AuditRecordKinds.AuditQuery ? "compliance" : null,
         };
 
-    private Task<AuditEntry> AppendAsync(AuditRecord record, CancellationToken cancellationToken) =>
-        _guard.AppendAsync(record, AuditFailure, cancellationToken);
+    private static Task<AuditEntry> AppendAsync(GuardedOperation operation, AuditRecord record, CancellationToken cancellationToken) =>
+        operation.AppendAsync(record, AuditFailure, cancellationToken);
 
     private string ValidateAnswer(AnswerRegistration registration)
     {

@@ -203,25 +203,41 @@ public sealed class RegisteredAgentEntitlementProvider : IEntitlementProvider
 /// <summary>Refuses an agent that is not registered, or that declares a purpose or destination it is not registered for.</summary>
 public sealed class AgentRegistryGate : IAccessGate
 {
-    private readonly AgentRegistry _registry;
+    private readonly AgentRegistry? _registry;
+    private readonly PolicySnapshotHolder? _holder;
 
-    /// <summary>Creates the gate over the registry.</summary>
+    /// <summary>Creates the gate over a fixed registry.</summary>
     public AgentRegistryGate(AgentRegistry registry) => _registry = registry ?? throw new ArgumentNullException(nameof(registry));
+
+    /// <summary>Creates the gate over the registry of the policy snapshot each request is decided with (the request's
+    /// <see cref="AccessRequest.Snapshot"/>, else the holder's current one), so a reloaded registry applies at once.</summary>
+    public AgentRegistryGate(PolicySnapshotHolder holder) => _holder = holder ?? throw new ArgumentNullException(nameof(holder));
 
     /// <inheritdoc />
     public ValueTask CheckAsync(CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return Refusal(caller, request.Purpose, request.Destination) is { } refusal
+        return Refusal(caller, request.Purpose, request.Destination, request.Snapshot) is { } refusal
             ? throw new GuardException(GuardErrorKind.Forbidden, refusal)
             : ValueTask.CompletedTask;
     }
 
     /// <summary>Says why the registry refuses a caller for a purpose and (resolved) destination, or returns
     /// <see langword="null"/> when it does not; <c>policy test</c> and <c>policy explain</c> ask the same question.</summary>
-    public string? Refusal(CallerPrincipals caller, string? purpose, string destination)
+    public string? Refusal(CallerPrincipals caller, string? purpose, string destination) => Refusal(caller, purpose, destination, null);
+
+    /// <summary>Says why the registry of a policy snapshot (for a gate over a holder) refuses a caller, or returns
+    /// <see langword="null"/> when it does not.</summary>
+    /// <param name="caller">The resolved caller.</param>
+    /// <param name="purpose">The declared purpose.</param>
+    /// <param name="destination">The resolved destination.</param>
+    /// <param name="snapshot">The snapshot the request is decided with; the holder's current one when <see langword="null"/>.
+    /// A gate over a fixed registry ignores it.</param>
+    public string? Refusal(CallerPrincipals caller, string? purpose, string destination, PolicySnapshot? snapshot)
     {
         ArgumentNullException.ThrowIfNull(caller);
+        // Fail closed: a snapshot without a registry registers no agent.
+        var registry = _registry ?? (snapshot ?? _holder!.Current).Agents ?? AgentRegistry.Empty;
         foreach (var agent in (ReadOnlySpan<Principal?>)[caller.Actor, caller.Subject])
         {
             if (agent is not { Kind: PrincipalKind.Agent })
@@ -229,7 +245,7 @@ public sealed class AgentRegistryGate : IAccessGate
                 continue;
             }
 
-            if (!_registry.TryGet(agent.Id, out var registration))
+            if (!registry.TryGet(agent.Id, out var registration))
             {
                 return $"Agent '{agent.Id}' is not a registered agent.";
             }

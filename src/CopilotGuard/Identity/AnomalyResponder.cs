@@ -28,7 +28,7 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
     private readonly AnomalyDetector _detector;
     private readonly KillSwitch _killSwitch;
     private readonly IAuditLog _audit;
-    private readonly PolicyBundle _policy;
+    private readonly PolicySnapshotHolder _policy;
     private readonly Func<AuditedChunk, CancellationToken, ValueTask<string?>> _sourceOf;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -50,6 +50,27 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
         KillSwitch killSwitch,
         IAuditLog audit,
         PolicyBundle policy,
+        Func<AuditedChunk, CancellationToken, ValueTask<string?>>? sourceOf = null,
+        TimeProvider? time = null,
+        ILogger<AnomalyResponder>? logger = null)
+        : this(detector, killSwitch, audit, PolicySnapshotHolder.Fixed(policy ?? throw new ArgumentNullException(nameof(policy))), sourceOf, time, logger)
+    {
+    }
+
+    /// <summary>Creates the responder over the current policy snapshot (its version is recorded on alerts, so a reload
+    /// applies at once).</summary>
+    /// <param name="detector">The detector.</param>
+    /// <param name="killSwitch">The kill switch used by the <see cref="AnomalyResponse.Suspend"/> response.</param>
+    /// <param name="audit">The audit log alerts are written to.</param>
+    /// <param name="policy">The holder of the current policy snapshot.</param>
+    /// <param name="sourceOf">Finds the source of a returned chunk, or <see langword="null"/> when unknown.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="logger">The logger.</param>
+    public AnomalyResponder(
+        AnomalyDetector detector,
+        KillSwitch killSwitch,
+        IAuditLog audit,
+        PolicySnapshotHolder policy,
         Func<AuditedChunk, CancellationToken, ValueTask<string?>>? sourceOf = null,
         TimeProvider? time = null,
         ILogger<AnomalyResponder>? logger = null)
@@ -227,6 +248,7 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
         switch (response)
         {
             case AnomalyResponse.Alert:
+                var snapshot = _policy.Current;
                 await _audit.AppendAsync(
                     new AuditRecord
                     {
@@ -234,8 +256,8 @@ public sealed partial class AnomalyResponder : IRetrievalObserver, IAccessGate, 
                         Kind = AlertKind,
                         Time = now,
                         SubjectId = worst.PrincipalId,
-                        PolicyVersion = _policy.Version,
-                        PolicyHash = _policy.Sha256,
+                        PolicyVersion = snapshot.Version,
+                        PolicyHash = snapshot.Hash,
                         Decision = worst.Severity.ToString().ToLowerInvariant(),
                         Target = $"principal:{worst.PrincipalId} metric:{worst.Metric} baseline:{worst.Baseline} responses:{string.Join(",", responses).ToLowerInvariant()}",
                     },

@@ -14,4 +14,9 @@ public interface IAccessGate
 /// <param name="Operation">The operation, e.g. <c>retrieve</c> or <c>policy-explain</c>.</param>
 /// <param name="Purpose">The declared purpose.</param>
 /// <param name="Destination">The declared (or defaulted) destination.</param>
-public sealed record AccessRequest(string Operation, string? Purpose, string Destination);
+public sealed record AccessRequest(string Operation, string? Purpose, string Destination)
+{
+    /// <summary>Gets the policy snapshot the request is decided with, so that a gate reading policy-like state (the
+    /// agent registry) uses the same version as the rest of the request; <see langword="null"/> when the caller has none.</summary>
+    public Policy.PolicySnapshot? Snapshot { get; init; }
+}

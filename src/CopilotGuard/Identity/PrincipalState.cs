@@ -84,11 +84,17 @@ public sealed class KillSwitch
 
     private readonly IPrincipalStateStore _store;
     private readonly IAuditLog _audit;
-    private readonly PolicyBundle _policy;
+    private readonly PolicySnapshotHolder _policy;
     private readonly TimeProvider _time;
 
-    /// <summary>Creates the kill switch.</summary>
+    /// <summary>Creates the kill switch, recording a fixed policy's version on its audit records.</summary>
     public KillSwitch(IPrincipalStateStore store, IAuditLog audit, PolicyBundle policy, TimeProvider? time = null)
+        : this(store, audit, PolicySnapshotHolder.Fixed(policy ?? throw new ArgumentNullException(nameof(policy))), time)
+    {
+    }
+
+    /// <summary>Creates the kill switch, recording the current policy snapshot's version on its audit records.</summary>
+    public KillSwitch(IPrincipalStateStore store, IAuditLog audit, PolicySnapshotHolder policy, TimeProvider? time = null)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _audit = audit ?? throw new ArgumentNullException(nameof(audit));
@@ -146,14 +152,15 @@ public sealed class KillSwitch
 
     private async Task<string> AuditAsync(string kind, string actorId, string target, string decision, CancellationToken cancellationToken)
     {
+        var snapshot = _policy.Current;
         var record = new AuditRecord
         {
             RecordId = "rcpt_" + Guid.CreateVersion7().ToString("N"),
             Kind = kind,
             Time = _time.GetUtcNow(),
             SubjectId = actorId,
-            PolicyVersion = _policy.Version,
-            PolicyHash = _policy.Sha256,
+            PolicyVersion = snapshot.Version,
+            PolicyHash = snapshot.Hash,
             Decision = decision,
             Target = "principal:" + target,
         };

@@ -32,8 +32,10 @@ public sealed class DeanonymizeHandler(GuardedOperations guard, ChunkReleaser re
             throw new GuardException(GuardErrorKind.InvalidRequest, "text is required and at most 1,000,000 characters long.");
         }
 
-        var caller = await _guard.AdmitAsync(request.Caller, new AccessRequest("deanonymize", null, "internal"), cancellationToken).ConfigureAwait(false);
-        var grant = _guard.Policy.DeanonymizationGrant(caller, PolicyRequest.Attributes(null, "internal"));
+        // The policy snapshot is read once, here, for the caller, the gates, the grant and the record.
+        var operation = _guard.Begin();
+        var caller = await operation.AdmitAsync(request.Caller, new AccessRequest("deanonymize", null, "internal"), cancellationToken).ConfigureAwait(false);
+        var grant = operation.Policy.DeanonymizationGrant(caller, PolicyRequest.Attributes(null, "internal"));
         var anonymizer = _releaser.Anonymizer;
         var restored = 0;
         string? text = null;
@@ -43,7 +45,7 @@ public sealed class DeanonymizeHandler(GuardedOperations guard, ChunkReleaser re
             (text, restored) = (result.Text, result.Restored);
         }
 
-        await _guard.AppendAsync(_guard.NewRecord("deanonymize", caller, text is null ? "refused" : $"restored:{restored}") with
+        await operation.AppendAsync(operation.NewRecord("deanonymize", caller, text is null ? "refused" : $"restored:{restored}") with
         {
             Destination = "internal",
             ConversationId = request.ConversationId,

@@ -10,19 +10,16 @@ namespace CopilotGuard.Retrieval;
 public sealed class ExplainHandler
 {
     private readonly GuardedOperations _guard;
-    private readonly DestinationRegistry _destinations;
     private readonly IChunkStore _store;
     private readonly string[] _explainRoles;
 
     /// <summary>Creates the handler from the parts an explanation uses.</summary>
     /// <param name="guard">The guarded-operation path.</param>
-    /// <param name="destinations">The registered destinations.</param>
     /// <param name="store">The chunk store asked about.</param>
     /// <param name="explainRoles">The roles that may explain other principals' views.</param>
-    public ExplainHandler(GuardedOperations guard, DestinationRegistry destinations, IChunkStore store, IEnumerable<string> explainRoles)
+    public ExplainHandler(GuardedOperations guard, IChunkStore store, IEnumerable<string> explainRoles)
     {
         _guard = guard ?? throw new ArgumentNullException(nameof(guard));
-        _destinations = destinations ?? throw new ArgumentNullException(nameof(destinations));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _explainRoles = explainRoles?.ToArray() ?? throw new ArgumentNullException(nameof(explainRoles));
     }
@@ -38,8 +35,10 @@ public sealed class ExplainHandler
             throw new GuardException(GuardErrorKind.InvalidRequest, "chunkId is required and at most 512 characters long.");
         }
 
-        var target = _destinations.Resolve(request.Destination);
-        var requester = await _guard.AdmitAsync(request.Requester, new AccessRequest("policy-explain", request.Purpose, target.Id), cancellationToken).ConfigureAwait(false);
+        // The policy snapshot is read once, here, and used for the destination, both resolutions, the gates, the decision and the record.
+        var operation = _guard.Begin();
+        var target = operation.Destinations.Resolve(request.Destination);
+        var requester = await operation.AdmitAsync(request.Requester, new AccessRequest("policy-explain", request.Purpose, target.Id), cancellationToken).ConfigureAwait(false);
         var privileged = HasExplainRole(requester.Subject) && requester.Actor is null;
         var subjectIdentity = request.Subject ?? request.Requester;
         if (!subjectIdentity.SamePrincipalsAs(request.Requester) && !privileged)
@@ -47,12 +46,12 @@ public sealed class ExplainHandler
             throw new GuardException(GuardErrorKind.Forbidden, $"Only principals with one of the roles {string.Join(", ", _explainRoles)} may explain another principal's view.");
         }
 
-        var caller = subjectIdentity.SamePrincipalsAs(request.Requester) ? requester : await _guard.ResolveAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
+        var caller = subjectIdentity.SamePrincipalsAs(request.Requester) ? requester : await operation.ResolveAsync(subjectIdentity, cancellationToken).ConfigureAwait(false);
         var requestAttributes = PolicyRequest.Attributes(request.Purpose, target.Id);
-        var policy = _guard.Policy;
+        var policy = operation.Policy;
 
         // An agent the registry refuses for this purpose or destination gets nothing from retrieval, so nothing is visible.
-        var refusal = _guard.Gates.OfType<AgentRegistryGate>().Select(gate => gate.Refusal(caller, request.Purpose, target.Id)).FirstOrDefault(static r => r is not null);
+        var refusal = _guard.Gates.OfType<AgentRegistryGate>().Select(gate => gate.Refusal(caller, request.Purpose, target.Id, operation.Snapshot)).FirstOrDefault(static r => r is not null);
         var residual = refusal is not null ? FilterNode.False : target.Constrain(policy.Decide(caller, requestAttributes), policy.Labels);
         var (pushed, _, _) = Filters.Split(residual, _store.Capabilities);
         var filters = ImmutableDictionary.CreateRange(StringComparer.Ordinal, [
@@ -72,7 +71,7 @@ public sealed class ExplainHandler
             ? new ChunkExplanation(request.ChunkId, visible, explanation?.Reason ?? "No chunk has this id.", policy.Version, explanation, filters, privileged ? chunk : null)
             : new ChunkExplanation(request.ChunkId, false, "The chunk does not exist or is not visible to you.", policy.Version, null, filters, null);
 
-        await _guard.AppendAsync(_guard.NewRecord("policy-explain", requester, visible ? "visible" : "hidden") with
+        await operation.AppendAsync(operation.NewRecord("policy-explain", requester, visible ? "visible" : "hidden") with
         {
             Purpose = request.Purpose,
             Destination = target.Id,

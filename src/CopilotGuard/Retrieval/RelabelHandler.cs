@@ -26,13 +26,15 @@ public sealed class RelabelHandler(GuardedOperations guard, IChunkStore store)
             throw new GuardException(GuardErrorKind.InvalidRequest, "The document id is required and at most 512 characters long.");
         }
 
-        var labels = _guard.Policy.Labels;
+        // The policy snapshot is read once, here, for the taxonomy, the caller, the gates and the record.
+        var operation = _guard.Begin();
+        var labels = operation.Policy.Labels;
         if (!labels.TryGet(labelName ?? string.Empty, out var label))
         {
             throw new GuardException(GuardErrorKind.InvalidRequest, $"Unknown sensitivity label '{labelName}'. Known labels: {string.Join(", ", labels.Labels)}.");
         }
 
-        var caller = await _guard.AdmitAsync(identity, new AccessRequest("label-change", null, "internal"), RefuseAgents, cancellationToken).ConfigureAwait(false);
+        var caller = await operation.AdmitAsync(identity, new AccessRequest("label-change", null, "internal"), RefuseAgents, cancellationToken).ConfigureAwait(false);
         var chunks = await _store.GetDocumentAsync(documentId, cancellationToken).ConfigureAwait(false);
         if (chunks.Count == 0 || !chunks.All(chunk => OwnsSource(caller.Subject, chunk)))
         {
@@ -40,7 +42,7 @@ public sealed class RelabelHandler(GuardedOperations guard, IChunkStore store)
         }
 
         var previous = chunks.Select(static c => c.Label.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        await _guard.AppendAsync(_guard.NewRecord("label-change", caller, $"{string.Join("|", previous)} -> {label.Name}") with
+        await operation.AppendAsync(operation.NewRecord("label-change", caller, $"{string.Join("|", previous)} -> {label.Name}") with
         {
             Store = _store.Name,
             Target = $"document:{documentId}",

@@ -23,7 +23,7 @@ public sealed class RetrievalBroker
     private readonly DeanonymizeHandler _deanonymize;
     private readonly RelabelHandler _relabel;
 
-    /// <summary>Creates a broker from its parts.</summary>
+    /// <summary>Creates a broker from its parts, deciding with one fixed policy bundle.</summary>
     public RetrievalBroker(
         IEntitlementProvider entitlements,
         PolicyBundle policy,
@@ -38,20 +38,38 @@ public sealed class RetrievalBroker
         IEnumerable<IRetrievalObserver>? observers = null,
         ChunkReleaser? releaser = null,
         DestinationRegistry? destinations = null)
+        : this(
+            PolicySnapshotHolder.Fixed(policy ?? throw new ArgumentNullException(nameof(policy)), entitlements ?? throw new ArgumentNullException(nameof(entitlements)), destinations),
+            store, embedder, audit, queryHasher, options, time, logger, gates, observers, releaser)
+    {
+    }
+
+    /// <summary>Creates a broker that decides each operation with the policy snapshot current when the operation begins
+    /// (bundle, entitlements, destinations, agent registry), so a reload swapped into the holder applies to the next one.</summary>
+    public RetrievalBroker(
+        PolicySnapshotHolder policy,
+        IChunkStore store,
+        IEmbeddingGenerator<string, Embedding<float>> embedder,
+        IAuditLog audit,
+        QueryHasher queryHasher,
+        IOptions<RetrievalBrokerOptions>? options = null,
+        TimeProvider? time = null,
+        ILogger<RetrievalBroker>? logger = null,
+        IEnumerable<IAccessGate>? gates = null,
+        IEnumerable<IRetrievalObserver>? observers = null,
+        ChunkReleaser? releaser = null)
     {
         // Without an anonymizer, field labels and obligations still apply; only entity anonymization is skipped.
         releaser ??= new ChunkReleaser(null, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-        ArgumentNullException.ThrowIfNull(entitlements);
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(embedder);
         ArgumentNullException.ThrowIfNull(audit);
         ArgumentNullException.ThrowIfNull(queryHasher);
         var settings = options?.Value ?? new RetrievalBrokerOptions();
-        Operations = new GuardedOperations(new CallerResolver(entitlements, settings.ClaimAttributes), policy, audit, settings.Tenant, gates, time, logger);
-        Destinations = destinations ?? DestinationRegistry.BuiltIn(policy.Labels);
-        _retrieve = new RetrieveHandler(Operations, Destinations, store, embedder, queryHasher, settings, releaser, observers, logger);
-        _explain = new ExplainHandler(Operations, Destinations, store, settings.ExplainRoles);
+        Operations = new GuardedOperations(policy, audit, settings.Tenant, gates, time, logger, settings.ClaimAttributes);
+        _retrieve = new RetrieveHandler(Operations, store, embedder, queryHasher, settings, releaser, observers, logger);
+        _explain = new ExplainHandler(Operations, store, settings.ExplainRoles);
         _deanonymize = new DeanonymizeHandler(Operations, releaser);
         _relabel = new RelabelHandler(Operations, store);
     }
@@ -59,8 +77,11 @@ public sealed class RetrievalBroker
     /// <summary>Gets the guarded-operation path every operation of the broker (and the audit service) runs through.</summary>
     public GuardedOperations Operations { get; }
 
-    /// <summary>Gets the policy bundle the broker decides with.</summary>
+    /// <summary>Gets the policy bundle the broker decides with now (the current snapshot's).</summary>
     public PolicyBundle Policy => Operations.Policy;
+
+    /// <summary>Gets the holder of the policy snapshot; each operation reads it once, at its start.</summary>
+    public PolicySnapshotHolder PolicyHolder => Operations.PolicyHolder;
 
     /// <summary>Gets the checks every request passes first (kill switch, rate limits, anomaly responses).</summary>
     public IReadOnlyList<IAccessGate> Gates => Operations.Gates;
@@ -68,13 +89,13 @@ public sealed class RetrievalBroker
     /// <summary>Gets the tenant recorded in every audit record.</summary>
     public string Tenant => Operations.Tenant;
 
-    /// <summary>Gets the resolver every operation resolves callers with (directory, agent registry, token claims,
-    /// Microsoft Graph where configured); <c>policy test</c> uses the same one.</summary>
+    /// <summary>Gets the resolver operations resolve callers with now (directory, agent registry, token claims,
+    /// Microsoft Graph where configured), the current snapshot's; <c>policy test</c> uses the same one.</summary>
     public CallerResolver Callers => Operations.Callers;
 
     /// <summary>Gets the registered destinations; a request naming none, or one that is not registered, is treated as
-    /// <see cref="DestinationRegistry.MostRestrictive"/>.</summary>
-    public DestinationRegistry Destinations { get; }
+    /// <see cref="DestinationRegistry.MostRestrictive"/> (the current snapshot's).</summary>
+    public DestinationRegistry Destinations => Operations.PolicyHolder.Current.Destinations;
 
     /// <summary>Resolves the caller's principals, failing closed on unknown principals or unreachable entitlements.</summary>
     /// <exception cref="GuardException">The caller or its agent is unknown, or entitlements are unavailable.</exception>
@@ -86,7 +107,14 @@ public sealed class RetrievalBroker
 
     /// <summary>Creates a policy test runner that decides as the broker does: its bundle, caller resolver, destinations
     /// and agent registry.</summary>
-    public PolicyTestRunner CreatePolicyTestRunner() => new(Policy, Callers, Destinations, Gates.OfType<AgentRegistryGate>());
+    /// <remarks>The runner keeps the policy snapshot current when it is created (read once), so all its cases run on one
+    /// version even if the policy is reloaded meanwhile.</remarks>
+    public PolicyTestRunner CreatePolicyTestRunner()
+    {
+        var operation = Operations.Begin();
+        var snapshot = operation.Snapshot;
+        return new(snapshot.Policy, operation.Callers, snapshot.Destinations, snapshot.Agents is { } agents ? [new AgentRegistryGate(agents)] : Gates.OfType<AgentRegistryGate>());
+    }
 
     /// <summary>Retrieves the chunks the caller may see for a query.</summary>
     /// <exception cref="GuardException">The request is refused; no data was released.</exception>

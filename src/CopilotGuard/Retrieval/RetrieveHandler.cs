@@ -19,7 +19,6 @@ public sealed partial class RetrieveHandler
     private const int MaxCachedRequestAttributes = 1024;
 
     private readonly GuardedOperations _guard;
-    private readonly DestinationRegistry _destinations;
     private readonly IChunkStore _store;
     private readonly IEmbeddingGenerator<string, Embedding<float>> _embedder;
     private readonly QueryHasher _queryHasher;
@@ -32,7 +31,6 @@ public sealed partial class RetrieveHandler
     /// <summary>Creates the handler from the parts a retrieval uses.</summary>
     public RetrieveHandler(
         GuardedOperations guard,
-        DestinationRegistry destinations,
         IChunkStore store,
         IEmbeddingGenerator<string, Embedding<float>> embedder,
         QueryHasher queryHasher,
@@ -42,7 +40,6 @@ public sealed partial class RetrieveHandler
         ILogger? logger = null)
     {
         _guard = guard ?? throw new ArgumentNullException(nameof(guard));
-        _destinations = destinations ?? throw new ArgumentNullException(nameof(destinations));
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _embedder = embedder ?? throw new ArgumentNullException(nameof(embedder));
         _queryHasher = queryHasher ?? throw new ArgumentNullException(nameof(queryHasher));
@@ -99,12 +96,15 @@ public sealed partial class RetrieveHandler
     private async Task<RetrievalResult> RetrieveAsync(RetrievalRequest request, long started, CancellationToken cancellationToken)
     {
         Validate(request);
-        var target = _destinations.Resolve(request.Destination);
+        // The policy snapshot is read once, here: the destination, the caller, the gates, the decision and the receipt
+        // all use this one version even if a reload swaps the snapshot meanwhile.
+        var operation = _guard.Begin();
+        var target = operation.Destinations.Resolve(request.Destination);
         var destination = target.Id;
-        var caller = await _guard.AdmitAsync(request.Caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
+        var caller = await operation.AdmitAsync(request.Caller, new AccessRequest("retrieve", request.Purpose, destination), cancellationToken).ConfigureAwait(false);
         var resolved = Time.GetTimestamp();
         var requestAttributes = CachedRequestAttributes(request.Purpose, destination);
-        var policy = _guard.Policy;
+        var policy = operation.Policy;
 
         // The destination's ceiling holds whatever the bundle says: it is part of the pushed filter and of the re-check.
         var residual = target.Constrain(policy.Decide(caller, requestAttributes, out var decidingRules), policy.Labels);
@@ -166,7 +166,7 @@ public sealed partial class RetrieveHandler
             }
         }
 
-        var record = _guard.NewRecord("retrieval", caller, residual switch
+        var record = operation.NewRecord("retrieval", caller, residual switch
         {
             ConstantFilter { Value: false } => "none",
             ConstantFilter { Value: true } => "all",
@@ -227,7 +227,7 @@ public sealed partial class RetrieveHandler
                 Milliseconds(0, postFilterTicks)),
         };
 
-        await _guard.AppendAsync(record, cancellationToken).ConfigureAwait(false);
+        await operation.AppendAsync(record, cancellationToken).ConfigureAwait(false);
         await NotifyAsync(record, caller, cancellationToken).ConfigureAwait(false);
         return new RetrievalResult(record.RecordId, chunks, record);
     }
