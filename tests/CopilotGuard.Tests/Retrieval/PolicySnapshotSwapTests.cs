@@ -41,7 +41,7 @@ public sealed class PolicySnapshotSwapTests
     private static PolicySnapshot Snapshot(PolicyBundle bundle, AgentRegistry agents) =>
         new(bundle, new RegisteredAgentEntitlementProvider(Directory, agents), Destinations, agents, directory: Directory);
 
-    private static async Task<(RetrievalBroker Broker, InMemoryAuditLog Audit)> BrokerAsync(PolicySnapshotHolder holder)
+    private static async Task<(RetrievalBroker Broker, InMemoryAuditLog Audit)> BrokerAsync(PolicySnapshotHolder holder, IAccessGate? extraGate = null)
     {
         var store = new InMemoryChunkStore();
         var chunks = new List<Chunk>();
@@ -56,7 +56,7 @@ public sealed class PolicySnapshotSwapTests
 
         await store.UpsertAsync([.. chunks.Select(static c => new StoredChunk(c, DeterministicEmbedder.VectorFor(c.Id)))], CancellationToken.None);
         var audit = new InMemoryAuditLog();
-        var broker = new RetrievalBroker(holder, store, new SlowEmbedder(new DeterministicEmbedder()), audit, new QueryHasher(new byte[32]), gates: [new AgentRegistryGate(holder)]);
+        var broker = new RetrievalBroker(holder, store, new SlowEmbedder(new DeterministicEmbedder()), audit, new QueryHasher(new byte[32]), gates: extraGate is null ? [new AgentRegistryGate(holder)] : [new AgentRegistryGate(holder), extraGate]);
         return (broker, audit);
     }
 
@@ -152,6 +152,87 @@ public sealed class PolicySnapshotSwapTests
         }
 
         Assert.All(audit.Entries, static e => Assert.True(e.Record.PolicyVersion is "v1" or "v2"));
+    }
+
+    [Fact]
+    public async Task Explain_SwapWhileGating_DecidesAndRecordsWithTheSnapshotItStartedOn()
+    {
+        var holder = new PolicySnapshotHolder(Snapshot(V1, Agents));
+        var (broker, audit) = await BrokerAsync(holder, new SwapOnceGate(holder, Snapshot(V2, Agents)));
+
+        // The gate swaps in V2 (which denies marketing) while the explanation is being admitted: the operation began
+        // on V1, so it decides, answers and records V1 throughout.
+        var explanation = await broker.ExplainAsync(new ExplainRequest { Requester = new CallerIdentity("carol"), ChunkId = "marketing-General#0", Destination = "internal" }, CancellationToken.None);
+
+        Assert.Same(V2, holder.Current.Policy);
+        Assert.True(explanation.Visible, explanation.Reason);
+        Assert.Equal("v1", explanation.PolicyVersion);
+        var record = audit.Entries[^1].Record;
+        Assert.Equal("policy-explain", record.Kind);
+        Assert.Equal(("v1", V1.Sha256), (record.PolicyVersion, record.PolicyHash));
+    }
+
+    [Fact]
+    public async Task Deanonymize_SwapWhileGating_RecordsTheSnapshotItStartedOn()
+    {
+        var holder = new PolicySnapshotHolder(Snapshot(V1, Agents));
+        var (broker, audit) = await BrokerAsync(holder, new SwapOnceGate(holder, Snapshot(V2, Agents)));
+
+        // No anonymizer: the request is refused, after its record is written with the version it began on.
+        var refusal = await Assert.ThrowsAsync<GuardException>(() => broker.DeanonymizeAsync(new DeanonymizeRequest(new CallerIdentity("carol"), "c1", "text"), CancellationToken.None));
+
+        Assert.Equal(GuardErrorKind.Forbidden, refusal.Kind);
+        Assert.Same(V2, holder.Current.Policy);
+        var record = audit.Entries[^1].Record;
+        Assert.Equal("deanonymize", record.Kind);
+        Assert.Equal(("v1", V1.Sha256), (record.PolicyVersion, record.PolicyHash));
+    }
+
+    [Fact]
+    public async Task AuditQuery_SwapWhileGating_RecordsTheSnapshotItStartedOn()
+    {
+        var holder = new PolicySnapshotHolder(Snapshot(V1, Agents));
+        var (broker, audit) = await BrokerAsync(holder, new SwapOnceGate(holder, Snapshot(V2, Agents)));
+        var service = new AuditService(audit, new UnusedAuditReader(), broker.Operations);
+
+        await Assert.ThrowsAsync<GuardException>(() => service.AuthorizeAsync(new AuditRequester(new CallerIdentity("carol")), "receipt:x", CancellationToken.None));
+
+        Assert.Same(V2, holder.Current.Policy);
+        var record = audit.Entries[^1].Record;
+        Assert.Equal(AuditRecordKinds.AuditQuery, record.Kind);
+        Assert.Equal("denied", record.Decision);
+        Assert.Equal(("v1", V1.Sha256), (record.PolicyVersion, record.PolicyHash));
+    }
+
+    /// <summary>An audit query's authorization reads nothing.</summary>
+    private sealed class UnusedAuditReader : IAuditReader
+    {
+        public IAsyncEnumerable<StoredAuditEntry> ReadAsync(long afterSequence, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<AuditCheckpoint>> GetCheckpointsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<AuditPage> GetDocumentAccessesAsync(string documentId, AuditPageRequest page, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<AuditPage> GetSubjectAccessesAsync(string subjectId, AuditPageRequest page, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<AuditEntry>> GetAnswersForReceiptAsync(string receiptId, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+
+    /// <summary>Swaps the holder's snapshot the first time any request is gated: an operation that read the holder
+    /// again after its gates would decide or record with the swapped-in snapshot.</summary>
+    private sealed class SwapOnceGate(PolicySnapshotHolder holder, PolicySnapshot next) : IAccessGate
+    {
+        private int _swapped;
+
+        public ValueTask CheckAsync(CallerPrincipals caller, AccessRequest request, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Exchange(ref _swapped, 1) == 0)
+            {
+                holder.Swap(next);
+            }
+
+            return ValueTask.CompletedTask;
+        }
     }
 
     /// <summary>Takes a moment to embed, so that swaps land between a request's decision and its audit record: a broker
