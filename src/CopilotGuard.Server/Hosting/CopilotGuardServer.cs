@@ -103,6 +103,8 @@ public static class CopilotGuardServer
         builder.Services.AddAdminApiJson();
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        builder.Services.AddCopilotGuardHealthChecks();
+        builder.Services.AddCopilotGuardTelemetry(builder.Configuration);
 
         var app = builder.Build();
 
@@ -116,6 +118,7 @@ public static class CopilotGuardServer
         app.UseEdgeValidation();
         app.MapOpenApi().AllowAnonymous();
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok"))).AllowAnonymous();
+        app.MapCopilotGuardHealth();
         var api = app.MapGroup(string.Empty).AddEndpointFilter<BodyLimitFilter>();
         api.MapRetrievalApi();
         api.MapPolicyApi();
