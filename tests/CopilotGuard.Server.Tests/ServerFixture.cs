@@ -26,6 +26,9 @@ public abstract class StoreServerFixture : IAsyncLifetime
 
     public CopilotGuardRuntime Runtime { get; private set; } = null!;
 
+    /// <summary>Gets the running server's services.</summary>
+    public IServiceProvider Services => _app!.Services;
+
     public TimeSpan StartupTime { get; private set; }
 
     /// <summary>Gets the last released form (JSON) of each chunk returned by <see cref="RetrieveAsync"/>.</summary>
