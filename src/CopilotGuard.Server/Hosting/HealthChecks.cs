@@ -101,7 +101,7 @@ public static class CopilotGuardHealth
                 json.WriteStartObject();
                 json.WriteString("name", name);
                 json.WriteString("status", Status(entry.Status));
-                json.WriteString("description", entry.Description ?? (entry.Status == HealthStatus.Healthy ? "ok" : "failed"));
+                json.WriteString("description", Describe(entry));
                 json.WriteEndObject();
             }
 
@@ -112,6 +112,13 @@ public static class CopilotGuardHealth
         buffer.Position = 0;
         await buffer.CopyToAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
     }
+
+    /// <summary>The check's own description, but never an exception's message: the health check service describes a
+    /// check that threw with the message, which may name a file or a host.</summary>
+    private static string Describe(HealthReportEntry entry) =>
+        entry.Description is { Length: > 0 } description && description != entry.Exception?.Message
+            ? description
+            : entry.Status == HealthStatus.Healthy ? "ok" : "The check failed.";
 
     private static string Status(HealthStatus status) => status switch
     {
@@ -307,11 +314,19 @@ internal sealed class IdentityHealthCheck(
 
         if (options.DevelopmentIssuerEnabled(environment))
         {
-            var token = runtime.Issuer.CreateToken("healthz-probe", lifetime: TimeSpan.FromMinutes(1));
-            var result = await new JsonWebTokenHandler().ValidateTokenAsync(token, runtime.Issuer.ValidationParameters).ConfigureAwait(false);
-            if (!result.IsValid)
+            const string Failed = "The development issuer's key cannot sign and validate a token.";
+            try
             {
-                return new HealthCheckResult(context.Registration.FailureStatus, "The development issuer's key cannot sign and validate a token.", result.Exception);
+                var token = runtime.Issuer.CreateToken("healthz-probe", lifetime: TimeSpan.FromMinutes(1));
+                var result = await new JsonWebTokenHandler().ValidateTokenAsync(token, runtime.Issuer.ValidationParameters).ConfigureAwait(false);
+                if (!result.IsValid)
+                {
+                    return new HealthCheckResult(context.Registration.FailureStatus, Failed, result.Exception);
+                }
+            }
+            catch (Exception exception) when (exception is System.Security.Cryptography.CryptographicException or ArgumentException or InvalidOperationException)
+            {
+                return new HealthCheckResult(context.Registration.FailureStatus, Failed, exception);
             }
         }
 

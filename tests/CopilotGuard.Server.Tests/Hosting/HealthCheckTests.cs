@@ -30,12 +30,11 @@ public sealed class HealthCheckTests(HealthServerFixture server) : IClassFixture
     [Fact]
     public async Task Ready_HealthyServer_Is200_WithEveryCheckHealthy()
     {
-        var (status, json) = await GetAsync(CopilotGuardHealth.ReadyPath);
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal("healthy", json.GetProperty("status").GetString());
-        var checks = Checks(json);
-        Assert.Equal(["audit", "identity", "policy", "store", "vault"], checks.Keys.Order(StringComparer.Ordinal));
-        Assert.All(checks.Values, static check => Assert.Equal("healthy", check));
+        var answer = await Readiness.GetAsync(server.Client, CopilotGuardHealth.ReadyPath);
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.Equal("healthy", answer.Overall);
+        Assert.Equal(["audit", "identity", "policy", "store", "vault"], answer.Checks.Keys.Order(StringComparer.Ordinal));
+        Assert.All(answer.Checks.Values, static check => Assert.Equal("healthy", check));
     }
 
     [Fact]
@@ -51,8 +50,7 @@ public sealed class HealthCheckTests(HealthServerFixture server) : IClassFixture
     {
         var audit = new AuditProbe(server);
         var mark = await audit.MarkAsync();
-        var (status, _) = await GetAsync(CopilotGuardHealth.ReadyPath);
-        Assert.Equal(HttpStatusCode.OK, status);
+        await AssertReadyAsync();
         Assert.Empty(await audit.SinceAsync(mark));
     }
 
@@ -122,42 +120,11 @@ public sealed class HealthCheckTests(HealthServerFixture server) : IClassFixture
         await AssertReadyAsync();
     }
 
-    private async Task<string> AssertNotReadyAsync(string failing)
-    {
-        using var response = await server.Client.GetAsync(new Uri(CopilotGuardHealth.ReadyPath, UriKind.Relative));
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        using var json = JsonDocument.Parse(body);
-        Assert.Equal("unhealthy", json.RootElement.GetProperty("status").GetString());
-        var checks = Checks(json.RootElement);
-        Assert.Equal("unhealthy", checks[failing]);
-        Assert.All(checks.Where(c => c.Key != failing), static c => Assert.Equal("healthy", c.Value));
-        return body;
-    }
+    private Task<string> AssertNotReadyAsync(string failing) => Readiness.AssertOnlyFailingAsync(server.Client, failing);
 
-    private async Task AssertReadyAsync()
-    {
-        var (status, json) = await GetAsync(CopilotGuardHealth.ReadyPath);
-        Assert.True(status == HttpStatusCode.OK, json.ToString());
-    }
+    private Task AssertReadyAsync() => Readiness.AssertReadyAsync(server.Client);
 
-    private async Task AssertLiveAsync()
-    {
-        var (status, json) = await GetAsync(CopilotGuardHealth.LivePath);
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal("healthy", json.GetProperty("status").GetString());
-        Assert.Empty(Checks(json));
-    }
-
-    private async Task<(HttpStatusCode Status, JsonElement Json)> GetAsync(string path)
-    {
-        using var response = await server.Client.GetAsync(new Uri(path, UriKind.Relative));
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return (response.StatusCode, json.RootElement.Clone());
-    }
-
-    private static Dictionary<string, string> Checks(JsonElement json) =>
-        json.GetProperty("checks").EnumerateArray().ToDictionary(static c => c.GetProperty("name").GetString()!, static c => c.GetProperty("status").GetString()!, StringComparer.Ordinal);
+    private Task AssertLiveAsync() => Readiness.AssertLiveAsync(server.Client);
 
     private async Task WhileRenamedAsync(string file, string table, Func<Task> body)
     {
@@ -179,5 +146,45 @@ public sealed class HealthCheckTests(HealthServerFixture server) : IClassFixture
         await using var command = connection.CreateCommand();
         command.CommandText = $"ALTER TABLE {from} RENAME TO {to};";
         await command.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>Reads the health answers: overall status, each check's status, and the body as sent.</summary>
+public static class Readiness
+{
+    public static async Task<(HttpStatusCode Status, string Overall, Dictionary<string, string> Checks, string Body)> GetAsync(HttpClient client, string path)
+    {
+        using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
+        var body = await response.Content.ReadAsStringAsync();
+        using var json = JsonDocument.Parse(body);
+        var checks = json.RootElement.GetProperty("checks").EnumerateArray()
+            .ToDictionary(static c => c.GetProperty("name").GetString()!, static c => c.GetProperty("status").GetString()!, StringComparer.Ordinal);
+        return (response.StatusCode, json.RootElement.GetProperty("status").GetString()!, checks, body);
+    }
+
+    /// <summary>Asserts readiness is 503 with exactly <paramref name="failing"/> unhealthy; returns the body.</summary>
+    public static async Task<string> AssertOnlyFailingAsync(HttpClient client, string failing)
+    {
+        var answer = await GetAsync(client, CopilotGuardHealth.ReadyPath);
+        Assert.True(answer.Status == HttpStatusCode.ServiceUnavailable, answer.Body);
+        Assert.Equal("unhealthy", answer.Overall);
+        Assert.Equal("unhealthy", answer.Checks[failing]);
+        Assert.All(answer.Checks.Where(c => c.Key != failing), static c => Assert.Equal("healthy", c.Value));
+        return answer.Body;
+    }
+
+    public static async Task AssertReadyAsync(HttpClient client)
+    {
+        var answer = await GetAsync(client, CopilotGuardHealth.ReadyPath);
+        Assert.True(answer.Status == HttpStatusCode.OK, answer.Body);
+        Assert.Equal("healthy", answer.Overall);
+    }
+
+    public static async Task AssertLiveAsync(HttpClient client)
+    {
+        var answer = await GetAsync(client, CopilotGuardHealth.LivePath);
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.Equal("healthy", answer.Overall);
+        Assert.Empty(answer.Checks);
     }
 }

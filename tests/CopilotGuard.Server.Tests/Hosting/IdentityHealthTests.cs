@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Cryptography;
-using System.Text.Json;
 using CopilotGuard.Server.Hosting;
 using CopilotGuard.Server.Identity;
 using CopilotGuard.Server.Tests.Identity;
@@ -56,26 +55,10 @@ public sealed class IdentityHealthTests(OidcHealthServerFixture server) : IClass
     public async Task OidcMetadataUnreachable_ReadyIs503NamingIdentity_ThenReadyOnceReachable()
     {
         server.Metadata.Down = true;
-        var (status, checks) = await GetReadyAsync();
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
-        Assert.Equal("unhealthy", checks["identity"]);
-        Assert.All(checks.Where(static c => c.Key != "identity"), static c => Assert.Equal("healthy", c.Value));
-        using (var live = await server.Client.GetAsync(new Uri(CopilotGuardHealth.LivePath, UriKind.Relative)))
-        {
-            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
-        }
+        await Readiness.AssertOnlyFailingAsync(server.Client, "identity");
+        await Readiness.AssertLiveAsync(server.Client);
 
         server.Metadata.Down = false;
-        (status, checks) = await GetReadyAsync();
-        Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal("healthy", checks["identity"]);
-    }
-
-    private async Task<(HttpStatusCode Status, Dictionary<string, string> Checks)> GetReadyAsync()
-    {
-        using var response = await server.Client.GetAsync(new Uri(CopilotGuardHealth.ReadyPath, UriKind.Relative));
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return (response.StatusCode, json.RootElement.GetProperty("checks").EnumerateArray()
-            .ToDictionary(static c => c.GetProperty("name").GetString()!, static c => c.GetProperty("status").GetString()!, StringComparer.Ordinal));
+        await Readiness.AssertReadyAsync(server.Client);
     }
 }
