@@ -314,7 +314,7 @@ internal sealed class IdentityHealthCheck(
 
         if (options.DevelopmentIssuerEnabled(environment))
         {
-            const string Failed = "The development issuer's key cannot sign and validate a token.";
+            const string Failed = "The development issuer key cannot sign and validate a token.";
             try
             {
                 var token = runtime.Issuer.CreateToken("healthz-probe", lifetime: TimeSpan.FromMinutes(1));
@@ -330,6 +330,6 @@ internal sealed class IdentityHealthCheck(
             }
         }
 
-        return HealthCheckResult.Healthy(options.HasOidcIssuer ? "The OIDC signing keys are available." : "The development issuer's key is loaded.");
+        return HealthCheckResult.Healthy(options.HasOidcIssuer ? "The OIDC signing keys are available." : "The development issuer key is loaded.");
     }
 }
