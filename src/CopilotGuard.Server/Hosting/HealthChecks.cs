@@ -47,7 +47,9 @@ public static class CopilotGuardHealth
     public static IServiceCollection AddCopilotGuardHealthChecks(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        // Singletons, so that concurrent readiness requests share one probe of each database (see SingleFlight).
         services.AddSingleton<AuditLogHealthCheck>();
+        services.AddSingleton<PseudonymVaultHealthCheck>();
         services.AddHealthChecks()
             .AddCheck<ChunkStoreHealthCheck>(StoreCheck, tags: [ReadyTag], timeout: CheckTimeout)
             .AddCheck<AuditLogHealthCheck>(AuditCheck, tags: [ReadyTag], timeout: CheckTimeout)
@@ -180,6 +182,34 @@ public class ReadinessSignal
     private sealed record State(bool Ready, string Description);
 }
 
+/// <summary>Runs at most one probe at a time: callers that arrive while one runs share its result, so a flood of
+/// anonymous readiness requests takes a database's write lock once at a time, not once per request.</summary>
+internal sealed class SingleFlight
+{
+    private readonly Lock _gate = new();
+    private Task<HealthCheckResult>? _running;
+
+    /// <summary>Returns the running probe's result, or starts <paramref name="probe"/> (outside the lock) when none runs.</summary>
+    public Task<HealthCheckResult> RunAsync(Func<Task<HealthCheckResult>> probe)
+    {
+        Task<Task<HealthCheckResult>>? start = null;
+        Task<HealthCheckResult> result;
+        lock (_gate)
+        {
+            if (_running is not { IsCompleted: false })
+            {
+                start = new Task<Task<HealthCheckResult>>(probe);
+                _running = start.Unwrap();
+            }
+
+            result = _running;
+        }
+
+        start?.RunSynchronously(TaskScheduler.Default);
+        return result;
+    }
+}
+
 /// <summary>Reports a <see cref="ReadinessSignal"/>.</summary>
 internal sealed class ReadinessSignalHealthCheck(ReadinessSignal signal) : IHealthCheck
 {
@@ -212,9 +242,13 @@ internal sealed class AuditLogHealthCheck(CopilotGuardRuntime runtime) : IHealth
 {
     private static readonly string[] SqliteTables = ["audit_log"];
     private readonly Lock _gate = new();
+    private readonly SingleFlight _flight = new();
     private NpgsqlDataSource? _dataSource;
 
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        _flight.RunAsync(() => ProbeAsync(context, cancellationToken));
+
+    private async Task<HealthCheckResult> ProbeAsync(HealthCheckContext context, CancellationToken cancellationToken)
     {
         try
         {
@@ -267,8 +301,12 @@ internal sealed class AuditLogHealthCheck(CopilotGuardRuntime runtime) : IHealth
 internal sealed class PseudonymVaultHealthCheck(CopilotGuardRuntime runtime) : IHealthCheck
 {
     private static readonly string[] Tables = ["conversations", "pseudonyms"];
+    private readonly SingleFlight _flight = new();
 
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        _flight.RunAsync(() => ProbeAsync(context, cancellationToken));
+
+    private async Task<HealthCheckResult> ProbeAsync(HealthCheckContext context, CancellationToken cancellationToken)
     {
         try
         {
