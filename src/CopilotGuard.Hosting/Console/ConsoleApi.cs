@@ -17,7 +17,7 @@ namespace Microsoft.AspNetCore.Builder;
 /// compliance officer and is itself audited (an <c>audit-query</c> record with a <c>console:</c> target) before any
 /// data is read. Lists are paged server-side and charts are aggregated in SQL, so the console stays usable on large logs.
 /// Views that read the embedded SQLite files answer 501, naming the setting, when the store or audit log is elsewhere.</remarks>
-public static class ConsoleApi
+internal static class ConsoleApi
 {
     private static readonly ImmutableArray<string> DefaultEventKinds = ["anomaly-alert", "admin-suspend", "admin-resume", "label-change"];
 
