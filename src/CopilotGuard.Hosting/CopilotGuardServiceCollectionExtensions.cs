@@ -62,6 +62,7 @@ public static class CopilotGuardServiceCollectionExtensions
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().AuditService);
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().Verification);
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().Issuer);
+        services.AddSingleton(static provider => new CopilotGuard.Hosting.ComplianceConsole.ConsoleReadModel(provider.GetRequiredService<CopilotGuardRuntime>()));
 
         services.AddProblemDetails(static options => options.CustomizeProblemDetails = static problem =>
         {
