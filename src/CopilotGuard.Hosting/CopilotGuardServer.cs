@@ -59,6 +59,8 @@ public static class CopilotGuardServer
             .AddPostgreSqlAudit()
             .AddLocalEmbeddings()
             .AddOpenAIEmbeddings();
+        // Traces and metrics; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        builder.Services.AddCopilotGuardTelemetry(builder.Configuration);
         builder.Services.Configure<CopilotGuardOptions>(host =>
         {
             host.SeedingProgress = options.SeedingProgress;

@@ -62,6 +62,7 @@ public static class CopilotGuardServiceCollectionExtensions
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().AuditService);
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().Verification);
         services.AddSingleton(static provider => provider.GetRequiredService<CopilotGuardRuntime>().Issuer);
+        services.AddSingleton(static provider => new CopilotGuard.Hosting.ComplianceConsole.ConsoleReadModel(provider.GetRequiredService<CopilotGuardRuntime>()));
         // Live policy reloads (PolicyReloadApi.cs): after the runtime host, so the reloader starts once the runtime is open.
         services.AddPolicyReload(configuration);
 
@@ -97,6 +98,7 @@ public static class CopilotGuardServiceCollectionExtensions
         services.AddAdminApiJson();
         services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        services.AddCopilotGuardHealthChecks();
         return builder;
     }
 
@@ -145,7 +147,7 @@ public static class CopilotGuardEndpointRouteBuilderExtensions
     }
 
     /// <summary>Maps CopilotGuard's routes: retrieval, policy, documents, admin, audit and the compliance console, the
-    /// OpenAPI document at <c>/openapi/v1.json</c> and <c>/healthz</c>.</summary>
+    /// OpenAPI document at <c>/openapi/v1.json</c>, <c>/healthz</c> and the health checks <c>/healthz/live</c> and <c>/healthz/ready</c>.</summary>
     /// <param name="endpoints">The application's endpoints.</param>
     /// <returns>The group of CopilotGuard's API routes, for conventions the host adds (e.g. rate limiting).</returns>
     public static RouteGroupBuilder MapCopilotGuard(this IEndpointRouteBuilder endpoints)
@@ -153,6 +155,7 @@ public static class CopilotGuardEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapOpenApi().AllowAnonymous();
         endpoints.MapGet("/healthz", static () => TypedResults.Ok(new HealthResponse("ok"))).AllowAnonymous();
+        endpoints.MapCopilotGuardHealth();
         var api = endpoints.MapGroup(string.Empty).AddEndpointFilter<BodyLimitFilter>();
         api.MapRetrievalApi();
         api.MapPolicyApi();

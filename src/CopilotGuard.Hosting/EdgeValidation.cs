@@ -139,7 +139,7 @@ internal sealed class BodyLimitFilter : IEndpointFilter
 }
 
 /// <summary>Keeps problem details short and free of caller input beyond a short escaped prefix, and of .NET type names.</summary>
-public static partial class ProblemText
+internal static partial class ProblemText
 {
     /// <summary>The most characters of a caller's value a problem quotes.</summary>
     public const int MaxQuoted = 64;

@@ -4,7 +4,7 @@ using System.Globalization;
 namespace CopilotGuard.Hosting;
 
 /// <summary>How a caller-supplied string may look besides its length.</summary>
-public enum InputShape
+internal enum InputShape
 {
     /// <summary>One line: no control characters (C0, DEL, C1) and no unpaired surrogates.</summary>
     Line,
@@ -17,7 +17,7 @@ public enum InputShape
 /// <param name="MaxLength">The most UTF-16 characters the field may hold.</param>
 /// <param name="Shape">Which characters it may hold.</param>
 /// <param name="MaxItems">For a list (e.g. <c>receiptIds</c>), the most items; 1 for a single value.</param>
-public sealed record FieldLimit(int MaxLength, InputShape Shape = InputShape.Line, int MaxItems = 1);
+internal sealed record FieldLimit(int MaxLength, InputShape Shape = InputShape.Line, int MaxItems = 1);
 
 /// <summary>What is wrong with one field of a request.</summary>
 /// <param name="Field">The field's wire name.</param>
@@ -37,7 +37,7 @@ public interface ILimitedBody
 /// <remarks>Enforced at the edge (<see cref="EdgeValidation"/> and <see cref="BodyLimitFilter"/>) before any handler
 /// runs; a violation is a 400 (413 for a body over its route's size) whose problem names the field and the limit.
 /// docs/input-limits.md lists the same table.</remarks>
-public static class InputLimits
+internal static class InputLimits
 {
     /// <summary>The body size limit of routes that take no JSON body (GETs, bodiless POSTs).</summary>
     public const long NoBodyBytes = 1024;

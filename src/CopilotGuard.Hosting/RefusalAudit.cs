@@ -7,7 +7,7 @@ using CopilotGuard.Retrieval;
 namespace CopilotGuard.Hosting;
 
 /// <summary>Counts the audit records appended on behalf of the current request.</summary>
-public sealed class RequestAuditCounter
+internal sealed class RequestAuditCounter
 {
     private int _count;
 
@@ -19,7 +19,7 @@ public sealed class RequestAuditCounter
 
 /// <summary>The audit log every part of the runtime appends through, counting appends per request (see <see cref="RefusalAudit"/>).</summary>
 /// <param name="inner">The log appended to.</param>
-public class RequestTrackingAuditLog(IAuditLog inner) : IAuditLog
+internal class RequestTrackingAuditLog(IAuditLog inner) : IAuditLog
 {
     /// <summary>Wraps a log, keeping its retention capability when it has one.</summary>
     public static RequestTrackingAuditLog Wrap(IAuditLog inner) =>

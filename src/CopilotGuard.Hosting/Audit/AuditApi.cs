@@ -13,7 +13,7 @@ namespace CopilotGuard.Hosting.Audit;
 /// <summary>Answer registration (<c>POST /v1/answers</c>) and the compliance queries under <c>/v1/audit</c>.</summary>
 /// <remarks>The queries are for principals with the compliance role only (checked against the directory, not the token),
 /// and each call is itself audited before any data is read.</remarks>
-public static class AuditApi
+internal static class AuditApi
 {
     /// <summary>Registers the JSON contracts of the audit routes.</summary>
     public static IServiceCollection AddAuditApi(this IServiceCollection services)

@@ -60,7 +60,7 @@ internal sealed class AuditRetentionOptionsValidator : IValidateOptions<AuditRet
 internal sealed partial class AuditRetentionService(CopilotGuardRuntimeHost host, IOptions<AuditRetentionOptions> options, ILogger<AuditRetentionService> logger) : BackgroundService
 {
     /// <summary>Gets the runtime, which the host opened before this service starts.</summary>
-    private CopilotGuardRuntime runtime => host.Runtime;
+    private CopilotGuardRuntime Runtime => host.Runtime;
 
     /// <summary>The subject recorded on retention records written by the service.</summary>
     public const string RunBy = "system:retention";
@@ -69,7 +69,7 @@ internal sealed partial class AuditRetentionService(CopilotGuardRuntimeHost host
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         // Misconfiguration fails at start-up, not at the first run.
-        await LoadAsync(runtime, cancellationToken).ConfigureAwait(false);
+        await LoadAsync(Runtime, cancellationToken).ConfigureAwait(false);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -110,13 +110,13 @@ internal sealed partial class AuditRetentionService(CopilotGuardRuntimeHost host
     {
         try
         {
-            if (runtime.Audit is not IAuditRetention retention)
+            if (Runtime.Audit is not IAuditRetention retention)
             {
-                LogUnsupported(logger, runtime.Audit.GetType().Name);
+                LogUnsupported(logger, Runtime.Audit.GetType().Name);
                 return;
             }
 
-            if (await LoadAsync(runtime, cancellationToken).ConfigureAwait(false) is not { } policy)
+            if (await LoadAsync(Runtime, cancellationToken).ConfigureAwait(false) is not { } policy)
             {
                 return;
             }

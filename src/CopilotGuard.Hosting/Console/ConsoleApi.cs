@@ -17,7 +17,7 @@ namespace Microsoft.AspNetCore.Builder;
 /// compliance officer and is itself audited (an <c>audit-query</c> record with a <c>console:</c> target) before any
 /// data is read. Lists are paged server-side and charts are aggregated in SQL, so the console stays usable on large logs.
 /// Views that read the embedded SQLite files answer 501, naming the setting, when the store or audit log is elsewhere.</remarks>
-public static class ConsoleApi
+internal static class ConsoleApi
 {
     private static readonly ImmutableArray<string> DefaultEventKinds = ["anomaly-alert", "admin-suspend", "admin-resume", "label-change"];
 
@@ -51,10 +51,10 @@ public static class ConsoleApi
         group.MapGet("/events", GetEventsAsync)
             .WithName("ConsoleEvents")
             .WithSummary("Lists audit records of some kinds (anomaly alerts, suspensions, label changes by default), newest first; paged.");
-        group.MapGet("/integrity", (HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken) => GetIntegrityAsync(context, runtime, verifications, cancellationToken))
+        group.MapGet("/integrity", (HttpContext context, ConsoleReadModel model, AuditService audit, CancellationToken cancellationToken) => GetIntegrityAsync(context, model, audit, verifications, cancellationToken))
             .WithName("ConsoleIntegrity")
             .WithSummary("Gets the log's size and head, the latest signed checkpoint and the last verification run from the console.");
-        group.MapPost("/verify", (HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken) => VerifyAsync(context, runtime, verifications, cancellationToken))
+        group.MapPost("/verify", (HttpContext context, AuditService audit, CancellationToken cancellationToken) => VerifyAsync(context, audit, verifications, cancellationToken))
             .WithName("ConsoleVerify")
             .WithSummary("Verifies the whole log now (as GET /v1/audit/verify) and remembers the result for the integrity view.");
         group.MapGet("/trace/{id}", TraceAsync)
@@ -64,14 +64,13 @@ public static class ConsoleApi
     }
 
     /// <summary>Handles <c>GET /v1/console/labels</c>.</summary>
-    public static async Task<JsonHttpResult<ConsoleLabelsResponse>> GetLabelsAsync(HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
+    public static async Task<JsonHttpResult<ConsoleLabelsResponse>> GetLabelsAsync(HttpContext context, ConsoleReadModel model, AuditService audit, RetrievalBroker broker, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
-        var model = Model(runtime);
+        ArgumentNullException.ThrowIfNull(model);
         model.RequireStore();
-        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, "labels", cancellationToken).ConfigureAwait(false);
+        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, broker, audit, model, "labels", cancellationToken).ConfigureAwait(false);
         var (counts, sources) = await model.CountLabelsAsync(cancellationToken, owned).ConfigureAwait(false);
-        var taxonomy = runtime.Broker.Policy.Labels.Labels;
+        var taxonomy = broker.Policy.Labels.Labels;
         var colors = taxonomy.ToDictionary(static l => l.Name, static l => l.Color, StringComparer.Ordinal);
         var labels = taxonomy.Select(l => new ConsoleLabel(
             l.Name,
@@ -90,18 +89,17 @@ public static class ConsoleApi
         int? limit,
         string? cursor,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        ConsoleReadModel model, AuditService audit, RetrievalBroker broker,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(model);
         if (Limit(limit) is not { } size)
         {
             return BadRequest($"limit must be between 1 and {ConsoleReadModel.MaxLimit}.");
         }
 
-        var model = Model(runtime);
         model.RequireStore();
-        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, $"documents label={Empty(label)} source={Empty(source)}", cancellationToken).ConfigureAwait(false);
+        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, broker, audit, model, $"documents label={Empty(label)} source={Empty(source)}", cancellationToken).ConfigureAwait(false);
         var (documents, next) = await model.ListDocumentsAsync(Empty(label), Empty(source), size, Empty(cursor), cancellationToken, owned).ConfigureAwait(false);
         return TypedResults.Json(new ConsoleDocumentsResponse([.. documents], next), ConsoleJsonContext.Default.ConsoleDocumentsResponse);
     }
@@ -112,19 +110,18 @@ public static class ConsoleApi
         int? limit,
         string? cursor,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        ConsoleReadModel model, AuditService audit, RetrievalBroker broker,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(model);
         if (Limit(limit) is not { } size || Sequence(cursor) is not { } after)
         {
             return BadPage();
         }
 
-        var model = Model(runtime);
         model.RequireStore();
         model.RequireAudit();
-        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, runtime, model, "label-history:" + documentId, cancellationToken).ConfigureAwait(false);
+        var owned = await ConsoleAccess.AuthorizeLabelsAsync(context, broker, audit, model, "label-history:" + documentId, cancellationToken).ConfigureAwait(false);
         var current = (await model.GetDocumentsAsync([documentId], cancellationToken).ConfigureAwait(false)).FirstOrDefault();
         if (owned is not null && (current is null || !owned.Contains(current.Source)))
         {
@@ -146,10 +143,10 @@ public static class ConsoleApi
         int? limit,
         string? cursor,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        ConsoleReadModel model, AuditService audit,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(model);
         if (Filter(document, subject, from, to, principal, purpose) is not { } filter)
         {
             return BadRequest("Give exactly one of document and subject.");
@@ -160,8 +157,7 @@ public static class ConsoleApi
             return BadPage();
         }
 
-        var model = Model(runtime);
-        await ConsoleAccess.AuthorizeAsync(context, runtime, Describe(filter), cancellationToken).ConfigureAwait(false);
+        await ConsoleAccess.AuthorizeAsync(context, audit, Describe(filter), cancellationToken).ConfigureAwait(false);
         model.RequireAudit();
         var (entries, next) = await model.GetAccessesAsync(filter, size, after, cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(new ConsoleAccessesResponse([.. entries.Select(e => Access.From(e, Concerns(filter)))], Cursor(next)), ConsoleJsonContext.Default.ConsoleAccessesResponse);
@@ -176,18 +172,17 @@ public static class ConsoleApi
         string? principal,
         string? purpose,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        ConsoleReadModel model, AuditService audit,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(model);
         if (Filter(document, subject, from, to, principal, purpose) is not { } filter)
         {
             return BadRequest("Give exactly one of document and subject.");
         }
 
-        var model = Model(runtime);
-        await ConsoleAccess.AuthorizeAsync(context, runtime, "export " + Describe(filter), cancellationToken).ConfigureAwait(false);
+        await ConsoleAccess.AuthorizeAsync(context, audit, "export " + Describe(filter), cancellationToken).ConfigureAwait(false);
         model.RequireAudit();
         var name = new string([.. (filter.DocumentId ?? filter.SubjectId ?? "accesses").Select(static c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_')]);
         context.Response.ContentType = "text/csv; charset=utf-8";
@@ -230,10 +225,10 @@ public static class ConsoleApi
         DateTimeOffset? to,
         string? bucket,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        ConsoleReadModel model, AuditService audit,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(model);
         var end = to ?? DateTimeOffset.UtcNow;
         var start = from ?? end.AddDays(-1);
         if (ActivityBucketSize.Parse(bucket) is not { } size)
@@ -246,8 +241,7 @@ public static class ConsoleApi
             return BadRequest($"from must be before to, and the range must hold at most {ActivityBucketSize.MaxBuckets} buckets.");
         }
 
-        var model = Model(runtime);
-        await ConsoleAccess.AuthorizeAsync(context, runtime, "activity", cancellationToken).ConfigureAwait(false);
+        await ConsoleAccess.AuthorizeAsync(context, audit, "activity", cancellationToken).ConfigureAwait(false);
         model.RequireAudit();
         var activity = await model.GetActivityAsync(start, end, size, cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(activity, ConsoleJsonContext.Default.ActivityResponse);
@@ -262,10 +256,10 @@ public static class ConsoleApi
         int? limit,
         string? cursor,
         HttpContext context,
-        CopilotGuardRuntime runtime,
+        ConsoleReadModel model, AuditService audit,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(model);
         if (Limit(limit) is not { } size || Sequence(cursor) is not { } before)
         {
             return BadPage();
@@ -274,8 +268,7 @@ public static class ConsoleApi
         var wanted = Empty(kinds) is { } list
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToArray()
             : [.. DefaultEventKinds];
-        var model = Model(runtime);
-        await ConsoleAccess.AuthorizeAsync(context, runtime, "events", cancellationToken).ConfigureAwait(false);
+        await ConsoleAccess.AuthorizeAsync(context, audit, "events", cancellationToken).ConfigureAwait(false);
         model.RequireAudit();
         var (events, next) = await model.GetEventsAsync(wanted, Empty(principal), from, to, size, before == 0 ? null : before, cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(new ConsoleEventsResponse([.. events], Cursor(next)), ConsoleJsonContext.Default.ConsoleEventsResponse);
@@ -283,10 +276,10 @@ public static class ConsoleApi
 
     /// <summary>Handles <c>GET /v1/console/trace/{id}</c>: an id starting with <c>ans_</c> is traced as an answer, any other as a receipt.</summary>
     /// <remarks>Authorization and the audit record come from <see cref="AuditService"/>, exactly as for <c>GET /v1/audit/answers/{id}</c> and <c>/receipts/{id}</c>.</remarks>
-    public static async Task<Results<JsonHttpResult<ConsoleTraceResponse>, ProblemHttpResult>> TraceAsync(string id, HttpContext context, CopilotGuardRuntime runtime, CancellationToken cancellationToken)
+    public static async Task<Results<JsonHttpResult<ConsoleTraceResponse>, ProblemHttpResult>> TraceAsync(string id, HttpContext context, ConsoleReadModel model, AuditService audit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(runtime);
+        ArgumentNullException.ThrowIfNull(model);
         var caller = DevelopmentIssuer.ReadCaller(context.User)
             ?? throw new GuardException(GuardErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
         var requester = AuditRequester.Remote(caller, context.Connection.RemoteIpAddress?.ToString());
@@ -296,7 +289,7 @@ public static class ConsoleApi
         HashSet<string>? cited = null;
         if (id.StartsWith("ans_", StringComparison.Ordinal))
         {
-            var trace = await runtime.AuditService.TraceAnswerAsync(requester, id, cancellationToken).ConfigureAwait(false);
+            var trace = await audit.TraceAnswerAsync(requester, id, cancellationToken).ConfigureAwait(false);
             if (trace is null)
             {
                 return NotFound($"No answer has the id '{id}'.");
@@ -309,7 +302,7 @@ public static class ConsoleApi
         }
         else
         {
-            var trace = await runtime.AuditService.GetReceiptAsync(requester, id, cancellationToken).ConfigureAwait(false);
+            var trace = await audit.GetReceiptAsync(requester, id, cancellationToken).ConfigureAwait(false);
             if (trace is null)
             {
                 return NotFound($"No record has the id '{id}'.");
@@ -321,24 +314,23 @@ public static class ConsoleApi
 
         var traced = receipts.Select(entry => ToReceipt(entry, cited)).ToImmutableArray();
         var documentIds = traced.SelectMany(static r => r.Chunks.Select(static c => c.DocumentId)).ToHashSet(StringComparer.Ordinal);
-        var documents = await Model(runtime).GetDocumentsAsync(documentIds, cancellationToken).ConfigureAwait(false);
+        var documents = await model.GetDocumentsAsync(documentIds, cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(new ConsoleTraceResponse(answer, traced, [.. documents], answersOfReceipt), ConsoleJsonContext.Default.ConsoleTraceResponse);
     }
 
-    private static async Task<JsonHttpResult<IntegrityResponse>> GetIntegrityAsync(HttpContext context, CopilotGuardRuntime runtime, LastVerification verifications, CancellationToken cancellationToken)
+    private static async Task<JsonHttpResult<IntegrityResponse>> GetIntegrityAsync(HttpContext context, ConsoleReadModel model, AuditService audit, LastVerification verifications, CancellationToken cancellationToken)
     {
-        var model = Model(runtime);
-        await ConsoleAccess.AuthorizeAsync(context, runtime, "integrity", cancellationToken).ConfigureAwait(false);
+        await ConsoleAccess.AuthorizeAsync(context, audit, "integrity", cancellationToken).ConfigureAwait(false);
         model.RequireAudit();
         var (records, head, checkpoints, latest) = await model.GetIntegrityAsync(cancellationToken).ConfigureAwait(false);
         return TypedResults.Json(new IntegrityResponse(records, head, checkpoints, latest, verifications.Current), ConsoleJsonContext.Default.IntegrityResponse);
     }
 
-    private static async Task<JsonHttpResult<ConsoleVerification>> VerifyAsync(HttpContext context, CopilotGuardRuntime runtime, LastVerification verifications, CancellationToken cancellationToken)
+    private static async Task<JsonHttpResult<ConsoleVerification>> VerifyAsync(HttpContext context, AuditService audit, LastVerification verifications, CancellationToken cancellationToken)
     {
         var caller = DevelopmentIssuer.ReadCaller(context.User)
             ?? throw new GuardException(GuardErrorKind.Forbidden, DevelopmentIssuer.MissingCallerMessage);
-        var result = await runtime.AuditService.VerifyAsync(AuditRequester.Remote(caller, context.Connection.RemoteIpAddress?.ToString()), cancellationToken).ConfigureAwait(false);
+        var result = await audit.VerifyAsync(AuditRequester.Remote(caller, context.Connection.RemoteIpAddress?.ToString()), cancellationToken).ConfigureAwait(false);
         var verification = new ConsoleVerification(DateTimeOffset.UtcNow, caller.SubjectId, VerifyResponse.From(result));
         verifications.Current = verification;
         return TypedResults.Json(verification, ConsoleJsonContext.Default.ConsoleVerification);
@@ -352,8 +344,6 @@ public static class ConsoleApi
             r.DecidingRules, r.PushedFilter, r.PushdownExact, r.PostFilterDrops,
             [.. r.Chunks.Select(c => new TraceChunk(c.ChunkId, c.DocumentId, c.Version, c.Label, c.Score, c.ContentSha256, cited?.Contains(c.ChunkId), c.Subjects, c.FieldsWithheld, c.AnonymizedEntities))]);
     }
-
-    private static ConsoleReadModel Model(CopilotGuardRuntime runtime) => new(runtime);
 
     private static AccessFilter? Filter(string? document, string? subject, DateTimeOffset? from, DateTimeOffset? to, string? principal, string? purpose) =>
         (Empty(document) is null) == (Empty(subject) is null) ? null : new AccessFilter(Empty(document), Empty(subject), from, to, Empty(principal), Empty(purpose));

@@ -605,7 +605,7 @@ internal sealed partial class ConsoleReadModelJson : System.Text.Json.Serializat
 
 /// <summary>Thrown when a console view cannot be served by the configured store or audit log; answered as 501 with a
 /// message that names the setting.</summary>
-public sealed class ConsoleViewUnavailableException : Exception
+internal sealed class ConsoleViewUnavailableException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public ConsoleViewUnavailableException()

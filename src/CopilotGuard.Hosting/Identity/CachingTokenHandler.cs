@@ -16,7 +16,7 @@ namespace CopilotGuard.Hosting.Identity;
 /// signing key is withdrawn, a token validated with it stays accepted for at most <see cref="MaxAge"/>.</para>
 /// </remarks>
 /// <param name="time">The clock entries expire by; the system clock when null.</param>
-public sealed class CachingTokenHandler(TimeProvider? time = null) : JsonWebTokenHandler
+internal sealed class CachingTokenHandler(TimeProvider? time = null) : JsonWebTokenHandler
 {
     /// <summary>The longest a validation is reused.</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);

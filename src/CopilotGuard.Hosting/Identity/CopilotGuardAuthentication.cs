@@ -12,7 +12,7 @@ namespace CopilotGuard.Hosting.Identity;
 public sealed record OidcBackchannel(HttpMessageHandler Handler);
 
 /// <summary>Registers bearer authentication: an OIDC issuer (Microsoft Entra ID or any other) and the development issuer.</summary>
-public static class CopilotGuardAuthentication
+internal static class CopilotGuardAuthentication
 {
     /// <summary>The scheme that picks the issuer's scheme for each request.</summary>
     public const string Scheme = "CopilotGuard";

@@ -10,7 +10,7 @@ namespace CopilotGuard.Hosting.Identity;
 /// <see cref="CopilotGuardIdentityOptions.TrustedRoleIssuers"/>. A token's <c>roles</c> claim values that name a
 /// privileged role from any other issuer are removed before the request is authorized, and the removal is logged and
 /// named in the request's refusal record.</summary>
-public static partial class TokenRoles
+internal static partial class TokenRoles
 {
     /// <summary>The key, in <see cref="HttpContext.Items"/>, of the roles removed from the request's token (comma-separated).</summary>
     public const string IgnoredItem = "CopilotGuard.IgnoredTokenRoles";

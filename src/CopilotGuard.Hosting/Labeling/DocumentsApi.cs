@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace CopilotGuard.Hosting.Labeling;
 
 /// <summary>Data-owner routes: <c>PUT /v1/documents/{documentId}/label</c>.</summary>
-public static class DocumentsApi
+internal static class DocumentsApi
 {
     /// <summary>Maps the document routes.</summary>
     public static IEndpointRouteBuilder MapDocumentsApi(this IEndpointRouteBuilder app)

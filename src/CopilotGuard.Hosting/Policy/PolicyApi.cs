@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace CopilotGuard.Hosting.Policy;
 
 /// <summary>Policy tooling over HTTP: <c>POST /v1/policy/explain</c>.</summary>
-public static class PolicyApi
+internal static class PolicyApi
 {
     /// <summary>Maps the policy routes.</summary>
     public static IEndpointRouteBuilder MapPolicyApi(this IEndpointRouteBuilder app)

@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace CopilotGuard.Hosting.Retrieval;
 
 /// <summary>The retrieval endpoint: <c>POST /v1/retrieve</c>.</summary>
-public static class RetrievalApi
+internal static class RetrievalApi
 {
     /// <summary>Maps the retrieval routes.</summary>
     public static IEndpointRouteBuilder MapRetrievalApi(this IEndpointRouteBuilder app)

@@ -26,7 +26,7 @@ public sealed class CompositionTests(ServerFixture server) : IDisposable
     [Fact]
     public async Task SampleHost_ServesItsOwnEndpointAndCopilotGuardsRoutes()
     {
-        ChildServer.CopySeededFolder(server.DataPath, _data);
+        CopilotGuard.Server.Tests.Audit.ChildProcess.CopySeededFolder(server.DataPath, _data);
         var address = new Uri($"http://127.0.0.1:{ChildServer.FreePort()}");
         await using var host = await ChildServer.StartAsync(
             "CopilotGuard.Samples.Host",
@@ -57,7 +57,7 @@ public sealed class CompositionTests(ServerFixture server) : IDisposable
     [InlineData("ASPNETCORE_URLS")]
     public async Task Server_ListensWhereThePlatformSays_WhenNoUrlsAreGiven(string variable)
     {
-        ChildServer.CopySeededFolder(server.DataPath, _data);
+        CopilotGuard.Server.Tests.Audit.ChildProcess.CopySeededFolder(server.DataPath, _data);
         var port = ChildServer.FreePort();
         var value = variable == "ASPNETCORE_URLS" ? $"http://127.0.0.1:{port}" : port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var child = await ChildServer.StartAsync(

@@ -4,13 +4,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace CopilotGuard.Server.Tests.Hosting;
 
@@ -36,15 +31,13 @@ public sealed class FakeOpenAIEmbeddings : IAsyncDisposable
 
     public static async Task<FakeOpenAIEmbeddings> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        var fake = new FakeOpenAIEmbeddings(app);
-        app.MapPost("/v1/embeddings", fake.AnswerAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        fake.Endpoint = new Uri(address + "/v1");
+        FakeOpenAIEmbeddings? fake = null;
+        var (_, address) = await LoopbackApp.StartAsync(app =>
+        {
+            fake = new FakeOpenAIEmbeddings(app);
+            app.MapPost("/v1/embeddings", fake.AnswerAsync);
+        });
+        fake!.Endpoint = new Uri(address + "/v1");
         return fake;
     }
 

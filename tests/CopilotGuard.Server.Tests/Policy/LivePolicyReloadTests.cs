@@ -216,9 +216,21 @@ public sealed class LivePolicyReloadTests(ReloadServerFixture server) : IClassFi
             Assert.Equal(HttpStatusCode.UnprocessableEntity, manual.StatusCode);
         }
 
+        using (var ready = await server.Client.GetAsync("/healthz/ready"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            var body = await ready.Content.ReadAsStringAsync();
+            Assert.Contains("policy-reload", body, StringComparison.Ordinal);
+            Assert.DoesNotContain("contoso.yaml", body, StringComparison.Ordinal);
+        }
+
         ReloadServerFixture.Replace(server.PolicyPath, original);
         var fixedState = await server.WaitForAsync(static s => s.LastError is null, "the error to clear");
         Assert.Equal((before.CurrentVersion, before.CurrentHash), (fixedState.CurrentVersion, fixedState.CurrentHash));
+        using (var ready = await server.Client.GetAsync("/healthz/ready"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
     }
 
     [Fact]
